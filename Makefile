@@ -1,0 +1,50 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+# Both create .venv from requirements.lock when it is missing or older than the lock.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+COHORTS := datasets/synthetic
+PORT ?= 8888
+
+.PHONY: run test lint bench lock cohort clean
+
+$(BIN)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+$(COHORTS)/teaching/manifest.json: $(BIN)/.installed
+	$(BIN)/workbench generate --preset teaching --out $(COHORTS)/teaching --force
+
+cohort: $(COHORTS)/teaching/manifest.json
+
+## run: install, generate the teaching cohort when missing, start JupyterLab offline
+run: $(BIN)/.installed cohort
+	$(BIN)/workbench lab --port $(PORT)
+
+## test: install with test extras, lint, run the whole suite (notebook regression included)
+test: $(BIN)/.installed
+	$(BIN)/ruff check workbench tests benchmarks
+	$(BIN)/ruff format --check workbench tests benchmarks
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check --fix workbench tests benchmarks
+	$(BIN)/ruff format workbench tests benchmarks
+
+## bench: every script in benchmarks/, one table
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/run_all.py
+
+## lock: re-resolve requirements.lock from pyproject.toml (needs the registry)
+lock:
+	$(PYTHON) -m pip install --quiet uv==$(UV_VERSION)
+	$(PYTHON) -m uv pip compile pyproject.toml --extra test --python-version 3.11 \
+		--output-file requirements.lock --no-header --quiet
+
+clean:
+	rm -rf $(VENV) .pytest_cache
