@@ -1,0 +1,25 @@
+"""Clinical Genomics Workbench: a national genome centre in miniature, on synthetic genomes.
+
+The public API is small and explicit:
+
+* :func:`open_cohort` → :class:`Cohort`, the data layer over a cohort folder;
+* :func:`record`, which notebooks call for the values the regression harness checks;
+* the exceptions in :mod:`workbench.errors`.
+
+Everything else lives in subpackages (``genome``, ``synth``, ``access``, ``pipeline``,
+``analysis``, ``interpret``, ``teach``, ``widgets``, ``serve``, ``regress``); see DESIGN.md.
+"""
+
+from importlib.metadata import PackageNotFoundError as _NotFound
+from importlib.metadata import version as _version
+
+from .cohort import Cohort, open_cohort
+from .errors import WorkbenchError
+from .regress import record
+
+try:
+    __version__ = _version("clinical-genomics-workbench")
+except _NotFound:  # pragma: no cover - running from a source tree without installing
+    __version__ = "0+unknown"
+
+__all__ = ["Cohort", "WorkbenchError", "__version__", "open_cohort", "record"]

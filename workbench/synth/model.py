@@ -41,11 +41,11 @@ planned variants (produced by ``synth.clinical``, placed by ``synth.population``
 from __future__ import annotations
 
 __all__ = [
+    "HOSPITALS",
     "PEOPLE_COLUMNS",
     "PLANT_COLUMNS",
     "POPULATIONS",
     "REGIONS",
-    "HOSPITALS",
 ]
 
 #: Synthetic populations: a majority and two groups of other ancestry. The labels describe

@@ -1,0 +1,179 @@
+"""Reference alleles, planted variants and the genotype writers (VCF Zarr and VCF agree)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pysam
+import pytest
+import zarr
+
+from workbench.errors import InputError
+from workbench.synth.genomes import (
+    CohortSource,
+    assign_reference_alleles,
+    genotypes_at,
+    panel_frequencies,
+    plant_variants,
+    write_vcf,
+    write_vcz,
+)
+from workbench.synth.population import PRESETS, make_people, simulate_contig
+
+CONTIGS = {"chr1": 60_000, "chrX": 40_000}
+
+
+class _Reference:
+    """A stand-in reference: random sequence, one 'gene' per contig at a fixed window."""
+
+    def __init__(self, seed=1):
+        rng = np.random.default_rng(seed)
+        self.seqs = {c: "".join(rng.choice(list("ACGT"), size=n)) for c, n in CONTIGS.items()}
+        self.genes = {"GENEA": ("chr1", 20_000), "GENEX": ("chrX", 10_000)}
+
+    def sequence(self, contig):
+        return self.seqs[contig]
+
+
+def _design(reference, gene, effect, *, rng, taken):
+    contig, start = reference.genes[gene]
+    for pos1 in range(start, start + 5_000):
+        if (contig, pos1) not in taken and (contig, pos1 + 1) not in taken:
+            ref = reference.sequence(contig)[pos1 - 1]
+            if effect == "frameshift_variant":
+                return contig, pos1, reference.sequence(contig)[pos1 - 1 : pos1 + 1], ref
+            return contig, pos1, ref, "A" if ref != "A" else "C"
+    raise AssertionError("no free position")
+
+
+@pytest.fixture(scope="module")
+def world():
+    people = make_people(PRESETS["tiny"], rng=np.random.default_rng(3))
+    ref = _Reference()
+    genomes = {}
+    for c, n in CONTIGS.items():
+        g = simulate_contig(people, contig=c, length=n, panel_per_population=10, seed=4)
+        g.ts = assign_reference_alleles(g.ts, ref.sequence(c))
+        genomes[c] = g
+    return people, ref, genomes
+
+
+def test_every_site_starts_from_the_reference_base(world):
+    _, ref, genomes = world
+    for c, g in genomes.items():
+        for site in g.ts.sites():
+            assert site.ancestral_state == ref.sequence(c)[int(site.position)]
+            assert all(
+                m.derived_state != site.ancestral_state for m in site.mutations if m.parent == -1
+            )
+
+
+def _trio(people, sex=None):
+    kids = people[people.role == "proband"]
+    if sex:
+        kids = kids[kids.sex == sex]
+    return kids.iloc[0]
+
+
+def test_planted_alleles_reach_exactly_the_intended_carriers(world):
+    people, ref, genomes = world
+    boy = _trio(people, "male")
+    girl = people[(people.role == "proband") & (people.person_id != boy.person_id)].iloc[0]
+    unrelated = people[people.role == "unrelated"].person_id.iloc[:2].tolist()
+    plants = pd.DataFrame(
+        [
+            ("V1", "causal", "GENEA", "missense_variant", girl.person_id, "de_novo", 1),
+            ("V2", "causal", "GENEA", "stop_gained", girl.person_id, "paternal", 1),
+            ("V3", "causal", "GENEA", "frameshift_variant", girl.person_id, "maternal", 1),
+            ("V4", "causal", "GENEX", "stop_gained", boy.person_id, "maternal", 1),
+            ("V5", "secondary", "GENEA", "stop_gained", unrelated[0], "founder", 2),
+            ("V6", "benign_rare", "GENEA", "synonymous_variant", unrelated[1], "founder", 1),
+        ],
+        columns=["variant_key", "category", "gene", "effect", "person_id", "origin", "copies"],
+    )
+    out, planted = plant_variants(
+        genomes,
+        plants,
+        people,
+        reference=ref,
+        design_variant=_design,
+        rng=np.random.default_rng(0),
+    )
+    idx = {p: i for i, p in enumerate(people.person_id)}
+    planted = planted.set_index("variant_key")
+
+    def alt_count(key, person):
+        row = planted.loc[key]
+        gt = genotypes_at(out[row.contig], [int(row.position) - 1])[0][idx[person]]
+        return int((gt == 1).sum())
+
+    assert alt_count("V1", girl.person_id) == 1
+    assert alt_count("V1", girl.father_id) == 0 and alt_count("V1", girl.mother_id) == 0
+    assert alt_count("V2", girl.person_id) == 1 and alt_count("V2", girl.father_id) == 1
+    assert alt_count("V2", girl.mother_id) == 0
+    assert alt_count("V3", girl.person_id) == 1 and alt_count("V3", girl.mother_id) == 1
+    assert alt_count("V3", girl.father_id) == 0
+    assert planted.loc["V3", "ref"] != planted.loc["V3", "alt"]  # an indel, as designed
+    assert alt_count("V4", boy.person_id) == 1 and alt_count("V4", boy.mother_id) == 1
+    assert alt_count("V4", boy.father_id) == 0
+    assert alt_count("V5", unrelated[0]) == 2
+    assert alt_count("V6", unrelated[1]) == 1
+    # nobody else carries the private variants
+    for key, carriers in {"V1": 1, "V5": 1, "V6": 1}.items():
+        row = planted.loc[key]
+        gt = genotypes_at(out[row.contig], [int(row.position) - 1])[0]
+        assert ((gt == 1).sum(axis=1) > 0).sum() == carriers
+
+
+def test_a_male_cannot_inherit_a_paternal_x(world):
+    people, ref, genomes = world
+    boy = _trio(people, "male")
+    plants = pd.DataFrame(
+        [("V1", "causal", "GENEX", "stop_gained", boy.person_id, "paternal", 1)],
+        columns=["variant_key", "category", "gene", "effect", "person_id", "origin", "copies"],
+    )
+    with pytest.raises(InputError, match="maternal"):
+        plant_variants(
+            genomes,
+            plants,
+            people,
+            reference=ref,
+            design_variant=_design,
+            rng=np.random.default_rng(0),
+        )
+
+
+def test_vcz_and_vcf_hold_the_same_genotypes(world, tmp_path):
+    people, _, genomes = world
+    source = CohortSource(list(genomes.values()), list(people.person_id))
+    write_vcz(source, tmp_path / "g.vcz", show_progress=False)
+    write_vcf(source, tmp_path / "g.vcf.gz", show_progress=False)
+    z = zarr.open_group(tmp_path / "g.vcz", mode="r")
+    assert list(z["sample_id"][:]) == list(people.person_id)
+    assert list(z["contig_id"][:]) == list(CONTIGS)
+    gt = z["call_genotype"][:]
+    vcf = pysam.VariantFile(str(tmp_path / "g.vcf.gz"))
+    records = list(vcf.fetch())
+    assert len(records) == gt.shape[0] == source.num_records
+    male = (people.sex == "male").to_numpy()
+    for k in np.linspace(0, len(records) - 1, 25).astype(int):
+        rec = records[k]
+        assert rec.pos == z["variant_position"][k]
+        for j, sample in enumerate(vcf.header.samples):
+            expected = tuple(int(a) for a in gt[k, j] if a >= 0)
+            assert rec.samples[sample]["GT"] == expected
+            if rec.chrom == "chrX" and male[j]:
+                assert len(rec.samples[sample]["GT"]) == 1
+    # a region query through the tabix index works
+    assert len(list(vcf.fetch("chrX", 0, 40_000))) == genomes["chrX"].ts.num_sites
+
+
+def test_panel_frequencies_count_one_x_per_male(world):
+    _, _, genomes = world
+    freq = panel_frequencies(list(genomes.values()), ["NOR", "MEN", "SAS"])
+    auto = freq[freq.contig == "chr1"]
+    x = freq[freq.contig == "chrX"]
+    assert (auto.an_NOR == 20).all()  # 10 diploid people
+    assert (x.an_NOR == 15).all()  # 5 women × 2 + 5 men × 1
+    assert ((freq.af >= 0) & (freq.af <= 1)).all()
+    assert np.allclose(freq.af, freq.ac / freq.an, atol=1e-6)

@@ -1,0 +1,147 @@
+"""People, pedigree transmission and population structure of the simulated genomes."""
+
+from __future__ import annotations
+
+import allel
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.errors import InputError
+from workbench.synth.genomes import CohortSource
+from workbench.synth.population import PRESETS, Preset, make_people, simulate_contig
+
+TINY = PRESETS["tiny"]
+
+
+@pytest.fixture(scope="module")
+def people():
+    return make_people(TINY, rng=np.random.default_rng(7))
+
+
+@pytest.fixture(scope="module")
+def contigs(people):
+    return {
+        name: simulate_contig(people, contig=name, length=length, panel_per_population=20, seed=11)
+        for name, length in TINY.contigs.items()
+    }
+
+
+def _genotypes(g, people):
+    source = CohortSource([g], list(people.person_id))
+    return np.array([gt for *_, gt in source.iter_records(0, source.num_records)])
+
+
+def test_people_table_has_the_families_asked_for(people):
+    assert len(people) == TINY.samples
+    assert people.person_id.is_unique
+    fam = people.dropna(subset=["family_id"])
+    assert fam.family_id.nunique() == TINY.trios + TINY.quads
+    assert (fam.role == "proband").sum() == TINY.trios + TINY.quads
+    assert (fam.role == "sibling").sum() == TINY.quads
+    children = fam[fam.father_id.notna()]
+    parents = people.set_index("person_id")
+    assert (parents.loc[children.father_id, "sex"] == "male").all()
+    assert (parents.loc[children.mother_id, "sex"] == "female").all()
+    assert (parents.loc[children.father_id, "birth_year"].to_numpy() < children.birth_year).all()
+
+
+@pytest.mark.parametrize("samples", [0, -5, 10, 1_000_000, 2.5, True])
+def test_absurd_sample_counts_are_refused(samples):
+    with pytest.raises(InputError, match="samples"):
+        make_people(TINY, samples=samples, rng=np.random.default_rng(1))
+
+
+def test_same_seed_same_genomes(people):
+    a = simulate_contig(people, contig="chr1", length=50_000, panel_per_population=5, seed=3)
+    b = simulate_contig(people, contig="chr1", length=50_000, panel_per_population=5, seed=3)
+    assert a.ts.tables.equals(b.ts.tables, ignore_provenance=True)
+
+
+@pytest.mark.parametrize("contig", list(TINY.contigs))
+def test_no_mendel_errors_without_planted_de_novo(contigs, people, contig):
+    g = contigs[contig]
+    gt = _genotypes(g, people)
+    index = {p: i for i, p in enumerate(people.person_id)}
+    checked = 0
+    for i, row in people.iterrows():
+        if pd.isna(row.father_id):
+            continue
+        child, father, mother = gt[:, i], gt[:, index[row.father_id]], gt[:, index[row.mother_id]]
+        if g.is_x and row.sex == "male":
+            # his one X is one of his mother's
+            ok = (child[:, 0] == mother[:, 0]) | (child[:, 0] == mother[:, 1])
+        elif g.is_x:
+            # a daughter's paternal X is her father's only X
+            ok = (child[:, 0] == father[:, 0]) & (
+                (child[:, 1] == mother[:, 0]) | (child[:, 1] == mother[:, 1])
+            )
+        else:
+            ok = ((child[:, 0] == father[:, 0]) | (child[:, 0] == father[:, 1])) & (
+                (child[:, 1] == mother[:, 0]) | (child[:, 1] == mother[:, 1])
+            )
+        assert ok.all(), f"{row.person_id}: {np.count_nonzero(~ok)} Mendel errors on {contig}"
+        checked += 1
+    assert checked == TINY.trios + 2 * TINY.quads
+
+
+def test_males_are_hemizygous_on_x_only(contigs, people):
+    male = (people.sex == "male").to_numpy()
+    x = _genotypes(contigs["chrX"], people)
+    assert (x[:, male, 1] == -2).all()
+    assert (x[:, ~male, :] >= 0).all()
+    auto = _genotypes(contigs["chr1"], people)
+    assert (auto >= 0).all()
+
+
+@pytest.fixture(scope="module")
+def structured():
+    """Unrelated people of the three populations (no families) on 600 kb."""
+    preset = Preset(
+        samples=450, trios=0, quads=0, contigs={"chr1": 600_000}, panel_per_population=1
+    )
+    people = make_people(preset, rng=np.random.default_rng(5))
+    # balance the populations so each has enough people for the statistics
+    people["population"] = np.repeat(["NOR", "MEN", "SAS"], 150)
+    g = simulate_contig(people, contig="chr1", length=600_000, panel_per_population=1, seed=9)
+    return people, allel.GenotypeArray(_genotypes(g, people))
+
+
+def test_hardy_weinberg_holds_within_populations(structured):
+    people, gt = structured
+    for pop in ("NOR", "MEN", "SAS"):
+        sub = gt[:, (people.population == pop).to_numpy()]
+        biallelic = gt.count_alleles().max_allele() <= 1
+        ac = sub.count_alleles(max_allele=1)
+        keep = biallelic & (ac.min(axis=1) >= 10)
+        assert keep.sum() > 50, f"{pop}: too few common sites to test ({keep.sum()})"
+        hom_alt = sub[keep].count_hom_alt(axis=1)
+        het = sub[keep].count_het(axis=1)
+        n = sub.shape[1]
+        p = ac[keep][:, 1] / (2 * n)
+        expected_het = 2 * p * (1 - p) * n
+        # Excess or deficit of heterozygotes beyond sampling noise would mean structure or
+        # relatedness inside a population; here the mean ratio stays close to 1.
+        ratio = het.sum() / expected_het.sum()
+        assert 0.93 < ratio < 1.07, f"{pop}: observed/expected heterozygosity {ratio:.3f}"
+        assert hom_alt.sum() > 0
+
+
+def test_fst_and_pca_show_structure(structured):
+    people, gt = structured
+    pops = people.population.to_numpy()
+    ac = {p: gt[:, pops == p].count_alleles(max_allele=1) for p in ("NOR", "MEN", "SAS")}
+    num, den = allel.hudson_fst(ac["NOR"], ac["SAS"])
+    fst = np.nansum(num) / np.nansum(den)
+    assert fst > 0.03, f"Hudson Fst NOR–SAS {fst:.3f} shows no structure"
+    n_alt = gt.to_n_alt()
+    common = (n_alt.sum(axis=1) > 20) & (n_alt.sum(axis=1) < 2 * gt.shape[1] - 20)
+    coords, _ = allel.pca(n_alt[common], n_components=2, scaler="patterson")
+    # Each population forms its own cluster on the first two components.
+    centres = {p: coords[pops == p].mean(axis=0) for p in ("NOR", "MEN", "SAS")}
+    spread = max(coords[pops == p].std(axis=0).max() for p in centres)
+    gaps = [
+        np.linalg.norm(centres[a] - centres[b])
+        for a, b in [("NOR", "MEN"), ("NOR", "SAS"), ("MEN", "SAS")]
+    ]
+    assert min(gaps) > 2 * spread, f"populations overlap on PCA: gaps {gaps}, spread {spread}"

@@ -1,0 +1,234 @@
+"""Open a cohort folder: the national genome database in miniature.
+
+>>> cohort = open_cohort("datasets/synthetic/tiny")          # doctest: +SKIP
+>>> cohort.samples().head()                                   # doctest: +SKIP
+>>> gt = cohort.genotypes(contig="chr1")                      # scikit-allel GenotypeArray
+
+:class:`Cohort` is the data layer: it reads the files of the folder described in DESIGN.md and
+returns pandas tables and scikit-allel arrays. It applies no consent rules itself; the
+consent-aware sessions built on it do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import html
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import manifest as _manifest
+from .errors import CohortFormatError, InputError
+
+__all__ = ["Cohort", "open_cohort"]
+
+# Above this many genotype calls, genotypes() returns a dask-backed array by default.
+_DASK_THRESHOLD = 400_000_000
+
+
+def open_cohort(path: str | os.PathLike, *, verify: bool = True) -> Cohort:
+    """Open the cohort folder at ``path``.
+
+    Parameters
+    ----------
+    path
+        A folder written by ``workbench generate``.
+    verify
+        Recompute the checksum of every fixed file and raise
+        :class:`~workbench.errors.CohortIntegrityError` naming any missing or altered one.
+        Turn off only for a folder you have just verified (it reads every byte).
+    """
+    path = Path(path)
+    manifest = _manifest.read_manifest(path)
+    if verify:
+        _manifest.verify(path, manifest)
+    return Cohort(path, manifest)
+
+
+class Cohort:
+    """A synthetic national cohort on disk. Use :func:`open_cohort` to make one."""
+
+    def __init__(self, path: Path, manifest: dict):
+        self.path = Path(path)
+        self.manifest = manifest
+
+    # -- description ---------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.manifest["name"]
+
+    @property
+    def preset(self) -> str:
+        return self.manifest["preset"]
+
+    @property
+    def seed(self) -> int:
+        return self.manifest["seed"]
+
+    @property
+    def contigs(self) -> dict[str, int]:
+        """Contig name → length, in the order of the genotype store."""
+        return dict(self.manifest["parameters"]["contigs"])
+
+    def __repr__(self) -> str:
+        s = self.manifest.get("summary", {})
+        return (
+            f"<Cohort {self.name!r} preset={self.preset} seed={self.seed} "
+            f"people={s.get('people')} variants={s.get('variants')}>"
+        )
+
+    def _repr_html_(self) -> str:
+        s = self.manifest.get("summary", {})
+        rows = [
+            ("folder", str(self.path)),
+            ("preset", self.preset),
+            ("seed", self.seed),
+            ("people", s.get("people")),
+            ("rare-disease families", s.get("families")),
+            ("variant sites", s.get("variants")),
+            ("contigs", ", ".join(f"{c} ({n / 1e6:.2f} Mb)" for c, n in self.contigs.items())),
+            ("populations", ", ".join(f"{k}: {v}" for k, v in s.get("populations", {}).items())),
+        ]
+        body = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+            f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+            for k, v in rows
+        )
+        return f"<table><caption>Synthetic cohort {html.escape(self.name)}</caption>{body}</table>"
+
+    # -- tables ----------------------------------------------------------------------------
+    def _registry(self) -> sqlite3.Connection:
+        path = self.path / "registry.sqlite"
+        if not path.is_file():
+            raise CohortFormatError(f"{path} is missing; regenerate the cohort", path=path)
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+    def _query(self, sql: str, params=()) -> pd.DataFrame:
+        with contextlib.closing(self._registry()) as conn:
+            return pd.read_sql_query(sql, conn, params=params)
+
+    def samples(self) -> pd.DataFrame:
+        """One row per person (pseudonymised: internal ids only), in genotype order."""
+        table = self._query("SELECT * FROM samples")
+        order = {s: i for i, s in enumerate(self.sample_ids)}
+        return table.sort_values("person_id", key=lambda s: s.map(order)).reset_index(drop=True)
+
+    def phenotypes(self) -> pd.DataFrame:
+        """HPO terms per person (``person_id, hpo_id, label, excluded``)."""
+        return self._query("SELECT * FROM phenotypes ORDER BY person_id, hpo_id")
+
+    def consents(self) -> pd.DataFrame:
+        """The current consent of every person (the highest version)."""
+        return self._query(
+            "SELECT c.* FROM consents c JOIN (SELECT person_id, MAX(version) AS version "
+            "FROM consents GROUP BY person_id) m USING (person_id, version) ORDER BY person_id"
+        )
+
+    def pedigree(self) -> pd.DataFrame:
+        """``pedigree.ped`` as a table (PLINK columns; ``"0"`` where a parent is unknown)."""
+        return pd.read_csv(
+            self.path / "pedigree.ped",
+            sep="\t",
+            comment="#",
+            header=None,
+            names=["family_id", "person_id", "father_id", "mother_id", "sex", "phenotype"],
+            dtype=str,
+        )
+
+    def phenopacket(self, person_id: str) -> dict:
+        """The Phenopacket v2 JSON of a proband, as a dict."""
+        path = self.path / "phenopackets" / f"{person_id}.json"
+        if not path.is_file():
+            raise InputError(
+                f"no phenopacket for {person_id!r}; probands are listed by "
+                "cohort.samples().query('role == \"proband\"')"
+            )
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def truth(self) -> dict[str, pd.DataFrame]:
+        """Instructor material: ``cases`` and planted ``variants`` (answers to the exercises)."""
+        folder = self.path / "truth"
+        return {
+            "cases": pd.read_csv(folder / "cases.tsv", sep="\t"),
+            "variants": pd.read_csv(folder / "variants.tsv", sep="\t"),
+        }
+
+    # -- genotypes -------------------------------------------------------------------------
+    @functools.cached_property
+    def zarr(self):
+        """The VCF Zarr store (read-only :class:`zarr.Group`)."""
+        import zarr
+
+        return zarr.open_group(self.path / "genotypes.vcz", mode="r")
+
+    @functools.cached_property
+    def sample_ids(self) -> list[str]:
+        return [str(s) for s in self.zarr["sample_id"][:]]
+
+    @functools.cached_property
+    def _contig_bounds(self) -> dict[str, tuple[int, int]]:
+        contig = self.zarr["variant_contig"][:]
+        names = [str(c) for c in self.zarr["contig_id"][:]]
+        starts = np.searchsorted(contig, np.arange(len(names)), side="left")
+        stops = np.searchsorted(contig, np.arange(len(names)), side="right")
+        return {n: (int(a), int(b)) for n, a, b in zip(names, starts, stops, strict=True)}
+
+    def _variant_slice(self, contig: str | None, region: tuple[int, int] | None) -> slice:
+        if contig is None:
+            if region is not None:
+                raise InputError("a region needs its contig: genotypes(contig='chr1', region=…)")
+            return slice(0, self.zarr["variant_position"].shape[0])
+        if contig not in self._contig_bounds:
+            raise InputError(f"unknown contig {contig!r}; this cohort has {list(self.contigs)}")
+        lo, hi = self._contig_bounds[contig]
+        if region is not None:
+            start, end = region
+            pos = self.zarr["variant_position"][lo:hi]
+            lo, hi = (
+                lo + int(np.searchsorted(pos, start)),
+                lo + int(np.searchsorted(pos, end, side="right")),
+            )
+        return slice(lo, hi)
+
+    def variants(self, *, contig: str | None = None, region=None) -> pd.DataFrame:
+        """Variant sites: ``contig, position`` (1-based), ``ref``, ``alt`` (comma-separated)."""
+        sl = self._variant_slice(contig, region)
+        z = self.zarr
+        names = np.array([str(c) for c in z["contig_id"][:]])
+        alleles = z["variant_allele"][sl]
+        alts = [",".join(a for a in row[1:] if a) for row in alleles]
+        return pd.DataFrame(
+            {
+                "contig": names[z["variant_contig"][sl]],
+                "position": z["variant_position"][sl].astype(np.int64),
+                "ref": alleles[:, 0].astype(str),
+                "alt": alts,
+            },
+            index=pd.RangeIndex(sl.start, sl.stop, name="variant_index"),
+        )
+
+    def genotypes(self, *, contig: str | None = None, region=None, dask: bool | None = None):
+        """Genotype calls as a scikit-allel array (variants × samples × ploidy 2).
+
+        Males carry one X: their second allele on chrX is ``-2`` (no allele), which
+        scikit-allel treats as missing. ``dask=None`` chooses a dask-backed
+        :class:`allel.GenotypeDaskArray` for large selections (the national preset) and an
+        in-memory :class:`allel.GenotypeArray` otherwise.
+        """
+        import allel
+
+        sl = self._variant_slice(contig, region)
+        arr = self.zarr["call_genotype"]
+        n_calls = (sl.stop - sl.start) * arr.shape[1]
+        if dask is None:
+            dask = n_calls > _DASK_THRESHOLD
+        if dask:
+            import dask.array as da
+
+            return allel.GenotypeDaskArray(da.from_zarr(arr)[sl])
+        return allel.GenotypeArray(arr[sl])

@@ -1,0 +1,108 @@
+"""The cohort folder's manifest: what the folder holds and the checksum of every file.
+
+Two kinds of file live in a cohort folder. *Fixed* files (genotypes, reference, knowledge,
+phenopackets, truth …) never change after generation; opening a cohort recomputes their SHA-256
+and names any that is missing or altered. *Live* files are databases that change in normal use —
+the registry (consents are amended, every access is audited) and the keyholder store (keys are
+rotated). Their presence is checked; their integrity is the audit chain's job, not the
+manifest's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from .errors import CohortFormatError, CohortIntegrityError
+from .io import file_sha256, tree_checksums, write_json
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "LIVE_FILES", "read_manifest", "verify", "write_manifest"]
+
+FORMAT = "clinical-genomics-workbench/cohort"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+#: Files whose content changes in normal use (see the module docstring).
+LIVE_FILES = ("registry.sqlite", "keyholder/identity.sqlite", "keyholder/pseudonym.key")
+# SQLite's companions of a live database, present while it is open.
+_LIVE_SUFFIXES = ("-wal", "-shm", "-journal")
+
+
+def _is_live(rel: str) -> bool:
+    return any(
+        rel == f or (rel.startswith(f) and rel[len(f) :] in _LIVE_SUFFIXES) for f in LIVE_FILES
+    )
+
+
+def write_manifest(folder: str | os.PathLike, content: Mapping) -> dict:
+    """Checksum every file below ``folder`` and write ``manifest.json`` with ``content``."""
+    folder = Path(folder)
+    files = tree_checksums(folder, exclude=(MANIFEST,))
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        **content,
+        "files": {k: v for k, v in files.items() if not _is_live(k)},
+        "live_files": sorted(k for k in files if _is_live(k)),
+    }
+    write_json(folder / MANIFEST, manifest)
+    return manifest
+
+
+def read_manifest(folder: str | os.PathLike) -> dict:
+    """The parsed manifest, or :class:`CohortFormatError` saying why the folder is no cohort."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CohortFormatError(
+            f"{folder} is not a folder; generate a cohort with `workbench generate`", path=folder
+        )
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise CohortFormatError(
+            f"{folder} has no {MANIFEST}: it is not a cohort folder (or its generation did not "
+            "finish); run `workbench generate --out` to make one",
+            path=path,
+        ) from e
+    except (OSError, ValueError) as e:
+        raise CohortFormatError(
+            f"{path} is unreadable ({e}); regenerate the cohort", path=path
+        ) from e
+    if manifest.get("format") != FORMAT:
+        raise CohortFormatError(f"{path} is not a workbench cohort manifest", path=path)
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise CohortFormatError(
+            f"{path} has format version {manifest.get('format_version')}, this workbench reads "
+            f"version {FORMAT_VERSION}; regenerate the cohort with this version",
+            path=path,
+        )
+    return manifest
+
+
+def verify(folder: str | os.PathLike, manifest: Mapping | None = None) -> None:
+    """Raise :class:`CohortIntegrityError` naming every missing or altered file."""
+    folder = Path(folder)
+    manifest = read_manifest(folder) if manifest is None else manifest
+    missing, changed = [], []
+    for rel, digest in manifest["files"].items():
+        p = folder / rel
+        if not p.is_file():
+            missing.append(rel)
+        elif file_sha256(p) != digest:
+            changed.append(rel)
+    missing += [rel for rel in manifest.get("live_files", ()) if not (folder / rel).is_file()]
+    if missing or changed:
+        parts = []
+        if missing:
+            parts.append("missing " + ", ".join(missing[:5]) + (" …" if len(missing) > 5 else ""))
+        if changed:
+            parts.append("altered " + ", ".join(changed[:5]) + (" …" if len(changed) > 5 else ""))
+        raise CohortIntegrityError(
+            f"cohort {folder} does not match its manifest: {'; '.join(parts)}; regenerate it "
+            "with `workbench generate --force` (or restore the files)",
+            path=folder,
+            missing=missing,
+            changed=changed,
+        )

@@ -1,0 +1,361 @@
+"""``workbench generate``: write one synthetic cohort folder (see DESIGN.md, "The cohort folder").
+
+The steps, each a function of its own module, run from one seed:
+
+=====================  ==========================================================
+people and families    :func:`workbench.synth.population.make_people`
+genes and reference    :func:`workbench.synth.genes.gene_catalogue`,
+                       :func:`workbench.genome.build_reference`
+clinical plan          :func:`workbench.synth.clinical.plan_cases`
+genomes                :func:`workbench.synth.population.simulate_contig` per contig
+planted variants       :func:`workbench.synth.genomes.plant_variants`
+genotype files         bio2zarr (VCF Zarr) and pysam (bgzipped VCF + tabix)
+registry, keyholder    :mod:`workbench.synth.registry`
+knowledge              :mod:`workbench.synth.knowledge` (reference-panel frequencies …)
+phenopackets, truth    :mod:`workbench.synth.phenopackets`, ``truth/``
+=====================  ==========================================================
+
+The folder is written under a temporary name and renamed into place when complete, so a
+failed or interrupted run leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .. import manifest as _manifest
+from .. import provenance
+from ..errors import CohortFormatError, InputError
+from ..genome import annotate, build_reference, design_variant
+from ..io import atomic_dir, atomic_file
+from . import clinical, genes, knowledge, phenopackets, registry
+from .genomes import (
+    CohortSource,
+    assign_reference_alleles,
+    genotypes_at,
+    panel_frequencies,
+    plant_variants,
+    write_vcf,
+    write_vcz,
+)
+from .model import POPULATIONS
+from .population import PRESETS, make_people, simulate_contig
+
+__all__ = ["ensure_cohort", "generate_cohort"]
+
+REFERENCE_DATE = "2026-01-01"
+_STEPS = (
+    "people",
+    "reference",
+    "clinical plan",
+    "genomes",
+    "planting",
+    "genotypes",
+    "registry",
+    "knowledge",
+    "phenopackets",
+    "manifest",
+)
+
+
+def _parse_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise InputError(f"seed must be a whole number, got {seed!r}")
+    if not 0 <= seed < 2**32:
+        raise InputError(f"seed must be between 0 and 2**32 - 1, got {seed}")
+    return int(seed)
+
+
+def _layout_genes(catalogue: pd.DataFrame, contigs: dict[str, int]) -> list[tuple[str, str]]:
+    """Put X-linked genes on chrX and share the others among autosomes by length."""
+    autosomes = [c for c in contigs if c != "chrX"]
+    weights = np.array([contigs[c] for c in autosomes], dtype=float)
+    load = np.zeros(len(autosomes))
+    out = []
+    for row in catalogue.sort_values("gene").itertuples(index=False):
+        if row.contig_kind == "X":
+            out.append((row.gene, "chrX"))
+        else:
+            k = int(np.argmin(load / weights))
+            load[k] += 1
+            out.append((row.gene, autosomes[k]))
+    return out
+
+
+def generate_cohort(
+    *,
+    preset: str,
+    out: str | os.PathLike,
+    samples: int | None = None,
+    seed: int = 42,
+    force: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Generate a synthetic cohort folder at ``out`` and return its path.
+
+    Parameters
+    ----------
+    preset
+        ``"tiny"`` (tests: ~60 people, ~0.4 Mb), ``"teaching"`` (~2,000 people, ~10 Mb) or
+        ``"national"`` (60,000 genomes, ~7 Mb, streamed to VCF Zarr; no VCF copy).
+    out
+        The cohort folder to write; it must not exist unless ``force``.
+    samples
+        Number of people (default: the preset's).
+    seed
+        Everything is determined by it: the same seed and package versions give
+        byte-identical files.
+    force
+        Replace an existing folder (the old one stays until the new one is complete).
+    progress
+        Show progress bars.
+    """
+    if preset not in PRESETS:
+        raise InputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    p = PRESETS[preset]
+    seed = _parse_seed(seed)
+    out = Path(out)
+    seeds = iter(np.random.SeedSequence(seed).spawn(16))
+
+    def rng():
+        return np.random.default_rng(next(seeds))
+
+    bar = tqdm(total=len(_STEPS), desc=f"generate {preset}", disable=not progress, unit="step")
+
+    def step(name):
+        bar.set_postfix_str(name)
+
+    with atomic_dir(out, force=force) as tmp:
+        step("people")
+        people = make_people(p, samples=samples, rng=rng())
+        bar.update()
+
+        step("reference")
+        catalogue = genes.gene_catalogue(preset=preset, rng=rng())
+        reference = build_reference(
+            contigs=dict(p.contigs), genes=_layout_genes(catalogue, dict(p.contigs)), rng=rng()
+        )
+        reference.write(tmp / "reference")
+        bar.update()
+
+        step("clinical plan")
+        plan = clinical.plan_cases(people=people, catalogue=catalogue, rng=rng())
+        bar.update()
+
+        step("genomes")
+        contig_seeds = next(seeds).generate_state(len(p.contigs))
+        genomes = {}
+        for (contig, length), s in zip(
+            tqdm(p.contigs.items(), desc="simulate", disable=not progress, leave=False),
+            contig_seeds,
+            strict=True,
+        ):
+            g = simulate_contig(
+                people,
+                contig=contig,
+                length=length,
+                panel_per_population=p.panel_per_population,
+                seed=int(s),
+            )
+            g.ts = assign_reference_alleles(g.ts, reference.sequence(contig))
+            genomes[contig] = g
+        bar.update()
+
+        step("planting")
+        genomes, planted = plant_variants(
+            genomes,
+            plan.plants,
+            people,
+            reference=reference,
+            design_variant=design_variant,
+            rng=rng(),
+        )
+        truth_variants = _truth_variants(planted, plan.plants, genomes, people, reference)
+        bar.update()
+
+        step("genotypes")
+        source = CohortSource(list(genomes.values()), list(people.person_id))
+        write_vcz(source, tmp / "genotypes.vcz", show_progress=progress)
+        if p.write_vcf:
+            write_vcf(
+                source,
+                tmp / "genotypes.vcf.gz",
+                reference_name="reference/genome.fa",
+                show_progress=progress,
+            )
+        _write_ped(tmp / "pedigree.ped", people)
+        bar.update()
+
+        step("registry")
+        registry.write_registry(
+            tmp / "registry.sqlite",
+            people=people,
+            phenotypes=plan.phenotypes,
+            families=plan.families,
+            reference_date=REFERENCE_DATE,
+            rng=rng(),
+        )
+        registry.write_keyholder(tmp / "keyholder", people=people, rng=rng())
+        bar.update()
+
+        step("knowledge")
+        freqs = panel_frequencies(list(genomes.values()), POPULATIONS)
+        common = freqs[(freqs.af >= 0.01)]
+        common = _annotate_table(common, reference)
+        common = common[common.gene.notna()]
+        assertions = knowledge.make_assertions(planted=truth_variants, common=common, rng=rng())
+        knowledge.write_knowledge(
+            tmp / "knowledge", frequencies=freqs, assertions=assertions, catalogue=catalogue
+        )
+        bar.update()
+
+        step("phenopackets")
+        phenopackets.write_phenopackets(
+            tmp / "phenopackets",
+            people=people,
+            phenotypes=plan.phenotypes,
+            cases=plan.cases,
+            families=plan.families,
+            reference_date=REFERENCE_DATE,
+        )
+        _write_truth(tmp / "truth", plan.cases, truth_variants)
+        bar.update()
+
+        step("manifest")
+        n_variants = int(source.num_records)
+        parameters = {
+            "samples": len(people),
+            "contigs": dict(p.contigs),
+            "trios": p.trios,
+            "quads": p.quads,
+            "panel_per_population": p.panel_per_population,
+            "reference_date": REFERENCE_DATE,
+            "mutation_rate": float(_population_constant("MUTATION_RATE")),
+            "recombination_rate": float(_population_constant("RECOMBINATION_RATE")),
+        }
+        _manifest.write_manifest(
+            tmp,
+            {
+                "name": out.name,
+                "preset": preset,
+                "seed": seed,
+                "parameters": parameters,
+                "summary": {
+                    "people": len(people),
+                    "families": int(people.family_id.nunique()),
+                    "variants": n_variants,
+                    "planted_variants": len(planted),
+                    "populations": people.population.value_counts().sort_index().to_dict(),
+                },
+                "provenance": provenance.record(
+                    "workbench generate",
+                    {"preset": preset, "samples": samples, "seed": seed},
+                ),
+            },
+        )
+        bar.update()
+    bar.close()
+    return out
+
+
+def _population_constant(name):
+    from . import population
+
+    return getattr(population, name)
+
+
+def ensure_cohort(path: str | os.PathLike, *, preset: str = "tiny", seed: int = 42) -> Path:
+    """Return ``path`` if it holds a valid cohort, generating it first when it is missing."""
+    path = Path(path)
+    try:
+        _manifest.read_manifest(path)
+    except CohortFormatError:
+        if path.exists() and any(path.iterdir()):
+            raise
+        generate_cohort(preset=preset, out=path, seed=seed, force=path.exists(), progress=False)
+    return path
+
+
+def _annotate_table(table: pd.DataFrame, reference) -> pd.DataFrame:
+    """Add ``gene, consequence, hgvs_c, hgvs_p`` (most severe transcript; None if intergenic)."""
+    cols = {"gene": [], "transcript": [], "consequence": [], "hgvs_c": [], "hgvs_p": []}
+    for row in table.itertuples(index=False):
+        anns = [
+            a
+            for a in annotate(reference, row.contig, int(row.position), row.ref, row.alt)
+            if a.gene
+        ]
+        a = anns[0] if anns else None
+        cols["gene"].append(a.gene if a else None)
+        cols["transcript"].append(a.transcript if a else None)
+        cols["consequence"].append(a.consequence if a else "intergenic_variant")
+        cols["hgvs_c"].append(a.hgvs_c if a else None)
+        cols["hgvs_p"].append(a.hgvs_p if a else None)
+    return table.assign(**cols)
+
+
+def _truth_variants(planted, plants, genomes, people, reference) -> pd.DataFrame:
+    """Planted variants with their annotation and every carrier's genotype."""
+    table = _annotate_table(planted, reference)
+    carriers = []
+    ids = people.person_id.to_numpy()
+    for row in table.itertuples(index=False):
+        g = genomes[row.contig]
+        gt = genotypes_at(g, [int(row.position) - 1])[0]
+        alt_count = (gt == 1).sum(axis=1)
+        which = np.flatnonzero(alt_count > 0)
+        calls = []
+        for i in which:
+            a, b = gt[i]
+            calls.append(f"{ids[i]}:{a}" if b < -1 else f"{ids[i]}:{a}|{b}")
+        carriers.append(";".join(calls))
+    owners = plants.groupby("variant_key").person_id.apply(lambda s: ";".join(sorted(set(s))))
+    origins = plants.groupby("variant_key").origin.apply(lambda s: ";".join(sorted(set(s))))
+    table = table.assign(
+        planned_for=table.variant_key.map(owners),
+        origin=table.variant_key.map(origins),
+        carriers=carriers,
+    )
+    return table
+
+
+def _write_ped(path: Path, people: pd.DataFrame) -> None:
+    """PLINK/PED-style pedigree: family, person, father, mother, sex (1/2), phenotype (1/2)."""
+    with atomic_file(path, "w", encoding="utf-8") as f:
+        f.write("#family_id\tperson_id\tfather_id\tmother_id\tsex\tphenotype\n")
+        for row in people.itertuples(index=False):
+            fam = row.family_id if isinstance(row.family_id, str) else row.person_id
+            f.write(
+                "\t".join(
+                    [
+                        fam,
+                        row.person_id,
+                        row.father_id if isinstance(row.father_id, str) else "0",
+                        row.mother_id if isinstance(row.mother_id, str) else "0",
+                        "1" if row.sex == "male" else "2",
+                        "2" if row.affected else "1",
+                    ]
+                )
+                + "\n"
+            )
+
+
+def _write_truth(folder: Path, cases: pd.DataFrame, variants: pd.DataFrame) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_file(folder / "cases.tsv", "w", encoding="utf-8") as f:
+        cases.to_csv(f, sep="\t", index=False, lineterminator="\n")
+    with atomic_file(folder / "variants.tsv", "w", encoding="utf-8") as f:
+        variants.to_csv(f, sep="\t", index=False, lineterminator="\n")
+    (folder / "README.md").write_text(
+        "# Answer key (instructor material)\n\n"
+        "`cases.tsv`: per family, the planted diagnosis (mode, gene, disease) or why the case is\n"
+        "unsolved. `variants.tsv`: every planted variant with its annotation and carriers\n"
+        "(`person:genotype`, phased paternal|maternal; one allele on a male's X).\n"
+        "Do not ship this folder to learners.\n",
+        encoding="utf-8",
+    )

@@ -1,0 +1,558 @@
+"""From simulated tree sequences to the cohort's genotype files.
+
+* :func:`assign_reference_alleles` makes every simulated site agree with the synthetic reference.
+* :func:`plant_variants` adds the clinically planned alleles on the right branches.
+* :class:`CohortSource` presents all contigs as one `bio2zarr` source, so bio2zarr's encoder
+  streams the VCF Zarr store chunk by chunk (the national preset never holds its genotype
+  matrix in memory); :func:`write_vcf` writes the bgzipped interchange copy from the same source.
+* :func:`panel_frequencies` gives gnomAD-like allele frequencies from the reference panel.
+
+Positions: tree sequences use 0-based coordinates, everything written uses VCF's 1-based ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pysam
+import tskit
+from bio2zarr import constants, core, vcz, zarr_utils
+from bio2zarr.zarr_utils import STRING_DTYPE_NAME
+from tqdm.auto import tqdm
+
+from ..errors import InputError
+from .population import ContigGenomes
+
+__all__ = [
+    "CohortSource",
+    "assign_reference_alleles",
+    "genotypes_at",
+    "panel_frequencies",
+    "plant_variants",
+    "write_vcf",
+    "write_vcz",
+]
+
+_BASES = "ACGT"
+
+
+def assign_reference_alleles(ts: tskit.TreeSequence, sequence: str) -> tskit.TreeSequence:
+    """Relabel each site's alleles so that its ancestral state is the reference base.
+
+    msprime draws ancestral states at random; a per-site swap of two nucleotides (a bijection)
+    maps the ancestral state onto the reference base while keeping every mutation a change.
+    """
+    tables = ts.dump_tables()
+    positions = tables.sites.position.astype(np.int64)
+    ancestral = tskit.unpack_strings(
+        tables.sites.ancestral_state, tables.sites.ancestral_state_offset
+    )
+    ref = [sequence[p] for p in positions]
+    swap = [{a: r, r: a} for a, r in zip(ancestral, ref, strict=True)]
+    tables.sites.packset_ancestral_state(ref)
+    derived = tskit.unpack_strings(
+        tables.mutations.derived_state, tables.mutations.derived_state_offset
+    )
+    site = tables.mutations.site
+    tables.mutations.packset_derived_state(
+        [swap[s].get(d, d) for s, d in zip(site, derived, strict=True)]
+    )
+    return tables.tree_sequence()
+
+
+@dataclasses.dataclass
+class _Plant:
+    key: str
+    contig: str
+    pos0: int
+    ref: str
+    alt: str
+    nodes: list[int]
+
+
+def plant_variants(
+    genomes: dict[str, ContigGenomes],
+    plants: pd.DataFrame,
+    people: pd.DataFrame,
+    *,
+    reference,
+    design_variant,
+    rng: np.random.Generator,
+) -> tuple[dict[str, ContigGenomes], pd.DataFrame]:
+    """Place planned alleles (``synth.model`` PLANT_COLUMNS) on the tree sequences.
+
+    Each allele copy goes on the node whose descendants are exactly the intended carriers: a
+    de novo allele on the child's own node, an inherited one on the transmitting parent's node
+    (found in the tree at that position), a founder's on one (or both) of the person's nodes.
+    ``benign_common`` variants go on an internal node carried by 5–40 % of everyone, so their
+    frequency follows the genealogy. Simulated sites that overlap a planted allele are removed.
+
+    Returns the new genomes and one row per planted variant (``variant_key``, ``category``,
+    ``gene``, ``effect``, ``contig``, ``position`` (1-based), ``ref``, ``alt``).
+    """
+    index = {pid: i for i, pid in enumerate(people.person_id)}
+    taken = {
+        (c, int(p) + 1) for c, g in genomes.items() for p in g.ts.tables.sites.position.astype(int)
+    }
+    planted: list[_Plant] = []
+    rows = []
+    trees: dict[tuple[str, int], tskit.Tree] = {}
+
+    def tree_at(contig, pos0):
+        g = genomes[contig]
+        key = (contig, pos0)
+        if key not in trees:
+            trees[key] = g.ts.at(pos0)
+        return trees[key]
+
+    for key, group in plants.groupby("variant_key", sort=True):
+        first = group.iloc[0]
+        contig, pos1, ref, alt = design_variant(
+            reference, first.gene, first.effect, rng=rng, taken=taken
+        )
+        for k in range(len(ref)):
+            taken.add((contig, pos1 + k))
+        pos0 = pos1 - 1
+        g = genomes[contig]
+        tree = tree_at(contig, pos0)
+        if first.category == "benign_common":
+            nodes = [_common_node(tree, g, rng)]
+        else:
+            nodes = []
+            for row in group.itertuples(index=False):
+                nodes.extend(_carrier_nodes(row, people, index, g, tree, rng))
+        nodes = _without_descendants(tree, nodes)
+        planted.append(_Plant(key, contig, pos0, ref, alt, nodes))
+        rows.append(
+            dict(
+                variant_key=key,
+                category=first.category,
+                gene=first.gene,
+                effect=first.effect,
+                contig=contig,
+                position=pos1,
+                ref=ref,
+                alt=alt,
+            )
+        )
+    out = {}
+    for contig, g in genomes.items():
+        mine = [p for p in planted if p.contig == contig]
+        out[contig] = dataclasses.replace(g, ts=_add_sites(g.ts, mine))
+    table = pd.DataFrame(
+        rows,
+        columns=["variant_key", "category", "gene", "effect", "contig", "position", "ref", "alt"],
+    )
+    return out, table
+
+
+def _person_nodes(g: ContigGenomes, i: int) -> list[int]:
+    return [int(n) for n in g.cohort_nodes[i] if n >= 0]
+
+
+def _carrier_nodes(row, people, index, g: ContigGenomes, tree, rng) -> list[int]:
+    if row.person_id not in index:
+        raise InputError(f"planted variant {row.variant_key} names unknown person {row.person_id}")
+    i = index[row.person_id]
+    person = people.iloc[i]
+    male_x = g.is_x and person.sex == "male"
+    if row.origin == "founder":
+        nodes = _person_nodes(g, i)
+        if int(row.copies) == 2 or len(nodes) == 1:
+            return nodes
+        return [nodes[int(rng.integers(2))]]
+    if int(row.copies) != 1:
+        raise InputError(
+            f"planted variant {row.variant_key}: origin {row.origin!r} places one copy, "
+            f"got copies={row.copies}; use two rows (paternal and maternal) for homozygosity"
+        )
+    if row.origin == "de_novo":
+        # Most de novo mutations arise in the paternal germline; a male's X is maternal.
+        return [int(g.cohort_nodes[i, 0])]
+    parent_col = {"paternal": "father_id", "maternal": "mother_id"}.get(row.origin)
+    if parent_col is None:
+        raise InputError(
+            f"planted variant {row.variant_key}: origin must be de_novo, paternal, maternal or "
+            f"founder, got {row.origin!r}"
+        )
+    if pd.isna(person[parent_col]):
+        raise InputError(
+            f"planted variant {row.variant_key}: {row.person_id} has no {row.origin} parent "
+            "in the cohort; use origin 'founder'"
+        )
+    if male_x and row.origin == "paternal":
+        raise InputError(
+            f"planted variant {row.variant_key}: a male's X is maternal; {row.person_id} cannot "
+            "inherit a paternal X allele"
+        )
+    # The child's genotype node that came from this parent (on X, a male's only node).
+    child_node = int(
+        g.cohort_nodes[i, 0] if (row.origin == "paternal" or male_x) else g.cohort_nodes[i, 1]
+    )
+    parent_node = tree.parent(child_node)
+    parent_nodes = _person_nodes(g, index[person[parent_col]])
+    if parent_node not in parent_nodes:  # pragma: no cover - a broken pedigree simulation
+        raise AssertionError(f"{row.person_id}: node {child_node} does not descend from parent")
+    return [int(parent_node)]
+
+
+def _common_node(tree: tskit.Tree, g: ContigGenomes, rng) -> int:
+    total = tree.num_samples()
+    candidates = [
+        u
+        for u in tree.nodes()
+        if 0.05 <= tree.num_samples(u) / total <= 0.4 and tree.parent(u) >= 0
+    ]
+    if not candidates:  # a tree without such a clade: fall back to the largest non-root clade
+        candidates = [max((u for u in tree.nodes() if tree.parent(u) >= 0), key=tree.num_samples)]
+    return int(sorted(candidates)[int(rng.integers(len(candidates)))])
+
+
+def _without_descendants(tree: tskit.Tree, nodes: list[int]) -> list[int]:
+    nodes = sorted(set(nodes))
+    keep = []
+    for u in nodes:
+        if not any(v != u and tree.is_descendant(u, v) for v in nodes):
+            keep.append(u)
+    return keep
+
+
+def _add_sites(ts: tskit.TreeSequence, planted: Sequence[_Plant]) -> tskit.TreeSequence:
+    if not planted:
+        return ts
+    # Drop simulated sites that a planted allele overlaps.
+    spans = [(p.pos0, p.pos0 + len(p.ref)) for p in planted]
+    pos = ts.tables.sites.position
+    overlap = np.zeros(len(pos), dtype=bool)
+    for a, b in spans:
+        overlap |= (pos >= a) & (pos < b)
+    if overlap.any():
+        ts = ts.delete_sites(np.flatnonzero(overlap))
+    tables = ts.dump_tables()
+    node_time = tables.nodes.time
+    for p in planted:
+        site = tables.sites.add_row(position=p.pos0, ancestral_state=p.ref)
+        tree = ts.at(p.pos0)
+        for u in p.nodes:
+            parent = tree.parent(u)
+            t_top = node_time[parent] if parent >= 0 else node_time[u] + 2
+            tables.mutations.add_row(
+                site=site, node=u, derived_state=p.alt, time=(node_time[u] + t_top) / 2
+            )
+    tables.sort()
+    tables.build_index()
+    tables.compute_mutation_parents()
+    return tables.tree_sequence()
+
+
+def genotypes_at(g: ContigGenomes, positions0: Sequence[int]) -> np.ndarray:
+    """Cohort genotypes ``(len(positions0), n_people, 2)`` at the given 0-based site positions.
+
+    Allele indices follow the site's alleles (0 = reference); ``-2`` fills a male's missing X.
+    """
+    ts = g.ts
+    site_pos = ts.tables.sites.position
+    out = np.full((len(positions0), len(g.cohort_nodes), 2), constants.INT_FILL, dtype=np.int8)
+    samples = np.unique(g.cohort_nodes[g.cohort_nodes >= 0])
+    col = np.searchsorted(samples, g.cohort_nodes.clip(0))
+    valid = g.cohort_nodes >= 0
+    for k, p in enumerate(positions0):
+        site = int(np.searchsorted(site_pos, p))
+        if site >= len(site_pos) or site_pos[site] != p:
+            raise InputError(f"{g.contig}:{p + 1} is not a site of the simulated genomes")
+        var = next(ts.variants(samples=samples, left=p, right=p + 1, copy=True))
+        gt = var.genotypes[col]
+        out[k][valid] = gt[valid]
+    return out
+
+
+class CohortSource(vcz.Source):
+    """All contigs of a simulated cohort as one bio2zarr source.
+
+    bio2zarr's :func:`bio2zarr.vcz.encode` asks for the variants partition by partition, and
+    this source walks the tree sequences over just that range, so memory stays bounded by the
+    chunk size whatever the cohort's size.
+    """
+
+    def __init__(self, genomes: Sequence[ContigGenomes], sample_ids: Sequence[str]):
+        self.genomes = list(genomes)
+        self._samples = [vcz.Sample(id=s) for s in sample_ids]
+        counts = [g.ts.num_sites for g in self.genomes]
+        self._offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self._positions = [g.ts.tables.sites.position.astype(np.int64) + 1 for g in self.genomes]
+        # Per contig: the sample nodes asked of tskit, and where each genotype slot reads from.
+        self._layout = []
+        for g in self.genomes:
+            nodes = g.cohort_nodes
+            samples = np.unique(nodes[nodes >= 0])
+            sample_index, ploidy_index = np.nonzero(nodes >= 0)
+            columns = np.searchsorted(samples, nodes[sample_index, ploidy_index])
+            self._layout.append((samples, sample_index, ploidy_index, columns))
+
+    @property
+    def path(self):
+        return None
+
+    @property
+    def num_records(self):
+        return int(self._offsets[-1])
+
+    @property
+    def num_samples(self):
+        return len(self._samples)
+
+    @property
+    def samples(self):
+        return self._samples
+
+    @property
+    def contigs(self):
+        return [vcz.Contig(id=g.contig, length=int(g.ts.sequence_length)) for g in self.genomes]
+
+    def _parts(self, start: int, stop: int) -> Iterator[tuple[int, int, int]]:
+        """(contig index, local start, local stop) covering global variants [start, stop)."""
+        for c in range(len(self.genomes)):
+            lo = max(start, self._offsets[c])
+            hi = min(stop, self._offsets[c + 1])
+            if lo < hi:
+                yield c, int(lo - self._offsets[c]), int(hi - self._offsets[c])
+
+    def iter_contig(self, start, stop):
+        for c, lo, hi in self._parts(start, stop):
+            yield from (c for _ in range(lo, hi))
+
+    def iter_field(self, field_name, shape, dtype, start, stop):
+        if field_name != "position":
+            raise ValueError(f"Unknown field {field_name}")
+        for c, lo, hi in self._parts(start, stop):
+            yield from (int(p) for p in self._positions[c][lo:hi])
+
+    def iter_records(self, start, stop) -> Iterator[tuple[int, int, tuple[str, ...], np.ndarray]]:
+        """(contig index, 1-based position, alleles, genotypes (samples × 2)) per variant."""
+        n = self.num_samples
+        for c, lo, hi in self._parts(start, stop):
+            g = self.genomes[c]
+            samples, sample_index, ploidy_index, columns = self._layout[c]
+            pos = g.ts.tables.sites.position
+            right = pos[hi] if hi < len(pos) else None
+            for k, var in enumerate(
+                g.ts.variants(samples=samples, left=pos[lo], right=right, copy=False)
+            ):
+                gt = np.full((n, 2), constants.INT_FILL, dtype=np.int8)
+                gt[sample_index, ploidy_index] = var.genotypes[columns]
+                yield c, int(self._positions[c][lo + k]), var.alleles, gt
+
+    def iter_alleles_and_genotypes(self, start, stop, shape, num_alleles):
+        phased = np.ones(shape[:-1], dtype=bool)
+        for _, _, alleles, gt in self.iter_records(start, stop):
+            out = np.full(num_alleles, constants.STR_FILL, dtype=STRING_DTYPE_NAME)
+            for i, a in enumerate(alleles):
+                if a is not None:
+                    out[i] = a
+            yield vcz.VariantData(len(alleles[0]), out, gt, phased)
+
+    def generate_schema(self, variants_chunk_size=None, samples_chunk_size=None, **kwargs):
+        max_alleles, max_len, max_pos = 2, 1, 1
+        for g, positions in zip(self.genomes, self._positions, strict=True):
+            ts = g.ts
+            if ts.num_sites:
+                max_pos = max(max_pos, int(positions.max()))
+                per_site = np.bincount(ts.tables.mutations.site, minlength=ts.num_sites)
+                max_alleles = max(max_alleles, int(per_site.max()) + 1)
+                for col in (
+                    ts.tables.sites.ancestral_state_offset,
+                    ts.tables.mutations.derived_state_offset,
+                ):
+                    if len(col) > 1:
+                        max_len = max(max_len, int(np.diff(col).max()))
+        dims = vcz.standard_dimensions(
+            variants_size=self.num_records,
+            variants_chunk_size=variants_chunk_size,
+            samples_size=self.num_samples,
+            samples_chunk_size=samples_chunk_size,
+            ploidy_size=2,
+            alleles_size=max_alleles,
+        )
+        spec = vcz.ZarrArraySpec
+        fields = [
+            spec(
+                source="position",
+                name="variant_position",
+                dtype=core.min_int_dtype(0, max_pos),
+                dimensions=["variants"],
+                description="Position of each variant (1-based)",
+            ),
+            spec(
+                source=None,
+                name="variant_allele",
+                dtype=STRING_DTYPE_NAME,
+                dimensions=["variants", "alleles"],
+                description="Alleles for each variant",
+            ),
+            spec(
+                source=None,
+                name="variant_length",
+                dtype=core.min_int_dtype(0, max_len),
+                dimensions=["variants"],
+                description="Length of the reference allele",
+            ),
+            spec(
+                source=None,
+                name="variant_contig",
+                dtype=core.min_int_dtype(0, len(self.genomes)),
+                dimensions=["variants"],
+                description="Contig index for each variant",
+            ),
+            spec(
+                source=None,
+                name="call_genotype_phased",
+                dtype="bool",
+                dimensions=["variants", "samples"],
+                description="Whether the call is phased",
+                compressor=dict(zarr_utils.DEFAULT_COMPRESSOR_BOOL_CONFIG),
+            ),
+            spec(
+                source=None,
+                name="call_genotype",
+                dtype=core.min_int_dtype(constants.INT_FILL, max_alleles - 1),
+                dimensions=["variants", "samples", "ploidy"],
+                description="Genotype for each variant and sample (-2: no allele, male X)",
+                compressor=dict(zarr_utils.DEFAULT_COMPRESSOR_GENOTYPES_CONFIG),
+            ),
+            spec(
+                source=None,
+                name="call_genotype_mask",
+                dtype="bool",
+                dimensions=["variants", "samples", "ploidy"],
+                description="Mask for each genotype call",
+                compressor=dict(zarr_utils.DEFAULT_COMPRESSOR_BOOL_CONFIG),
+            ),
+        ]
+        return vcz.VcfZarrSchema(
+            format_version=vcz.ZARR_SCHEMA_FORMAT_VERSION, dimensions=dims, fields=fields
+        )
+
+
+def write_vcz(
+    source: CohortSource,
+    path: str | os.PathLike,
+    *,
+    variants_chunk_size: int | None = None,
+    samples_chunk_size: int | None = None,
+    show_progress: bool = True,
+) -> None:
+    """Encode ``source`` as VCF Zarr at ``path`` with bio2zarr (format 2, chunked)."""
+    schema = source.generate_schema(
+        variants_chunk_size=variants_chunk_size, samples_chunk_size=samples_chunk_size
+    )
+    vcz.encode(source, schema, str(path), show_progress=show_progress, zarr_format=2)
+
+
+def _genotype_text_table() -> np.ndarray:
+    """VCF text for every (a, b) pair of small allele codes, indexed by (a + 2) * 16 + (b + 2)."""
+    table = np.empty(16 * 16, dtype=object)
+    for a in range(-2, 14):
+        for b in range(-2, 14):
+            sa = "." if a == -1 else str(a)
+            sb = "." if b == -1 else str(b)
+            table[(a + 2) * 16 + (b + 2)] = sa if b == -2 else f"{sa}|{sb}"
+    return table
+
+
+def write_vcf(
+    source: CohortSource,
+    path: str | os.PathLike,
+    *,
+    reference_name: str = "genome.fa",
+    source_name: str = "clinical-genomics-workbench",
+    show_progress: bool = True,
+) -> None:
+    """Write a bgzipped, tabix-indexed VCF 4.3 of ``source`` (pysam's BGZF and tabix)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    table = _genotype_text_table()
+    header = [
+        "##fileformat=VCFv4.3",
+        f"##source={source_name}",
+        f"##reference={reference_name}",
+        *(f"##contig=<ID={c.id},length={c.length}>" for c in source.contigs),
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype; haploid on X in males">',
+        "#"
+        + "\t".join(
+            ["CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT"]
+            + [s.id for s in source.samples]
+        ),
+    ]
+    contig_names = [c.id for c in source.contigs]
+    try:
+        with pysam.BGZFile(str(tmp), "wb") as f:
+            f.write(("\n".join(header) + "\n").encode())
+            bar = tqdm(
+                total=source.num_records, desc="VCF", unit="variant", disable=not show_progress
+            )
+            lines = []
+            for c, pos, alleles, gt in source.iter_records(0, source.num_records):
+                codes = (gt[:, 0].astype(np.int16) + 2) * 16 + (gt[:, 1].astype(np.int16) + 2)
+                alt = ",".join(a for a in alleles[1:] if a is not None) or "."
+                fixed = f"{contig_names[c]}\t{pos}\t.\t{alleles[0]}\t{alt}\t.\tPASS\t.\tGT\t"
+                lines.append(fixed + "\t".join(table[codes]))
+                if len(lines) >= 512:
+                    f.write(("\n".join(lines) + "\n").encode())
+                    bar.update(len(lines))
+                    lines = []
+            if lines:
+                f.write(("\n".join(lines) + "\n").encode())
+                bar.update(len(lines))
+            bar.close()
+        pysam.tabix_index(str(tmp), preset="vcf", force=True)
+        os.replace(tmp, path)
+        os.replace(f"{tmp}.tbi", f"{path}.tbi")
+    finally:
+        for p in (tmp, Path(f"{tmp}.tbi")):
+            if p.exists():
+                p.unlink()
+
+
+def panel_frequencies(genomes: Sequence[ContigGenomes], populations: Sequence[str]) -> pd.DataFrame:
+    """gnomAD-like allele counts of every site's alternate alleles in the reference panel.
+
+    One row per (site, alternate allele): ``contig, position, ref, alt`` and, per population
+    and overall, ``ac_<pop>``, ``an_<pop>``, ``af_<pop>``. A male contributes one X allele.
+    """
+    frames = []
+    for g in genomes:
+        nodes = g.panel_nodes
+        samples = np.unique(nodes[nodes >= 0])
+        node_pop = {}
+        for row, pop in zip(nodes, g.panel_population, strict=True):
+            for n in row[row >= 0]:
+                node_pop[int(n)] = pop
+        pop_of_col = np.array([node_pop[int(n)] for n in samples])
+        masks = {p: pop_of_col == p for p in populations}
+        recs = []
+        for var in g.ts.variants(samples=samples, copy=False):
+            gts = var.genotypes
+            for a in range(1, len(var.alleles)):
+                rec = {
+                    "contig": g.contig,
+                    "position": int(var.site.position) + 1,
+                    "ref": var.alleles[0],
+                    "alt": var.alleles[a],
+                }
+                for p, m in masks.items():
+                    rec[f"ac_{p}"] = int((gts[m] == a).sum())
+                    rec[f"an_{p}"] = int(m.sum())
+                rec["ac"] = int((gts == a).sum())
+                rec["an"] = len(gts)
+                recs.append(rec)
+        frames.append(pd.DataFrame(recs))
+    freq = pd.concat(frames, ignore_index=True)
+    for p in [*populations, None]:
+        sfx = f"_{p}" if p else ""
+        freq[f"af{sfx}"] = (freq[f"ac{sfx}"] / freq[f"an{sfx}"]).round(6)
+    return freq

@@ -1,0 +1,401 @@
+"""People, pedigrees and their genomes.
+
+The cohort is simulated in three layers, each the job of a well-kept tool:
+
+1. **Who is in the cohort** (:func:`make_people`): rare-disease trios and quads plus unrelated
+   people of three populations, as the :data:`~workbench.synth.model.PEOPLE_COLUMNS` table.
+2. **Their genomes, one contig at a time** (:func:`simulate_contig`): msprime's fixed-pedigree
+   model passes parental haplotypes to children with real recombination, then a coalescent run
+   under :func:`demography` completes the founders' ancestry, and mutations are placed only above
+   the pedigree's founders — so Mendel errors are zero apart from the de novo variants planted
+   afterwards. A reference panel (people *not* in the cohort) is simulated in the same genealogy;
+   it is the source of the population allele frequencies in ``knowledge/``.
+3. **Planted variants** (:func:`plant_variants`): clinically meaningful alleles placed on the
+   branch of the tree sequence that gives exactly the intended carriers.
+
+The X chromosome. msprime's fixed-pedigree model treats every contig as an autosome. For X we
+keep that machinery and state the biology through the mapping from nodes to genotypes and one
+edit of the pedigree edges: a male's X is his maternally inherited node (node 1); his node 0 is
+a placeholder for the Y and never appears in a genotype. A daughter's paternal node (node 0) must
+be a copy of her father's X, so after the pedigree step its edges are replaced by a single edge
+to the father's node 1 (fathers do not recombine X with Y outside the pseudo-autosomal regions,
+which the synthetic X does not model).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import msprime
+import numpy as np
+import pandas as pd
+import tskit
+
+from ..errors import InputError
+from .model import HOSPITALS, PEOPLE_COLUMNS, POPULATIONS, REGIONS
+
+__all__ = [
+    "PRESETS",
+    "ContigGenomes",
+    "Preset",
+    "demography",
+    "make_people",
+    "simulate_contig",
+]
+
+# Share of each population in the cohort (the majority and two groups of other ancestry).
+_POPULATION_SHARE = {"NOR": 0.86, "MEN": 0.08, "SAS": 0.06}
+# Share of people by region (roughly the Danish population).
+_REGION_SHARE = {
+    "Hovedstaden": 0.32,
+    "Sjælland": 0.14,
+    "Syddanmark": 0.21,
+    "Midtjylland": 0.23,
+    "Nordjylland": 0.10,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """The size of a synthetic cohort.
+
+    Attributes
+    ----------
+    samples
+        People in the cohort (families included).
+    trios, quads
+        Rare-disease families: a proband and both parents, plus a sibling in a quad.
+    contigs
+        Contig name → length in bp. The last contig is ``chrX``.
+    panel_per_population
+        People per population in the separately sampled reference panel.
+    reads_families
+        Families for which FASTQ reads are simulated (pipeline exercises).
+    """
+
+    samples: int
+    trios: int
+    quads: int
+    contigs: Mapping[str, int]
+    panel_per_population: int
+    reads_families: int = 0
+    write_vcf: bool = True
+
+
+PRESETS: dict[str, Preset] = {
+    "tiny": Preset(
+        samples=60,
+        trios=8,
+        quads=2,
+        contigs={"chr1": 160_000, "chr2": 130_000, "chrX": 110_000},
+        panel_per_population=60,
+    ),
+    "teaching": Preset(
+        samples=2_000,
+        trios=32,
+        quads=6,
+        contigs={"chr1": 3_200_000, "chr2": 2_800_000, "chr3": 2_400_000, "chrX": 1_600_000},
+        panel_per_population=500,
+        reads_families=3,
+    ),
+    "national": Preset(
+        samples=60_000,
+        trios=250,
+        quads=50,
+        contigs={"chr1": 2_400_000, "chr2": 2_000_000, "chr3": 1_600_000, "chrX": 1_000_000},
+        panel_per_population=1_000,
+        write_vcf=False,
+    ),
+}
+
+RECOMBINATION_RATE = 1e-8
+MUTATION_RATE = 1.25e-8
+
+
+def demography() -> msprime.Demography:
+    """Three populations that split from one ancestor, the majority one recently growing.
+
+    The numbers are illustrative, chosen so that principal components and Fst show clear
+    structure (Fst between the majority and either other group ≈ 0.05–0.1) on a few Mb.
+    """
+    dem = msprime.Demography()
+    dem.add_population(
+        name="NOR",
+        description="majority population (recent growth)",
+        initial_size=40_000,
+        growth_rate=0.015,
+    )
+    dem.add_population(name="MEN", description="group of other ancestry", initial_size=8_000)
+    dem.add_population(name="SAS", description="group of other ancestry", initial_size=8_000)
+    dem.add_population(name="ANC", description="shared ancestral population", initial_size=10_000)
+    dem.add_population_parameters_change(
+        time=150, population="NOR", initial_size=10_000, growth_rate=0
+    )
+    dem.add_symmetric_migration_rate_change(time=0, populations=["NOR", "MEN", "SAS"], rate=2e-5)
+    dem.add_population_split(time=1_800, derived=["NOR", "MEN", "SAS"], ancestral="ANC")
+    dem.sort_events()
+    return dem
+
+
+def _parse_samples(samples, preset: Preset) -> int:
+    if samples is None:
+        return preset.samples
+    if isinstance(samples, bool) or not isinstance(samples, int | np.integer):
+        raise InputError(f"samples must be a whole number, got {samples!r}")
+    family_people = 3 * preset.trios + 4 * preset.quads
+    if samples <= family_people:
+        raise InputError(
+            f"samples must exceed the {family_people} people in this preset's families, got "
+            f"{samples}; choose a larger --samples or a smaller preset"
+        )
+    if samples > 200_000:
+        raise InputError(
+            f"samples must be at most 200000 on one machine, got {samples}; use the national "
+            "preset (60000) for the largest cohort"
+        )
+    return int(samples)
+
+
+def make_people(preset: Preset, *, samples: int | None = None, rng) -> pd.DataFrame:
+    """The cohort's people table (see :mod:`workbench.synth.model`).
+
+    Families come first (father, mother, proband, then a sibling in quads), then unrelated
+    people. Parents share a population; members of a family share region and hospital.
+    """
+    n = _parse_samples(samples, preset)
+    reference_year = 2026
+    pops = list(_POPULATION_SHARE)
+    pop_p = np.array(list(_POPULATION_SHARE.values()))
+    regions = list(_REGION_SHARE)
+    region_p = np.array(list(_REGION_SHARE.values()))
+    rows = []
+
+    def person(**kw):
+        kw["person_id"] = f"P{len(rows) + 1:05d}"
+        rows.append(kw)
+        return kw["person_id"]
+
+    def place():
+        region = regions[rng.choice(len(regions), p=region_p)]
+        hospitals = HOSPITALS[region]
+        return region, hospitals[rng.integers(len(hospitals))]
+
+    kinds = ["trio"] * preset.trios + ["quad"] * preset.quads
+    for i, kind in enumerate(kinds):
+        family_id = f"F{i + 1:04d}"
+        pop = pops[rng.choice(len(pops), p=pop_p)]
+        region, hospital = place()
+        parent_year = int(rng.integers(1975, 1996))
+        common = dict(family_id=family_id, population=pop, region=region, hospital=hospital)
+        father = person(
+            **common,
+            father_id=None,
+            mother_id=None,
+            sex="male",
+            role="father",
+            affected=False,
+            birth_year=parent_year - int(rng.integers(0, 5)),
+        )
+        mother = person(
+            **common,
+            father_id=None,
+            mother_id=None,
+            sex="female",
+            role="mother",
+            affected=False,
+            birth_year=parent_year,
+        )
+        child_roles = ["proband"] + (["sibling"] if kind == "quad" else [])
+        for role in child_roles:
+            person(
+                **common,
+                father_id=father,
+                mother_id=mother,
+                sex="male" if rng.random() < 0.5 else "female",
+                role=role,
+                affected=role == "proband",
+                birth_year=int(rng.integers(max(parent_year + 20, 2008), 2025)),
+            )
+    while len(rows) < n:
+        region, hospital = place()
+        person(
+            family_id=None,
+            father_id=None,
+            mother_id=None,
+            sex="male" if rng.random() < 0.5 else "female",
+            population=pops[rng.choice(len(pops), p=pop_p)],
+            role="unrelated",
+            affected=False,
+            birth_year=int(rng.integers(1940, reference_year - 1)),
+            region=region,
+            hospital=hospital,
+        )
+    people = pd.DataFrame(rows, columns=list(PEOPLE_COLUMNS))
+    assert set(people.population) <= set(POPULATIONS)
+    assert set(people.region) <= set(REGIONS)
+    return people
+
+
+@dataclasses.dataclass
+class ContigGenomes:
+    """The simulated genomes of one contig.
+
+    Attributes
+    ----------
+    contig
+        Contig name.
+    ts
+        The tree sequence: cohort people and the reference panel; site positions are 0-based.
+    cohort_nodes
+        ``(n_people, 2)`` node ids, in people order; ``-1`` where a male has no second X.
+    panel_nodes
+        ``(n_panel, 2)`` node ids of the reference panel, likewise.
+    panel_population
+        Population label of each panel person.
+    is_x
+        Whether this contig is the X chromosome.
+    """
+
+    contig: str
+    ts: tskit.TreeSequence
+    cohort_nodes: np.ndarray
+    panel_nodes: np.ndarray
+    panel_population: np.ndarray
+    is_x: bool
+
+
+def _genotype_nodes(nodes: np.ndarray, male: np.ndarray, is_x: bool) -> np.ndarray:
+    out = nodes.copy()
+    if is_x:
+        # A male's X is his maternal node (1); node 0 stands for the Y.
+        out[male, 0] = nodes[male, 1]
+        out[male, 1] = -1
+    return out
+
+
+def simulate_contig(
+    people: pd.DataFrame,
+    *,
+    contig: str,
+    length: int,
+    panel_per_population: int,
+    seed: int,
+    is_x: bool | None = None,
+) -> ContigGenomes:
+    """Simulate one contig for the cohort and the reference panel.
+
+    Parameters
+    ----------
+    people
+        The people table; ``father_id``/``mother_id`` define the pedigree.
+    contig, length
+        Contig name and length in bp.
+    panel_per_population
+        Reference-panel size per population.
+    seed
+        Seed for msprime (ancestry and mutations use seeds drawn from it).
+    is_x
+        Whether the contig is the X chromosome; by default, when it is named ``chrX``.
+    """
+    if is_x is None:
+        is_x = contig == "chrX"
+    dem = demography()
+    ss = np.random.SeedSequence(seed)
+    seed_ped, seed_anc, seed_mut = (int(s.generate_state(1)[0]) for s in ss.spawn(3))
+
+    index = {pid: i for i, pid in enumerate(people.person_id)}
+    founders = people.father_id.isna() & people.mother_id.isna()
+    pb = msprime.PedigreeBuilder(demography=dem)
+    ind_of = np.empty(len(people), dtype=np.int32)
+    # Parents enter one generation earlier than the children; everyone is genotyped.
+    parent_ids = set(people.father_id.dropna()) | set(people.mother_id.dropna())
+    for i, row in enumerate(people.itertuples(index=False)):
+        if founders.iloc[i]:
+            time = 1 if row.person_id in parent_ids else 0
+            ind_of[i] = pb.add_individual(time=time, population=row.population, is_sample=True)
+        else:
+            ind_of[i] = pb.add_individual(
+                time=0,
+                population=row.population,
+                is_sample=True,
+                parents=[ind_of[index[row.father_id]], ind_of[index[row.mother_id]]],
+            )
+    panel_population = np.repeat(np.array(POPULATIONS), panel_per_population)
+    panel_ind = np.array(
+        [pb.add_individual(time=0, population=p, is_sample=True) for p in panel_population],
+        dtype=np.int32,
+    )
+    tables = pb.finalise(sequence_length=length)
+    ts = msprime.sim_ancestry(
+        initial_state=tables,
+        model="fixed_pedigree",
+        recombination_rate=RECOMBINATION_RATE,
+        random_seed=seed_ped,
+    )
+    individual_nodes = _individual_nodes(ts)
+    if is_x:
+        ts = _make_x_paternal_transmission(ts, people, index, ind_of, individual_nodes)
+    ts = msprime.sim_ancestry(
+        initial_state=ts,
+        demography=dem,
+        recombination_rate=RECOMBINATION_RATE,
+        random_seed=seed_anc,
+    )
+    # Mutations only above the pedigree (time >= 1): the children's germline adds nothing
+    # unplanned, so every Mendel error is a planted de novo variant.
+    ts = msprime.sim_mutations(ts, rate=MUTATION_RATE, random_seed=seed_mut, start_time=1)
+    male = (people.sex == "male").to_numpy()
+    cohort_nodes = _genotype_nodes(individual_nodes[ind_of], male, is_x)
+    panel_male = np.zeros(len(panel_ind), dtype=bool)
+    if is_x:
+        # Half the panel is male, as in gnomAD's X: their allele number counts one X each.
+        panel_male[1::2] = True
+    panel_nodes = _genotype_nodes(individual_nodes[panel_ind], panel_male, is_x)
+    return ContigGenomes(
+        contig=contig,
+        ts=ts,
+        cohort_nodes=cohort_nodes,
+        panel_nodes=panel_nodes,
+        panel_population=panel_population,
+        is_x=is_x,
+    )
+
+
+def _individual_nodes(ts: tskit.TreeSequence) -> np.ndarray:
+    """``(num_individuals, 2)`` node ids, node 0 from parent 0 (the father)."""
+    nodes = np.full((ts.num_individuals, 2), -1, dtype=np.int32)
+    ind = ts.nodes_individual
+    for node in np.flatnonzero(ind >= 0):
+        i = ind[node]
+        slot = 0 if nodes[i, 0] == -1 else 1
+        nodes[i, slot] = node
+    return nodes
+
+
+def _make_x_paternal_transmission(ts, people, index, ind_of, individual_nodes):
+    """Replace each daughter's paternal X edges by one edge to her father's X (his node 1)."""
+    tables = ts.dump_tables()
+    edges = tables.edges
+    replace = {}
+    for i, row in enumerate(people.itertuples(index=False)):
+        if pd.isna(row.father_id) or row.sex != "female":
+            continue
+        child_node = individual_nodes[ind_of[i], 0]
+        father_x = individual_nodes[ind_of[index[row.father_id]], 1]
+        replace[child_node] = father_x
+    if not replace:
+        return ts
+    keep = ~np.isin(edges.child, list(replace))
+    left, right = edges.left[keep], edges.right[keep]
+    parent, child = edges.parent[keep], edges.child[keep]
+    new_child = np.fromiter(replace.keys(), dtype=np.int32)
+    new_parent = np.fromiter(replace.values(), dtype=np.int32)
+    edges.set_columns(
+        left=np.concatenate([left, np.zeros(len(new_child))]),
+        right=np.concatenate([right, np.full(len(new_child), ts.sequence_length)]),
+        parent=np.concatenate([parent, new_parent]),
+        child=np.concatenate([child, new_child]),
+    )
+    tables.sort()
+    return tables.tree_sequence()
