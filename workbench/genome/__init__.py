@@ -1,0 +1,38 @@
+"""Synthetic reference genome, gene models, and the consequence + HGVS annotator.
+
+>>> import numpy as np
+>>> from workbench.genome import build_reference, annotate
+>>> ref = build_reference(contigs={"chr1": 150_000}, genes=[("SCN1A", "chr1")],
+...                       rng=np.random.default_rng(1))
+>>> ref.gene("SCN1A").transcript.name
+'SCN1A-T1'
+"""
+
+from ._sequence import reverse_complement, translate
+from .annotate import (
+    CONSEQUENCES,
+    DESIGNABLE_EFFECTS,
+    IMPACT,
+    Annotation,
+    annotate,
+    design_variant,
+    most_severe,
+)
+from .reference import Gene, GeneSpec, Reference, Transcript, build_reference
+
+__all__ = [
+    "CONSEQUENCES",
+    "DESIGNABLE_EFFECTS",
+    "IMPACT",
+    "Annotation",
+    "Gene",
+    "GeneSpec",
+    "Reference",
+    "Transcript",
+    "annotate",
+    "build_reference",
+    "design_variant",
+    "most_severe",
+    "reverse_complement",
+    "translate",
+]
