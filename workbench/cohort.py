@@ -200,7 +200,7 @@ class Cohort:
         sl = self._variant_slice(contig, region)
         z = self.zarr
         names = np.array([str(c) for c in z["contig_id"][:]])
-        alleles = z["variant_allele"][sl]
+        alleles = np.asarray(z["variant_allele"][sl]).astype(object)
         alts = [",".join(a for a in row[1:] if a) for row in alleles]
         return pd.DataFrame(
             {

@@ -29,6 +29,12 @@ __all__ = [
 _CHUNK = 1 << 20
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator:
     """Open a temporary file beside ``path``; rename it onto ``path`` on success only."""
@@ -36,6 +42,8 @@ def atomic_file(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    # mkstemp makes the file private (0600); a finished file gets the usual permissions.
+    os.chmod(tmp, 0o666 & ~_umask())
     try:
         with open(tmp, mode, **kwargs) as f:
             yield f
@@ -61,6 +69,7 @@ def atomic_dir(path: str | os.PathLike, *, force: bool = False) -> Iterator[Path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+        os.chmod(tmp, 0o777 & ~_umask())
     except OSError as e:
         raise InputError(
             f"cannot write to {path.parent}: {e.strerror}; choose a writable --out folder"

@@ -144,7 +144,9 @@ def generate_cohort(
         bar.update()
 
         step("clinical plan")
-        plan = clinical.plan_cases(people=people, catalogue=catalogue, rng=rng())
+        plan = clinical.plan_cases(
+            people=people, catalogue=catalogue, rng=rng(), reference_year=int(REFERENCE_DATE[:4])
+        )
         bar.update()
 
         step("genomes")
@@ -208,7 +210,9 @@ def generate_cohort(
         common = freqs[(freqs.af >= 0.01)]
         common = _annotate_table(common, reference)
         common = common[common.gene.notna()]
-        assertions = knowledge.make_assertions(planted=truth_variants, common=common, rng=rng())
+        assertions = knowledge.make_assertions(
+            planted=truth_variants, common=common, rng=rng(), reference_date=REFERENCE_DATE
+        )
         knowledge.write_knowledge(
             tmp / "knowledge", frequencies=freqs, assertions=assertions, catalogue=catalogue
         )
@@ -314,7 +318,9 @@ def _truth_variants(planted, plants, genomes, people, reference) -> pd.DataFrame
             a, b = gt[i]
             calls.append(f"{ids[i]}:{a}" if b < -1 else f"{ids[i]}:{a}|{b}")
         carriers.append(";".join(calls))
-    owners = plants.groupby("variant_key").person_id.apply(lambda s: ";".join(sorted(set(s))))
+    # benign_common alleles follow the genealogy, not the plan's list of people
+    planned = plants[plants.category != "benign_common"]
+    owners = planned.groupby("variant_key").person_id.apply(lambda s: ";".join(sorted(set(s))))
     origins = plants.groupby("variant_key").origin.apply(lambda s: ";".join(sorted(set(s))))
     table = table.assign(
         planned_for=table.variant_key.map(owners),

@@ -89,8 +89,9 @@ def plant_variants(
     Each allele copy goes on the node whose descendants are exactly the intended carriers: a
     de novo allele on the child's own node, an inherited one on the transmitting parent's node
     (found in the tree at that position), a founder's on one (or both) of the person's nodes.
-    ``benign_common`` variants go on an internal node carried by 5–40 % of everyone, so their
-    frequency follows the genealogy. Simulated sites that overlap a planted allele are removed.
+    ``benign_common`` variants go on an internal node carried by 5–40 % of the cohort's
+    chromosomes, so their frequency follows the genealogy (the plan's carriers are ignored).
+    Simulated sites that overlap a planted allele are removed.
 
     Returns the new genomes and one row per planted variant (``variant_key``, ``category``,
     ``gene``, ``effect``, ``contig``, ``position`` (1-based), ``ref``, ``alt``).
@@ -107,7 +108,9 @@ def plant_variants(
         g = genomes[contig]
         key = (contig, pos0)
         if key not in trees:
-            trees[key] = g.ts.at(pos0)
+            # Track the cohort's genotype nodes, so a clade's frequency is the cohort's.
+            cohort = np.unique(g.cohort_nodes[g.cohort_nodes >= 0])
+            trees[key] = g.ts.at(pos0, tracked_samples=cohort)
         return trees[key]
 
     for key, group in plants.groupby("variant_key", sort=True):
@@ -202,14 +205,13 @@ def _carrier_nodes(row, people, index, g: ContigGenomes, tree, rng) -> list[int]
 
 
 def _common_node(tree: tskit.Tree, g: ContigGenomes, rng) -> int:
-    total = tree.num_samples()
-    candidates = [
-        u
-        for u in tree.nodes()
-        if 0.05 <= tree.num_samples(u) / total <= 0.4 and tree.parent(u) >= 0
-    ]
-    if not candidates:  # a tree without such a clade: fall back to the largest non-root clade
-        candidates = [max((u for u in tree.nodes() if tree.parent(u) >= 0), key=tree.num_samples)]
+    """An internal node carried by 5–40 % of the cohort's genotyped chromosomes."""
+    total = int((g.cohort_nodes >= 0).sum())
+    nodes = [u for u in tree.nodes() if tree.parent(u) >= 0]
+    freq = {u: tree.num_tracked_samples(u) / total for u in nodes}
+    candidates = [u for u in nodes if 0.05 <= freq[u] <= 0.4]
+    if not candidates:  # no clade of that size here: take the largest non-root clade
+        candidates = [max(nodes, key=lambda u: (freq[u], -u))]
     return int(sorted(candidates)[int(rng.integers(len(candidates)))])
 
 
