@@ -97,9 +97,9 @@ def plant_variants(
     ``gene``, ``effect``, ``contig``, ``position`` (1-based), ``ref``, ``alt``).
     """
     index = {pid: i for i, pid in enumerate(people.person_id)}
-    taken = {
-        (c, int(p) + 1) for c, g in genomes.items() for p in g.ts.tables.sites.position.astype(int)
-    }
+    # Only planted alleles reserve positions: a simulated site under a planted allele is
+    # dropped (in a national cohort nearly every splice-site base carries some simulated SNV).
+    taken: set[tuple[str, int]] = set()
     planted: list[_Plant] = []
     rows = []
     trees: dict[tuple[str, int], tskit.Tree] = {}
