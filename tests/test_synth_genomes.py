@@ -177,3 +177,43 @@ def test_panel_frequencies_count_one_x_per_male(world):
     assert (x.an_NOR == 15).all()  # 5 women × 2 + 5 men × 1
     assert ((freq.af >= 0) & (freq.af <= 1)).all()
     assert np.allclose(freq.af, freq.ac / freq.an, atol=1e-6)
+
+
+def test_a_null_effect_falls_back_when_its_positions_run_out(world):
+    people, ref, genomes = world
+    unrelated = people[people.role == "unrelated"].person_id.iloc[0]
+
+    def no_splice_sites(reference, gene, effect, *, rng, taken):
+        if effect.startswith("splice"):
+            raise InputError(f"found no free {effect} variant in {gene}")
+        return _design(reference, gene, effect, rng=rng, taken=taken)
+
+    plants = pd.DataFrame(
+        [
+            ("V1", "secondary", "GENEA", "splice_acceptor_variant", unrelated, "founder", 1),
+            ("V2", "benign_rare", "GENEA", "missense_variant", unrelated, "founder", 1),
+        ],
+        columns=["variant_key", "category", "gene", "effect", "person_id", "origin", "copies"],
+    )
+    _, planted = plant_variants(
+        genomes,
+        plants,
+        people,
+        reference=ref,
+        design_variant=no_splice_sites,
+        rng=np.random.default_rng(0),
+    )
+    assert planted.set_index("variant_key").loc["V1", "effect"] == "stop_gained"
+
+    def nothing_fits(reference, gene, effect, *, rng, taken):
+        raise InputError(f"found no free {effect} variant in {gene}")
+
+    with pytest.raises(InputError, match="missense_variant"):
+        plant_variants(
+            genomes,
+            plants.iloc[1:],
+            people,
+            reference=ref,
+            design_variant=nothing_fits,
+            rng=np.random.default_rng(0),
+        )

@@ -102,47 +102,47 @@ def plant_variants(
     taken: set[tuple[str, int]] = set()
     planted: list[_Plant] = []
     rows = []
-    trees: dict[tuple[str, int], tskit.Tree] = {}
-
-    def tree_at(contig, pos0):
-        g = genomes[contig]
-        key = (contig, pos0)
-        if key not in trees:
-            # Track the cohort's genotype nodes, so a clade's frequency is the cohort's.
-            cohort = np.unique(g.cohort_nodes[g.cohort_nodes >= 0])
-            trees[key] = g.ts.at(pos0, tracked_samples=cohort)
-        return trees[key]
-
+    # First design every variant (positions), then place them contig by contig in position
+    # order with one Tree per contig that seeks forward: a tskit Tree holds arrays over all
+    # nodes, and a national tree sequence has millions of them.
+    designed = []
     for key, group in plants.groupby("variant_key", sort=True):
         first = group.iloc[0]
-        contig, pos1, ref, alt = design_variant(
-            reference, first.gene, first.effect, rng=rng, taken=taken
+        effect, (contig, pos1, ref, alt) = _design_with_fallback(
+            design_variant, reference, first.gene, first.effect, rng=rng, taken=taken
         )
-        for k in range(len(ref)):
-            taken.add((contig, pos1 + k))
-        pos0 = pos1 - 1
-        g = genomes[contig]
-        tree = tree_at(contig, pos0)
-        if first.category == "benign_common":
-            nodes = [_common_node(tree, g, rng)]
-        else:
-            nodes = []
-            for row in group.itertuples(index=False):
-                nodes.extend(_carrier_nodes(row, people, index, g, tree, rng))
-        nodes = _without_descendants(tree, nodes)
-        planted.append(_Plant(key, contig, pos0, ref, alt, nodes))
+        taken.update((contig, pos1 + k) for k in range(len(ref)))
+        designed.append((key, group, effect, contig, pos1, ref, alt))
         rows.append(
             dict(
                 variant_key=key,
                 category=first.category,
                 gene=first.gene,
-                effect=first.effect,
+                effect=effect,
                 contig=contig,
                 position=pos1,
                 ref=ref,
                 alt=alt,
             )
         )
+    for contig, g in genomes.items():
+        mine = sorted((d for d in designed if d[3] == contig), key=lambda d: (d[4], d[0]))
+        if not mine:
+            continue
+        # Track the cohort's genotype nodes, so a clade's frequency is the cohort's.
+        cohort = np.unique(g.cohort_nodes[g.cohort_nodes >= 0])
+        tree = tskit.Tree(g.ts, tracked_samples=cohort)
+        for key, group, _, _, pos1, ref, alt in mine:
+            tree.seek(pos1 - 1)
+            if group.iloc[0].category == "benign_common":
+                nodes = [_common_node(tree, cohort, rng)]
+            else:
+                nodes = []
+                for row in group.itertuples(index=False):
+                    nodes.extend(_carrier_nodes(row, people, index, g, tree, rng))
+            planted.append(
+                _Plant(key, contig, pos1 - 1, ref, alt, _without_descendants(tree, nodes))
+            )
     out = {}
     for contig, g in genomes.items():
         mine = [p for p in planted if p.contig == contig]
@@ -152,6 +152,34 @@ def plant_variants(
         columns=["variant_key", "category", "gene", "effect", "contig", "position", "ref", "alt"],
     )
     return out, table
+
+
+#: Null (loss-of-function) effects, interchangeable when a small gene runs out of positions.
+_NULL_EFFECTS = (
+    "stop_gained",
+    "frameshift_variant",
+    "splice_donor_variant",
+    "splice_acceptor_variant",
+    "start_lost",
+)
+
+
+def _design_with_fallback(design_variant, reference, gene, effect, *, rng, taken):
+    """Design ``effect`` in ``gene``; a null effect falls back to another null effect.
+
+    In a national cohort many families share a gene, and a small gene has only a few
+    canonical splice bases or start-codon positions free. Returns ``(effect, variant)``.
+    """
+    options = [effect]
+    if effect in _NULL_EFFECTS:
+        options += [e for e in _NULL_EFFECTS if e != effect]
+    for i, option in enumerate(options):
+        try:
+            return option, design_variant(reference, gene, option, rng=rng, taken=taken)
+        except InputError:
+            if i == len(options) - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _person_nodes(g: ContigGenomes, i: int) -> list[int]:
@@ -204,15 +232,26 @@ def _carrier_nodes(row, people, index, g: ContigGenomes, tree, rng) -> list[int]
     return [int(parent_node)]
 
 
-def _common_node(tree: tskit.Tree, g: ContigGenomes, rng) -> int:
-    """An internal node carried by 5–40 % of the cohort's genotyped chromosomes."""
-    total = int((g.cohort_nodes >= 0).sum())
-    nodes = [u for u in tree.nodes() if tree.parent(u) >= 0]
-    freq = {u: tree.num_tracked_samples(u) / total for u in nodes}
-    candidates = [u for u in nodes if 0.05 <= freq[u] <= 0.4]
-    if not candidates:  # no clade of that size here: take the largest non-root clade
-        candidates = [max(nodes, key=lambda u: (freq[u], -u))]
-    return int(sorted(candidates)[int(rng.integers(len(candidates)))])
+def _common_node(tree: tskit.Tree, cohort: np.ndarray, rng) -> int:
+    """A clade carried by about 5–40 % of the cohort's genotyped chromosomes.
+
+    Climb from a random cohort chromosome towards the root and stop at the first ancestor
+    whose clade holds at least 5 % of the cohort (below 40 % when the tree allows).
+    """
+    total = len(cohort)
+    u = int(cohort[rng.integers(total)])
+    best = u
+    while tree.parent(u) >= 0:
+        u = tree.parent(u)
+        if tree.parent(u) < 0:  # never the root: everybody would carry it
+            break
+        share = tree.num_tracked_samples(u) / total
+        if share > 0.4:
+            break
+        best = u
+        if share >= 0.05:
+            break
+    return int(best)
 
 
 def _without_descendants(tree: tskit.Tree, nodes: list[int]) -> list[int]:
@@ -237,9 +276,10 @@ def _add_sites(ts: tskit.TreeSequence, planted: Sequence[_Plant]) -> tskit.TreeS
         ts = ts.delete_sites(np.flatnonzero(overlap))
     tables = ts.dump_tables()
     node_time = tables.nodes.time
-    for p in planted:
+    tree = tskit.Tree(ts)
+    for p in sorted(planted, key=lambda p: p.pos0):
         site = tables.sites.add_row(position=p.pos0, ancestral_state=p.ref)
-        tree = ts.at(p.pos0)
+        tree.seek(p.pos0)
         for u in p.nodes:
             parent = tree.parent(u)
             t_top = node_time[parent] if parent >= 0 else node_time[u] + 2
