@@ -93,3 +93,5 @@ def test_lab_command_turns_network_calls_off(tmp_path):
     assert "--LabApp.extension_manager=readonly" in cmd
     assert "--ServerApp.ip=127.0.0.1" in cmd
     assert f"--ServerApp.root_dir={tmp_path.resolve()}" in cmd
+    # Jupyter refuses to start as root unless told; CI and fresh machines run as root
+    assert ("--ServerApp.allow_root=True" in cmd) == (os.geteuid() == 0)

@@ -22,7 +22,7 @@ OFFLINE_LAB_SETTINGS = (
 def lab_command(*, root: str | os.PathLike = ".", port: int = 8888) -> list[str]:
     """The argv that starts JupyterLab over ``root`` (where notebooks/ and courses/ live)."""
     root = Path(root).resolve()
-    return [
+    cmd = [
         sys.executable,
         "-m",
         "jupyterlab",
@@ -31,3 +31,7 @@ def lab_command(*, root: str | os.PathLike = ".", port: int = 8888) -> list[str]
         "--ServerApp.port_retries=0",
         *OFFLINE_LAB_SETTINGS,
     ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # Containers and CI machines often run as root; Jupyter refuses unless told.
+        cmd.append("--ServerApp.allow_root=True")
+    return cmd
