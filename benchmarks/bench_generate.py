@@ -24,10 +24,11 @@ generate_cohort(preset={preset!r}, out={out!r}, seed=1, progress=False)
 """
 
 PEER = """
-import msprime, numpy as np
+import os, msprime, numpy as np
 from bio2zarr import tskit as tskit2zarr
 from workbench.synth.population import PRESETS, demography, MUTATION_RATE, RECOMBINATION_RATE
 p = PRESETS[{preset!r}]
+os.makedirs({out!r}, exist_ok=True)
 share = {{"NOR": 0.86, "MEN": 0.08, "SAS": 0.06}}
 for i, (contig, length) in enumerate(p.contigs.items()):
     samples = {{pop: int(round(f * p.samples)) for pop, f in share.items()}}

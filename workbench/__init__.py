@@ -2,7 +2,9 @@
 
 The public API is small and explicit:
 
-* :func:`open_cohort` → :class:`Cohort`, the data layer over a cohort folder;
+* :func:`open_cohort` → :class:`Cohort`, the data layer over a cohort folder, and
+  :meth:`Cohort.session` with the purposes :class:`Treatment`, :class:`Research`,
+  :class:`Teaching` and :class:`Stewardship`: consent-aware, audited access;
 * :func:`record`, which notebooks call for the values the regression harness checks;
 * the exceptions in :mod:`workbench.errors`.
 
@@ -13,6 +15,7 @@ Everything else lives in subpackages (``genome``, ``synth``, ``access``, ``pipel
 from importlib.metadata import PackageNotFoundError as _NotFound
 from importlib.metadata import version as _version
 
+from .access.policy import Research, Stewardship, Teaching, Treatment
 from .cohort import Cohort, open_cohort
 from .errors import WorkbenchError
 from .regress import record
@@ -22,4 +25,14 @@ try:
 except _NotFound:  # pragma: no cover - running from a source tree without installing
     __version__ = "0+unknown"
 
-__all__ = ["Cohort", "WorkbenchError", "__version__", "open_cohort", "record"]
+__all__ = [
+    "Cohort",
+    "Research",
+    "Stewardship",
+    "Teaching",
+    "Treatment",
+    "WorkbenchError",
+    "__version__",
+    "open_cohort",
+    "record",
+]

@@ -158,6 +158,33 @@ class Cohort:
             "variants": pd.read_csv(folder / "variants.tsv", sep="\t"),
         }
 
+    # -- reference and knowledge -----------------------------------------------------------
+    @functools.cached_property
+    def reference(self):
+        """The synthetic reference genome and gene models (:class:`workbench.genome.Reference`)."""
+        from .genome import Reference
+
+        return Reference.read(self.path / "reference")
+
+    @functools.cached_property
+    def knowledge(self):
+        """Population frequencies, clinical assertions, gene–disease panels, the ACMG SF list."""
+        from .synth.knowledge import read_knowledge
+
+        return read_knowledge(self.path / "knowledge")
+
+    # -- consent-aware access ----------------------------------------------------------------
+    def session(self, *, user: str, purpose, today: str | None = None):
+        """A consent-aware :class:`~workbench.access.session.Session` for ``user``.
+
+        ``purpose`` is ``workbench.Treatment(patient=…)``, ``workbench.Research(project=…)``,
+        ``workbench.Teaching()`` or ``workbench.Stewardship()``. Every read through the session
+        is decided afresh, filtered by each person's consent and audited.
+        """
+        from .access.session import Session
+
+        return Session(self, user=user, purpose=purpose, today=today)
+
     # -- genotypes -------------------------------------------------------------------------
     @functools.cached_property
     def zarr(self):

@@ -3,9 +3,9 @@
 Two kinds of file live in a cohort folder. *Fixed* files (genotypes, reference, knowledge,
 phenopackets, truth …) never change after generation; opening a cohort recomputes their SHA-256
 and names any that is missing or altered. *Live* files are databases that change in normal use —
-the registry (consents are amended, every access is audited) and the keyholder store (keys are
-rotated). Their presence is checked; their integrity is the audit chain's job, not the
-manifest's.
+the registry (consents are amended, every access is audited), the keyholder store and the
+data-access service's keys (keys are rotated) and its audit checkpoints. Their presence is
+checked; their integrity is the audit chain's job, not the manifest's.
 """
 
 from __future__ import annotations
@@ -24,7 +24,14 @@ FORMAT = "clinical-genomics-workbench/cohort"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 #: Files whose content changes in normal use (see the module docstring).
-LIVE_FILES = ("registry.sqlite", "keyholder/identity.sqlite", "keyholder/pseudonym.key")
+LIVE_FILES = (
+    "registry.sqlite",
+    "keyholder/identity.sqlite",
+    "keyholder/pseudonym.key",
+    "service/project-pseudonym.key",
+    "service/audit.key",
+    "service/audit-checkpoints.jsonl",
+)
 # SQLite's companions of a live database, present while it is open.
 _LIVE_SUFFIXES = ("-wal", "-shm", "-journal")
 

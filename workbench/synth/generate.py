@@ -11,6 +11,7 @@ genomes                :func:`workbench.synth.population.simulate_contig` per co
 planted variants       :func:`workbench.synth.genomes.plant_variants`
 genotype files         bio2zarr (VCF Zarr) and pysam (bgzipped VCF + tabix)
 registry, keyholder    :mod:`workbench.synth.registry`
+service secrets        :func:`workbench.access.session.write_service_secrets`
 knowledge              :mod:`workbench.synth.knowledge` (reference-panel frequencies …)
 phenopackets, truth    :mod:`workbench.synth.phenopackets`, ``truth/``
 =====================  ==========================================================
@@ -30,6 +31,7 @@ from tqdm.auto import tqdm
 
 from .. import manifest as _manifest
 from .. import provenance
+from ..access.session import write_service_secrets
 from ..errors import CohortFormatError, InputError
 from ..genome import annotate, build_reference, design_variant
 from ..io import atomic_dir, atomic_file
@@ -203,6 +205,7 @@ def generate_cohort(
             rng=rng(),
         )
         registry.write_keyholder(tmp / "keyholder", people=people, rng=rng())
+        write_service_secrets(tmp / "service", rng=rng())
         bar.update()
 
         step("knowledge")

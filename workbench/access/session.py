@@ -1,0 +1,729 @@
+"""Sessions: every read of people's data goes through one.
+
+>>> s = cohort.session(user="dr.jensen", purpose=Treatment(patient="P00003"))  # doctest: +SKIP
+>>> s.genotypes(gene="ARX")                                                    # doctest: +SKIP
+
+A :class:`Session` knows who asks and why. Each call
+
+1. decides afresh (:func:`workbench.access.policy.evaluate`) — so a withdrawn consent, an
+   expired grant or an ended care relationship takes effect on the very next call;
+2. applies every person's current consent (:func:`~workbench.access.policy.consent_filter`);
+3. computes the answer, relabelling people with project pseudonyms for research and teaching;
+4. writes one HMAC-chained audit entry — allowed or denied — in the same transaction: if the
+   audit write fails, the access fails and nothing is returned.
+
+Inputs and outputs are plain values (strings, numbers, pandas tables, numpy arrays, dicts), so
+the same API can later run behind a process boundary, a data-access service, without changing
+notebooks. Until then the checks are **cooperative**: a Python kernel is no security boundary,
+and anyone with the files can read them directly. The design marks where a real service would
+hold what: ``keyholder/`` (hospital side, read only for a treating clinician's
+re-identification) and ``service/`` (the access service's keys and audit checkpoints).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import (
+    AccessDenied,
+    AuditIntegrityError,
+    ConsentDenied,
+    DisclosureRefused,
+    InputError,
+    KeyMissingError,
+    WorkbenchError,
+)
+from .audit import AuditEntry, AuditLog, load_audit_key, query_log, verify, write_audit_key
+from .disclosure import DifferencingGuard, ExportRequest, mask_counts, review_export
+from .duo import Decision, Reason, deny
+from .policy import (
+    Research,
+    Treatment,
+    consent_filter,
+    evaluate,
+    parse_purpose,
+    purpose_to_dict,
+    secondary_finding_choice,
+    today_of,
+)
+from .pseudonyms import load_service_key, write_service_key
+from .schema import connect, transaction
+
+__all__ = [
+    "AUDIT_KEY_FILE",
+    "CHECKPOINT_FILE",
+    "PSEUDONYM_KEY_FILE",
+    "SERVICE_DIR",
+    "Session",
+    "write_service_secrets",
+]
+
+SERVICE_DIR = "service"
+PSEUDONYM_KEY_FILE = "project-pseudonym.key"
+AUDIT_KEY_FILE = "audit.key"
+CHECKPOINT_FILE = "audit-checkpoints.jsonl"
+#: Write an external checkpoint of the audit chain after this many entries.
+CHECKPOINT_EVERY = 25
+#: The pseudonym namespace of teaching sessions (teaching sees no internal ids either).
+TEACHING_PROJECT = "teaching"
+_PATHOGENIC = ("Pathogenic", "Likely pathogenic")
+#: How many recent results a session remembers for the airlock.
+_REMEMBERED = 32
+
+
+def write_service_secrets(folder: str | os.PathLike, *, rng=None) -> None:
+    """Create the data-access service's folder: pseudonym key, audit key, checkpoint file.
+
+    ``rng=None`` draws keys from the operating system, as a real deployment must; a seeded
+    generator makes a synthetic cohort reproducible (and its keys therefore not secret).
+    """
+    folder = Path(folder)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    write_service_key(
+        folder / PSEUDONYM_KEY_FILE, rng=rng, created_for="synthetic cohort project pseudonyms"
+    )
+    write_audit_key(folder / AUDIT_KEY_FILE, rng=rng)
+    checkpoints = folder / CHECKPOINT_FILE
+    checkpoints.touch(mode=0o600)
+
+
+@dataclasses.dataclass
+class _Issued:
+    """What the session remembers of a result it returned, for the airlock."""
+
+    obj: object
+    kind: str
+    record_level: bool
+    populations: dict[str, tuple[str, ...]]
+    masked: object = None
+
+
+class Session:
+    """A consent-aware view of a cohort for one user and one purpose.
+
+    Use :meth:`workbench.Cohort.session` to open one. Opening is itself a decided and
+    audited call: a purpose the user may not pursue raises :class:`AccessDenied` at once.
+
+    Parameters
+    ----------
+    cohort
+        The :class:`~workbench.Cohort`.
+    user
+        The user id (a principal in the registry).
+    purpose
+        ``Treatment(patient=…)``, ``Research(project=…)``, ``Teaching()`` or ``Stewardship()``.
+    today
+        The date decisions are made on (ISO); by default the cohort's reference date, the
+        synthetic world's fixed clock.
+    clock
+        Returns the audit timestamp; by default UTC now.
+    """
+
+    def __init__(
+        self, cohort, *, user: str, purpose, today: str | None = None, clock: Callable | None = None
+    ):
+        if not isinstance(user, str) or not user:
+            raise InputError(f"user must be a user id such as 'dr.jensen', got {user!r}")
+        self.cohort = cohort
+        self.user = user
+        self.purpose = parse_purpose(purpose)
+        service = Path(cohort.path) / SERVICE_DIR
+        # Refuse to start without keys: no pseudonyms and no audit means no access.
+        self._pseudonym_key = load_service_key(service / PSEUDONYM_KEY_FILE)
+        audit_key = load_audit_key(service / AUDIT_KEY_FILE)
+        self._conn = connect(Path(cohort.path) / "registry.sqlite")
+        self._audit = AuditLog(
+            self._conn,
+            key=audit_key.key,
+            key_version=audit_key.version,
+            checkpoint_path=service / CHECKPOINT_FILE,
+            clock=clock,
+        )
+        self._audit_key = audit_key
+        self._checkpoint_path = service / CHECKPOINT_FILE
+        self.today = today or today_of(self._conn)
+        self._guard = _guard_for(cohort)
+        self._issued: dict[int, _Issued] = {}
+        self._closed = False
+        self._call("open_session", {}, lambda access, people: (None, 0), needs="any")
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"<Session user={self.user!r} purpose={purpose_to_dict(self.purpose)}>"
+
+    def close(self) -> None:
+        """Close the registry connection (a closed session refuses every call)."""
+        if not self._closed:
+            self._closed = True
+            self._conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _project(self) -> str:
+        if isinstance(self.purpose, Research):
+            return self.purpose.project
+        return TEACHING_PROJECT
+
+    def _labels(self, people) -> list[str]:
+        """How people appear in results: internal ids in care, project pseudonyms otherwise."""
+        if isinstance(self.purpose, Treatment):
+            return list(people)
+        return self._pseudonym_key.pseudonymiser().project_pseudonyms(people, self._project())
+
+    def _resolve(self, label: str, people) -> str:
+        """The person behind a label the user may know (an id in care, a pseudonym else)."""
+        labels = dict(zip(self._labels(people), people, strict=True))
+        if label not in labels:
+            raise InputError(f"{label!r} is not among the people this session may see")
+        return labels[label]
+
+    def _call(self, action: str, query: dict, compute, *, needs: str = "record"):
+        """Decide, filter by consent, compute and audit one call (see the module docstring)."""
+        if self._closed:
+            raise AccessDenied("this session is closed; open a new one", reasons=())
+        purpose = purpose_to_dict(self.purpose)
+        refusal: Decision | None = None
+        error: WorkbenchError | None = None
+        try:
+            with transaction(self._conn):
+                access = evaluate(self._conn, self.user, self.purpose, today=self.today)
+                decision = _within_scope(access, needs)
+                if not decision.approved:
+                    refusal = decision
+                    self._audit.append(
+                        AuditEntry.from_decision(
+                            decision,
+                            user_id=self.user,
+                            purpose=purpose,
+                            action=action,
+                            query=query,
+                        ),
+                        conn=self._conn,
+                    )
+                else:
+                    people, n_excluded, rules = ([], 0, ())
+                    if needs in ("record", "aggregate"):
+                        people, n_excluded, rules = consent_filter(
+                            self._conn, access.people, self.purpose
+                        )
+                    try:
+                        value, size, extra = _unpack(compute(access, people))
+                    except WorkbenchError as e:  # refused or bad request: audited as denied
+                        error = e
+                        code = getattr(e, "reasons", ()) or ("request.invalid",)
+                        self._audit.append(
+                            AuditEntry(
+                                user_id=self.user,
+                                purpose=purpose,
+                                action=action,
+                                query=query,
+                                decision="deny",
+                                basis=tuple(_codes(code)),
+                            ),
+                            conn=self._conn,
+                        )
+                    else:
+                        basis = (*decision.codes, *rules, *extra.get("basis", ()))
+                        self._audit.append(
+                            AuditEntry(
+                                user_id=self.user,
+                                purpose=purpose,
+                                action=action,
+                                query=query,
+                                decision="approve",
+                                basis=basis,
+                                n_excluded=extra.get("n_excluded", n_excluded),
+                                result_size=size,
+                            ),
+                            conn=self._conn,
+                        )
+        except (AuditIntegrityError, sqlite3.Error) as e:
+            raise AccessDenied(
+                "the access could not be written to the audit log, so it was refused; ask a "
+                "data steward to run `workbench audit verify`",
+                reasons=("audit.write_failed",),
+            ) from e
+        self._maybe_checkpoint()
+        if error is not None:
+            raise error
+        if refusal is not None:
+            raise _refusal_error(refusal)
+        return value
+
+    def _maybe_checkpoint(self) -> None:
+        seq = self._conn.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()[0]
+        if seq and seq % CHECKPOINT_EVERY == 0:
+            with transaction(self._conn):
+                self._audit.checkpoint()
+
+    def _remember(self, obj, *, kind: str, record_level: bool, populations=None, masked=None):
+        # Held strongly (so an id cannot be reused while remembered), the last few only.
+        self._issued[id(obj)] = _Issued(obj, kind, record_level, dict(populations or {}), masked)
+        while len(self._issued) > _REMEMBERED:
+            self._issued.pop(next(iter(self._issued)))
+        return obj
+
+    # -- what a session can read ------------------------------------------------------------
+    def decision(self) -> dict:
+        """Why this session may (or may not) work now: outcome and reasons, as a dict.
+
+        It tells the user about their own access only — nothing about other people.
+        """
+        with contextlib.closing(
+            connect(Path(self.cohort.path) / "registry.sqlite", readonly=True)
+        ) as conn:
+            access = evaluate(conn, self.user, self.purpose, today=self.today)
+        out = _within_scope(access, "any").to_dict()
+        out["scope"] = access.scope
+        out["datasets"] = list(access.datasets)
+        return out
+
+    def samples(self) -> pd.DataFrame:
+        """The people this session may see, one row each.
+
+        In care: internal ids and the full registry record. In research and teaching:
+        project pseudonyms, sex, population, affected status and birth decade only.
+        """
+
+        def compute(access, people):
+            table = _registry_samples(self._conn, people)
+            if isinstance(self.purpose, Treatment):
+                out = table
+            else:
+                out = pd.DataFrame(
+                    {
+                        "sample_id": self._labels(table.person_id),
+                        "sex": table.sex,
+                        "population": table.population,
+                        "affected": table.affected.astype(bool),
+                        "birth_decade": (table.birth_year // 10 * 10).astype(int),
+                    }
+                )
+            return out.reset_index(drop=True), len(out)
+
+        out = self._call("samples", {}, compute)
+        return self._remember(out, kind="samples", record_level=True)
+
+    def genotypes(self, *, gene: str | None = None, region=None) -> dict:
+        """Genotype calls of the people this session may see, over a gene or a region.
+
+        Parameters
+        ----------
+        gene
+            A gene symbol (its span in the reference gene models).
+        region
+            ``(contig, start, end)``, 1-based inclusive.
+
+        Returns
+        -------
+        dict
+            ``variants`` (DataFrame: contig, position, ref, alt), ``samples`` (labels, in
+            column order) and ``calls`` (int8 array, variants × samples × 2; ``-2`` where a
+            male has no second X).
+        """
+        contig, start, end = self._region(gene=gene, region=region)
+        query = {"gene": gene} if gene else {"region": [contig, start, end]}
+
+        def compute(access, people):
+            variants = self.cohort.variants(contig=contig, region=(start, end))
+            index = {p: i for i, p in enumerate(self.cohort.sample_ids)}
+            cols = np.array([index[p] for p in people], dtype=np.int64)
+            calls = np.asarray(
+                self.cohort.genotypes(contig=contig, region=(start, end), dask=False)
+            )
+            calls = calls[:, cols] if len(cols) else calls[:, :0]
+            out = {
+                "variants": variants.reset_index(drop=True),
+                "samples": self._labels(people),
+                "calls": calls,
+            }
+            return out, len(people)
+
+        out = self._call("genotypes", query, compute)
+        return self._remember(out, kind="genotypes", record_level=True)
+
+    def phenotypes(self) -> pd.DataFrame:
+        """HPO terms (``sample_id, hpo_id, label, excluded``) of the people in view."""
+
+        def compute(access, people):
+            ph = _registry_query(
+                self._conn,
+                "SELECT person_id, hpo_id, label, excluded FROM phenotypes "
+                "WHERE person_id IN ({}) ORDER BY person_id, hpo_id",
+                people,
+            )
+            labels = dict(zip(people, self._labels(people), strict=True))
+            ph.insert(0, "sample_id", ph.pop("person_id").map(labels))
+            ph["excluded"] = ph.excluded.astype(bool)
+            return ph, len(ph)
+
+        out = self._call("phenotypes", {}, compute)
+        return self._remember(out, kind="phenotypes", record_level=True)
+
+    def phenopacket(self, person: str) -> dict:
+        """A proband's Phenopacket v2 (as a dict), with the subject relabelled for this view."""
+
+        def compute(access, people):
+            pid = self._resolve(person, people)
+            packet = self.cohort.phenopacket(pid)
+            packet = json.loads(json.dumps(packet).replace(pid, person))
+            return packet, 1
+
+        out = self._call("phenopacket", {"person": person}, compute)
+        return self._remember(out, kind="phenopacket", record_level=True)
+
+    def findings(self, person: str) -> pd.DataFrame:
+        """Secondary findings of a patient, as the patient chose to hear them (care only).
+
+        Pathogenic and likely pathogenic variants (by the knowledge base's assertions) in the
+        ACMG SF v3.2 genes that the person carries, restricted to the SF categories chosen in
+        their current consent. Suppressed findings are never silently dropped: their number
+        is written to the audit log (as ``n_excluded`` of this call) and the result's
+        ``attrs["suppressed"]`` says how many there were, never which.
+        """
+        if not isinstance(self.purpose, Treatment):
+            # decided and audited like any call, then refused
+            def refuse(access, people):
+                raise ConsentDenied(
+                    "secondary findings are returned only to a treating clinician",
+                    reasons=("findings.treatment_only",),
+                )
+
+            return self._call("findings", {"person": person}, refuse)
+
+        def compute(access, people):
+            pid = self._resolve(person, people)
+            chosen = set(secondary_finding_choice(self._conn, pid))
+            found = self._sf_variants(pid)
+            shown = found[found.sf_category.isin(chosen)].reset_index(drop=True)
+            suppressed = len(found) - len(shown)
+            shown.attrs["suppressed"] = suppressed
+            basis = ("findings.consent_choice",) + (
+                ("findings.suppressed_by_consent",) if suppressed else ()
+            )
+            return shown, len(shown), {"n_excluded": suppressed, "basis": basis}
+
+        out = self._call("findings", {"person": person}, compute)
+        return self._remember(out, kind="findings", record_level=True)
+
+    def allele_counts(self, *, gene: str | None = None, region=None, by: str = "population"):
+        """Allele counts per variant and group, with small counts masked (disclosure control).
+
+        Columns ``ac_<group>`` count alternate alleles per group and ``ac_all`` in everyone in
+        view. Disclosure control: variants seen fewer than 5 times are not reported
+        (``attrs["variants_not_shown"]`` says how many), groups of fewer than 5 people are
+        merged into ``other``, counts below 5 are shown as ``"<5"`` and further cells are
+        suppressed (``"*"``) so the masked ones cannot be worked out from the row total.
+        Repeated queries over nearly the same people (differing by 1–4) are refused:
+        subtracting them would describe those few people.
+        """
+        if by not in ("population", "sex"):
+            raise InputError(f"by must be 'population' or 'sex', got {by!r}")
+        contig, start, end = self._region(gene=gene, region=region)
+        query = {"gene": gene} if gene else {"region": [contig, start, end]}
+        query["by"] = by
+
+        def compute(access, people):
+            decision = self._guard.check(user=self.user, project=self._project(), population=people)
+            if not decision.approved:
+                raise DisclosureRefused(decision.reasons[0].detail, reasons=decision.codes)
+            table, populations = self._allele_count_table(people, contig, start, end, by)
+            columns = [c for c in table.columns if c.startswith("ac_") and c != "ac_all"]
+            # Only the row total is shown; group totals over variants mean nothing to add up.
+            masked = mask_counts(
+                table.set_index("variant"),
+                count_columns=columns,
+                total_column="ac_all",
+                assume_margins_known=False,
+            )
+            masked.table.attrs.update(table.attrs)
+            self._guard.record(
+                user=self.user,
+                project=self._project(),
+                population=people,
+                label=f"allele_counts {json.dumps(query)}",
+            )
+            return (masked, populations), len(table)
+
+        masked, populations = self._call("allele_counts", query, compute, needs="aggregate")
+        out = masked.table.reset_index()
+        return self._remember(
+            out, kind="allele_counts", record_level=False, populations=populations, masked=masked
+        )
+
+    def export(self, result) -> dict:
+        """The airlock: release ``result`` for use outside, or refuse and say why.
+
+        Only summaries made by this session leave: record-level results, anything carrying
+        identifiers or pseudonyms, unmasked small counts, and counts that differ by a few
+        people from an earlier release are refused with :class:`DisclosureRefused`.
+
+        Returns
+        -------
+        dict
+            ``{"kind", "data": [row dicts], "legend"}`` — plain JSON-ready values.
+        """
+        issued = self._issued.get(id(result))
+        if issued is None or issued.obj is not result:
+            # Not made by this session (or edited into a new object): nothing vouches for it.
+            issued = _Issued(result, "unknown", True, {})
+        request = ExportRequest(
+            user=self.user,
+            project=self._project(),
+            content=issued.masked if issued.masked is not None else result,
+            populations=issued.populations,
+            record_level=issued.record_level,
+        )
+
+        def compute(access, people):
+            decision = review_export(request, history=self._export_guard())
+            if not decision.approved:
+                raise DisclosureRefused(
+                    "; ".join(r.detail for r in decision.reasons), reasons=decision.codes
+                )
+            data = result.to_dict(orient="records") if isinstance(result, pd.DataFrame) else result
+            legend = issued.masked.legend if issued.masked is not None else {}
+            return {"kind": issued.kind, "data": data, "legend": legend}, len(data)
+
+        return self._call("export", {"kind": issued.kind}, compute, needs="aggregate")
+
+    def reidentify(self, person: str) -> str:
+        """The synthetic national id of the clinician's own patient, from the keyholder store.
+
+        Only a treating clinician, only for a person in their care in this session; audited.
+        This is the only code path that reads ``keyholder/``.
+        """
+
+        def compute(access, people):
+            if not isinstance(self.purpose, Treatment) or person not in people:
+                raise ConsentDenied(
+                    "re-identification is only for a treating clinician's own patient",
+                    reasons=("reidentify.not_own_patient",),
+                )
+            path = Path(self.cohort.path) / "keyholder" / "identity.sqlite"
+            with contextlib.closing(
+                sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            ) as conn:
+                row = conn.execute(
+                    "SELECT national_id FROM identities WHERE person_id = ?", (person,)
+                ).fetchone()
+            if row is None:
+                raise KeyMissingError("the keyholder store has no identity for this person")
+            return row[0], 1
+
+        return self._call("reidentify", {"person": person}, compute)
+
+    # -- stewardship -------------------------------------------------------------------------
+    def audit_verify(self) -> dict:
+        """Verify the whole audit chain against its key and external checkpoints (stewards)."""
+
+        def compute(access, people):
+            report = verify(self._conn, key=self._audit_key, checkpoint_path=self._checkpoint_path)
+            return dataclasses.asdict(report), report.entries
+
+        return self._call("audit_verify", {}, compute, needs="admin")
+
+    def audit_log(self, **filters) -> pd.DataFrame:
+        """Audit entries filtered by ``user``, ``patient``, ``purpose``, ``since``, ``until``."""
+
+        def compute(access, people):
+            table = query_log(self._conn, **filters)
+            return table, len(table)
+
+        return self._call(
+            "audit_log", {k: str(v) for k, v in filters.items()}, compute, needs="admin"
+        )
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _export_guard(self) -> DifferencingGuard:
+        return _guard_for(self.cohort, name="_export_guard")
+
+    def _region(self, *, gene, region) -> tuple[str, int, int]:
+        if (gene is None) == (region is None):
+            raise InputError("give either gene='SYMBOL' or region=(contig, start, end)")
+        if gene is not None:
+            try:
+                g = self.cohort.reference.gene(gene)
+            except (KeyError, InputError) as e:
+                raise InputError(f"unknown gene {gene!r}; see cohort.reference.genes") from e
+            return g.contig, int(g.start), int(g.end)
+        try:
+            contig, start, end = region
+            start, end = int(start), int(end)
+        except (TypeError, ValueError) as e:
+            raise InputError(f"region must be (contig, start, end), got {region!r}") from e
+        if contig not in self.cohort.contigs or not 1 <= start <= end:
+            raise InputError(f"region {region!r} is not on this cohort's contigs")
+        return contig, start, end
+
+    def _allele_count_table(self, people, contig, start, end, by):
+        """Alternate-allele counts per variant and group, before masking.
+
+        Two aggregate rules come first: groups of fewer than 5 people in view are merged into
+        ``other`` (and dropped if still too small), and variants carried fewer than 5 times
+        in view are not reported at all — their count is itself a small count.
+        """
+        threshold = self._guard.threshold
+        samples = _registry_samples(self._conn, people)
+        label = samples[by].astype(str)
+        sizes = label.value_counts()
+        label = label.where(label.map(sizes) >= threshold, "other")
+        if (label == "other").sum() < threshold:
+            samples, label = samples[label != "other"], label[label != "other"]
+        index = {p: i for i, p in enumerate(self.cohort.sample_ids)}
+        cols = np.array([index[p] for p in samples.person_id], dtype=np.int64)
+        variants = self.cohort.variants(contig=contig, region=(start, end))
+        calls = np.asarray(self.cohort.genotypes(contig=contig, region=(start, end), dask=False))
+        calls = calls[:, cols] if len(cols) else calls[:, :0]
+        table = pd.DataFrame(
+            {
+                "variant": (
+                    variants.contig
+                    + ":"
+                    + variants.position.astype(str)
+                    + ":"
+                    + variants.ref
+                    + ">"
+                    + variants.alt
+                ).to_numpy(),
+            }
+        )
+        populations = {}
+        for g in sorted(label.unique()):
+            mask = (label == g).to_numpy()
+            table[f"ac_{g}"] = (calls[:, mask] > 0).sum(axis=(1, 2)).astype(int)
+            populations[f"{by}={g}"] = tuple(samples.person_id[mask])
+        table["ac_all"] = (calls > 0).sum(axis=(1, 2)).astype(int)
+        dropped = int((table.ac_all < threshold).sum())
+        table = table[table.ac_all >= threshold].reset_index(drop=True)
+        table.attrs["variants_not_shown"] = dropped
+        return table, populations
+
+    def _sf_variants(self, person_id: str) -> pd.DataFrame:
+        knowledge = self.cohort.knowledge
+        sf = knowledge.acmg_sf.set_index("gene").category
+        asserted = knowledge.assertions
+        asserted = asserted[
+            asserted.classification.isin(_PATHOGENIC) & asserted.gene.isin(sf.index)
+        ]
+        i = self.cohort.sample_ids.index(person_id)
+        rows = []
+        for a in asserted.itertuples(index=False):
+            calls = self.cohort.genotypes(
+                contig=a.contig, region=(a.position, a.position), dask=False
+            )
+            variants = self.cohort.variants(contig=a.contig, region=(a.position, a.position))
+            for k, v in enumerate(variants.itertuples(index=False)):
+                alts = v.alt.split(",")
+                if v.ref != a.ref or a.alt not in alts:
+                    continue
+                allele = alts.index(a.alt) + 1
+                n = int((np.asarray(calls[k, i]) == allele).sum())
+                if n:
+                    rows.append(
+                        {
+                            "gene": a.gene,
+                            "sf_category": sf[a.gene],
+                            "contig": a.contig,
+                            "position": int(a.position),
+                            "ref": a.ref,
+                            "alt": a.alt,
+                            "hgvs_c": a.hgvs_c,
+                            "hgvs_p": a.hgvs_p,
+                            "classification": a.classification,
+                            "zygosity": "homozygous" if n == 2 else "heterozygous",
+                        }
+                    )
+        columns = [
+            "gene",
+            "sf_category",
+            "contig",
+            "position",
+            "ref",
+            "alt",
+            "hgvs_c",
+            "hgvs_p",
+            "classification",
+            "zygosity",
+        ]
+        return pd.DataFrame(rows, columns=columns)
+
+
+def _within_scope(access, needs: str) -> Decision:
+    """Approve only when the access's scope covers what the call needs."""
+    decision = access.decision
+    if not decision.approved or needs == "any":
+        return decision
+    allowed = {
+        "record": ("record",),
+        "aggregate": ("record", "aggregate"),
+        "admin": ("admin",),
+    }[needs]
+    if access.scope in allowed:
+        return decision
+    if access.scope == "aggregate":
+        return deny("scope.aggregate_only", "this role sees counts and aggregates only")
+    if access.scope == "admin":
+        return deny("scope.no_data_for_stewards", "data stewards administer; they never read data")
+    return deny("scope.stewards_only", "only a data steward may do this")
+
+
+def _unpack(result):
+    if len(result) == 3:
+        return result
+    value, size = result
+    return value, size, {}
+
+
+def _codes(reasons) -> list[str]:
+    out = []
+    for r in reasons:
+        out.append(r.code if isinstance(r, Reason) else str(r))
+    return out
+
+
+def _refusal_error(decision: Decision) -> AccessDenied:
+    detail = "; ".join(r.detail for r in decision.reasons) or "refused"
+    cls = ConsentDenied if any(c.startswith("consent.") for c in decision.codes) else AccessDenied
+    return cls(f"access {decision.outcome}: {detail}", reasons=decision.codes)
+
+
+def _registry_query(conn, sql: str, people) -> pd.DataFrame:
+    people = list(people)
+    # Bind every value: person ids go in through a temporary table, never into the SQL text.
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _in_view (person_id TEXT PRIMARY KEY)")
+    conn.execute("DELETE FROM _in_view")
+    conn.executemany("INSERT INTO _in_view VALUES (?)", [(p,) for p in people])
+    return pd.read_sql_query(sql.format("SELECT person_id FROM _in_view"), conn)
+
+
+def _registry_samples(conn, people) -> pd.DataFrame:
+    return _registry_query(
+        conn,
+        "SELECT person_id, family_id, father_id, mother_id, sex, birth_year, region, hospital, "
+        "population, role, affected FROM samples WHERE person_id IN ({}) ORDER BY person_id",
+        people,
+    )
+
+
+def _guard_for(cohort, name: str = "_differencing_guard") -> DifferencingGuard:
+    """One release history per opened cohort (a real service would persist it)."""
+    guard = getattr(cohort, name, None)
+    if guard is None:
+        guard = DifferencingGuard()
+        setattr(cohort, name, guard)
+    return guard
