@@ -46,7 +46,13 @@ from .genomes import (
     write_vcz,
 )
 from .model import POPULATIONS
-from .population import PRESETS, make_people, simulate_contig
+from .population import (
+    MUTATION_RATE,
+    PRESETS,
+    RECOMBINATION_RATE,
+    make_people,
+    simulate_contig,
+)
 
 __all__ = ["ensure_cohort", "generate_cohort"]
 
@@ -242,8 +248,8 @@ def generate_cohort(
             "quads": p.quads,
             "panel_per_population": p.panel_per_population,
             "reference_date": REFERENCE_DATE,
-            "mutation_rate": float(_population_constant("MUTATION_RATE")),
-            "recombination_rate": float(_population_constant("RECOMBINATION_RATE")),
+            "mutation_rate": MUTATION_RATE,
+            "recombination_rate": RECOMBINATION_RATE,
         }
         _manifest.write_manifest(
             tmp,
@@ -268,12 +274,6 @@ def generate_cohort(
         bar.update()
     bar.close()
     return out
-
-
-def _population_constant(name):
-    from . import population
-
-    return getattr(population, name)
 
 
 def ensure_cohort(path: str | os.PathLike, *, preset: str = "tiny", seed: int = 42) -> Path:
