@@ -117,5 +117,17 @@ def lab(port, root):
     os.execvp(cmd[0], cmd)
 
 
+def _register_command_groups() -> None:
+    """Add the groups defined beside their domains (they reuse this module's helpers)."""
+    from .access.cli import audit, consent
+    from .pipeline.cli import pipeline
+
+    for group in (audit, consent):
+        main.add_command(group)
+    main.add_command(pipeline)
+
+
+_register_command_groups()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

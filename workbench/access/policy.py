@@ -153,12 +153,16 @@ class Access:
         The people the purpose may reach before consent filters; empty when denied.
     datasets
         Research: the datasets whose use was approved.
+    refused
+        Research: the user's own granted datasets that were refused, each with its decision
+        (expired or revoked grant, a DUO mismatch, an obsolete code …).
     """
 
     decision: Decision
     scope: str = "none"
     people: frozenset[str] = frozenset()
     datasets: tuple[str, ...] = ()
+    refused: tuple[tuple[str, Decision], ...] = ()
 
     @property
     def approved(self) -> bool:
@@ -253,17 +257,27 @@ def _research(conn, principal: Principal, purpose: Research, today: str) -> Acce
     admitted, refusals = [], []
     for dataset, granted, expires, revoked, permission, disease, modifiers in grants:
         if revoked is not None and revoked <= today:
-            refusals.append(deny("research.grant_revoked", f"grant for {dataset} was revoked"))
+            refusals.append(
+                (dataset, deny("research.grant_revoked", f"grant for {dataset} was revoked"))
+            )
             continue
         if not (granted <= today < expires):
-            refusals.append(deny("research.grant_expired", f"grant for {dataset} is not in force"))
+            refusals.append(
+                (dataset, deny("research.grant_expired", f"grant for {dataset} is not in force"))
+            )
             continue
         match = match_dataset(rp, permission, tuple(json.loads(modifiers)), disease_term=disease)
         if match.outcome == "abstain":
             # No automatic answer: the committee decided by granting, but duties still hold.
             if any(r.code == "duo.needs_review.irb" for r in match.reasons) and not project[2]:
                 refusals.append(
-                    deny("research.no_ethics_approval", f"{dataset} requires an ethics approval id")
+                    (
+                        dataset,
+                        deny(
+                            "research.no_ethics_approval",
+                            f"{dataset} requires an ethics approval id",
+                        ),
+                    )
                 )
                 continue
             match = approve(
@@ -272,9 +286,14 @@ def _research(conn, principal: Principal, purpose: Research, today: str) -> Acce
         if match.approved:
             admitted.append((dataset, match))
         else:
-            refusals.append(match)
+            refusals.append((dataset, match))
     if not admitted:
-        return Access(combine(*refusals) if refusals else deny("research.no_grant", "no grant"))
+        return Access(
+            combine(*(d for _, d in refusals))
+            if refusals
+            else deny("research.no_grant", "no grant"),
+            refused=tuple(refusals),
+        )
     datasets = tuple(d for d, _ in admitted)
     placeholders = ",".join("?" * len(datasets))
     people = frozenset(
@@ -285,7 +304,11 @@ def _research(conn, principal: Principal, purpose: Research, today: str) -> Acce
         )
     )
     return Access(
-        combine(*(m for _, m in admitted)), scope="record", people=people, datasets=datasets
+        combine(*(m for _, m in admitted)),
+        scope="record",
+        people=people,
+        datasets=datasets,
+        refused=tuple(refusals),
     )
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import inspect
 import json
 import os
 import sqlite3
@@ -42,6 +43,7 @@ from ..errors import (
     KeyMissingError,
     WorkbenchError,
 )
+from . import admin as _admin
 from .audit import AuditEntry, AuditLog, load_audit_key, query_log, verify, write_audit_key
 from .disclosure import DifferencingGuard, ExportRequest, mask_counts, review_export
 from .duo import Decision, Reason, deny
@@ -290,6 +292,8 @@ class Session:
         out = _within_scope(access, "any").to_dict()
         out["scope"] = access.scope
         out["datasets"] = list(access.datasets)
+        # the user's own refused grants, so they can see why a dataset is missing
+        out["refused"] = [{"dataset": d, **r.to_dict()} for d, r in access.refused]
         return out
 
     def samples(self) -> pd.DataFrame:
@@ -438,10 +442,17 @@ class Session:
         query["by"] = by
 
         def compute(access, people):
-            decision = self._guard.check(user=self.user, project=self._project(), population=people)
-            if not decision.approved:
-                raise DisclosureRefused(decision.reasons[0].detail, reasons=decision.codes)
             table, populations = self._allele_count_table(people, contig, start, end, by)
+            # Guard what is counted — each group and their union (ac_all) — not just the view:
+            # a group dropped as too small, or one that lost a person, would otherwise be
+            # recoverable by subtracting this table from an earlier one.
+            populations["all"] = tuple(p for group in populations.values() for p in group)
+            for population in populations.values():
+                decision = self._guard.check(
+                    user=self.user, project=self._project(), population=population
+                )
+                if not decision.approved:
+                    raise DisclosureRefused(decision.reasons[0].detail, reasons=decision.codes)
             columns = [c for c in table.columns if c.startswith("ac_") and c != "ac_all"]
             # Only the row total is shown; group totals over variants mean nothing to add up.
             masked = mask_counts(
@@ -451,12 +462,13 @@ class Session:
                 assume_margins_known=False,
             )
             masked.table.attrs.update(table.attrs)
-            self._guard.record(
-                user=self.user,
-                project=self._project(),
-                population=people,
-                label=f"allele_counts {json.dumps(query)}",
-            )
+            for group, population in populations.items():
+                self._guard.record(
+                    user=self.user,
+                    project=self._project(),
+                    population=population,
+                    label=f"allele_counts {json.dumps(query)} {group}",
+                )
             return (masked, populations), len(table)
 
         masked, populations = self._call("allele_counts", query, compute, needs="aggregate")
@@ -539,6 +551,11 @@ class Session:
 
     def audit_log(self, **filters) -> pd.DataFrame:
         """Audit entries filtered by ``user``, ``patient``, ``purpose``, ``since``, ``until``."""
+        unknown = sorted(set(filters) - {"user", "patient", "purpose", "since", "until"})
+        if unknown:
+            raise InputError(
+                f"audit_log filters are user, patient, purpose, since and until; got {unknown!r}"
+            )
 
         def compute(access, people):
             table = query_log(self._conn, **filters)
@@ -547,6 +564,53 @@ class Session:
         return self._call(
             "audit_log", {k: str(v) for k, v in filters.items()}, compute, needs="admin"
         )
+
+    # -- consent administration (stewards; see workbench.access.admin) ---------------------
+    def _administer(self, action: str, function, fixed: dict, fields: dict):
+        """Run an admin function in the audited transaction; only stewards get this far."""
+        query = _admin.audit_query(**{**fields, **fixed})
+
+        def compute(access, people):
+            clash = sorted(set(fixed) & set(fields))
+            if clash:
+                raise InputError(f"{', '.join(clash)} cannot be given here: the session sets it")
+            try:
+                inspect.signature(function).bind(self._conn, **fixed, **fields)
+            except TypeError as e:
+                raise InputError(f"{action}: {e}") from None
+            value = function(self._conn, **fixed, **fields)
+            return value, len(value) if isinstance(value, list | pd.DataFrame) else 1
+
+        return self._call(action, query, compute, needs="admin")
+
+    def record_consent(self, person_id: str, **fields) -> dict:
+        """Append a consent version, recorded by this steward (:func:`.admin.record_consent`)."""
+        fixed = {"person_id": person_id, "recorded_by": self.user}
+        return self._administer("record_consent", _admin.record_consent, fixed, fields)
+
+    def withdraw_consent(self, person_id: str, **fields) -> dict:
+        """Record a withdrawal: ``signed_on=…, note=…`` (:func:`.admin.withdraw_consent`)."""
+        fixed = {"person_id": person_id, "recorded_by": self.user}
+        return self._administer("withdraw_consent", _admin.withdraw_consent, fixed, fields)
+
+    def set_research_opt_out(self, person_id: str, **fields) -> dict:
+        """Set or lift an opt-out: ``opt_out=…, signed_on=…, note=…`` (see admin)."""
+        fixed = {"person_id": person_id, "recorded_by": self.user}
+        return self._administer("set_research_opt_out", _admin.set_research_opt_out, fixed, fields)
+
+    def grant_project(self, **fields) -> dict:
+        """Record a grant by this steward (:func:`.admin.grant_project`)."""
+        fixed = {"granted_by": self.user}
+        return self._administer("grant_project", _admin.grant_project, fixed, fields)
+
+    def revoke_grant(self, **fields) -> list[dict]:
+        """Revoke a grant in force (:func:`.admin.revoke_grant`)."""
+        return self._administer("revoke_grant", _admin.revoke_grant, {}, fields)
+
+    def consent_history(self, person_id: str) -> pd.DataFrame:
+        """Every consent version of one person, oldest first (stewards)."""
+        fixed = {"person_id": person_id}
+        return self._administer("consent_history", _admin.consent_history, fixed, {})
 
     # -- helpers -------------------------------------------------------------------------------
     def _export_guard(self) -> DifferencingGuard:
