@@ -350,14 +350,19 @@ def consent_filter(
     """
     purpose = parse_purpose(purpose)
     people = set(people)
-    consents = load_consents(conn)
-    consents = consents[consents.person_id.isin(people)]
-    ok = ~consents.withdrawn.to_numpy(dtype=bool)
     rules = ["consent.not_withdrawn"]
+    condition = "withdrawn = 0"
     if not isinstance(purpose, Treatment):
-        ok &= ~consents.research_opt_out.to_numpy(dtype=bool)
+        condition += " AND research_opt_out = 0"
         rules.append("consent.no_research_opt_out")
-    admitted = sorted(consents.person_id[ok])
+    # One pass over the consents' primary key, reading only the three columns needed (building
+    # the full consent table cost ~1 s at 60,000 people). With max(), SQLite takes the bare
+    # columns from the row holding the maximum: each person's current version.
+    current = conn.execute(
+        "SELECT person_id FROM (SELECT person_id, withdrawn, research_opt_out, max(version) "
+        f"FROM consents GROUP BY person_id) WHERE {condition}"
+    )
+    admitted = sorted(p for (p,) in current if p in people)
     return admitted, len(people) - len(admitted), tuple(rules)
 
 
