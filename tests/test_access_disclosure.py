@@ -423,3 +423,21 @@ def test_review_abstains_when_populations_are_missing():
     d = review_export(req, history=DifferencingGuard())
     assert d.outcome == "abstain" and not d.approved
     assert "disclosure.no_population" in d.codes
+
+
+def test_persisted_history_survives_a_new_guard_and_damage_fails_closed(tmp_path):
+    from workbench.access.disclosure import DifferencingGuard
+    from workbench.errors import AuditIntegrityError
+
+    path, key = tmp_path / "releases.jsonl", b"k" * 32
+    first = DifferencingGuard(key=key, path=path)
+    people = [f"P{i:05d}" for i in range(1, 30)]
+    first.record(user="u", project="p", population=people, label="all")
+    again = DifferencingGuard(key=key, path=path)
+    assert not again.check(user="u", project="p", population=people[1:]).approved
+    assert "P00001" not in path.read_text()  # digests only, never ids
+    path.write_text(path.read_text() + "{not json\n")
+    with pytest.raises(AuditIntegrityError, match="release history is damaged"):
+        DifferencingGuard(key=key, path=path)
+    with pytest.raises(InputError, match="fixed key"):
+        DifferencingGuard(path=tmp_path / "other.jsonl")

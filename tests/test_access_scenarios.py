@@ -699,11 +699,6 @@ def test_differencing_between_groupings_of_the_same_view_is_refused(cohort):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: the release history lives on the Cohort object, so opening the cohort "
-    "again forgets it (a data-access service must persist it)",
-)
 def test_differencing_is_remembered_when_the_cohort_is_opened_again(cohort):
     path = cohort.path
     first = cohort.session(user="student.ali", purpose=Teaching())

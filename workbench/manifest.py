@@ -31,6 +31,8 @@ LIVE_FILES = (
     "service/project-pseudonym.key",
     "service/audit.key",
     "service/audit-checkpoints.jsonl",
+    "service/releases-queries.jsonl",
+    "service/releases-exports.jsonl",
 )
 # SQLite's companions of a live database, present while it is open.
 _LIVE_SUFFIXES = ("-wal", "-shm", "-journal")

@@ -40,17 +40,20 @@ Hundepool A. et al. (2012) Statistical Disclosure Control, ch. 4 (secondary cell
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+import os
 import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import linprog
 
-from ..errors import DisclosureRefused, InputError
+from ..errors import AuditIntegrityError, DisclosureRefused, InputError
 from .duo import Decision, Reason, approve, combine, deny
 from .pseudonyms import PSEUDONYM_PATTERN
 
@@ -578,19 +581,46 @@ class DifferencingGuard:
     A new count is refused when its population differs from an earlier released one by
     1 … ``threshold`` − 1 people: subtracting the two counts would describe those people.
 
+    With ``path``, every release is also appended to a JSON-lines file (user, project,
+    label and the keyed digests) and the file is read back on creation, so the history
+    outlives the process; the key must then be the same each time (derive it from a
+    service secret), or the stored digests match nothing.
+
     Limits: only pairwise differences are checked (not differences of unions of several
-    earlier releases), and the memory lives as long as this object — persist it with the
-    session that owns it.
+    earlier releases).
     """
 
-    def __init__(self, *, threshold: int = DEFAULT_THRESHOLD, key: bytes | None = None):
+    def __init__(self, *, threshold: int = DEFAULT_THRESHOLD, key: bytes | None = None, path=None):
         self.threshold = _check_threshold(threshold)
         if key is None:
+            if path is not None:
+                raise InputError("a persisted history needs a fixed key (pass key=…)")
             key = secrets.token_bytes(32)
         if not isinstance(key, bytes) or not 16 <= len(key) <= 64:
             raise InputError("key must be 16 to 64 bytes (or None for a random one)")
         self._key = key
         self._released: dict[tuple[str, str], list[tuple[str, frozenset[bytes]]]] = {}
+        self.path = None if path is None else Path(path)
+        if self.path is not None and self.path.exists():
+            self._load()
+
+    def _load(self) -> None:
+        with open(self.path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                    scope = self._scope(rec["user"], rec["project"])
+                    members = frozenset(bytes.fromhex(h) for h in rec["members"])
+                    label = str(rec["label"])
+                except (ValueError, KeyError, TypeError) as e:
+                    raise AuditIntegrityError(
+                        f"{self.path} line {n} is not a release record ({e}); the release "
+                        "history is damaged — restore it before releasing more counts",
+                        sequence=n,
+                    ) from None
+                self._released.setdefault(scope, []).append((label, members))
 
     def __repr__(self) -> str:
         n = sum(len(v) for v in self._released.values())
@@ -636,7 +666,20 @@ class DifferencingGuard:
         if not isinstance(label, str):
             raise InputError(f"label must be a str, got {type(label).__name__}")
         releases = self._released.setdefault(scope, [])
-        releases.append((label or f"release {len(releases) + 1}", self._population(population)))
+        label = label or f"release {len(releases) + 1}"
+        members = self._population(population)
+        if self.path is not None:
+            record = {
+                "user": scope[0],
+                "project": scope[1],
+                "label": label,
+                "members": sorted(m.hex() for m in members),
+            }
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record, sort_keys=True) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        releases.append((label, members))
 
     def releases(self, *, user: str, project: str) -> list[dict]:
         """The earlier releases of (user, project): label and population size."""

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import hmac
 import inspect
 import json
 import os
@@ -784,10 +786,24 @@ def _registry_samples(conn, people) -> pd.DataFrame:
     )
 
 
+#: Release histories of the differencing guards (queries and airlock exports), in service/.
+RELEASE_FILES = {
+    "_differencing_guard": "releases-queries.jsonl",
+    "_export_guard": "releases-exports.jsonl",
+}
+
+
 def _guard_for(cohort, name: str = "_differencing_guard") -> DifferencingGuard:
-    """One release history per opened cohort (a real service would persist it)."""
+    """The release history of a cohort, shared by its sessions and kept in ``service/``.
+
+    The guard's digest key is derived from the audit key, so the stored history still
+    matches after the cohort is opened again in another process.
+    """
     guard = getattr(cohort, name, None)
     if guard is None:
-        guard = DifferencingGuard()
+        service = Path(cohort.path) / SERVICE_DIR
+        audit_key = load_audit_key(service / AUDIT_KEY_FILE)
+        key = hmac.new(audit_key.key, b"cgw/differencing-guard/v1", hashlib.sha256).digest()
+        guard = DifferencingGuard(key=key, path=service / RELEASE_FILES[name])
         setattr(cohort, name, guard)
     return guard
