@@ -122,9 +122,8 @@ def _register_command_groups() -> None:
     from .access.cli import audit, consent
     from .pipeline.cli import pipeline
 
-    for group in (audit, consent):
+    for group in (audit, consent, pipeline):
         main.add_command(group)
-    main.add_command(pipeline)
 
 
 _register_command_groups()
