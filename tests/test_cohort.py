@@ -30,6 +30,9 @@ EXPECTED = [
     "knowledge",
     "truth/cases.tsv",
     "truth/variants.tsv",
+    "reads/P00001_R1.fastq.gz",
+    "reads/P00003_R2.fastq.gz",
+    "service/audit.key",
 ]
 
 

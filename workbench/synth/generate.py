@@ -239,6 +239,16 @@ def generate_cohort(
         _write_truth(tmp / "truth", plan.cases, truth_variants)
         bar.update()
 
+        if p.reads_families:
+            _write_reads(
+                tmp,
+                people,
+                catalogue,
+                p,
+                seed=int(next(seeds).generate_state(1)[0]),
+                progress=progress,
+            )
+
         step("manifest")
         n_variants = int(source.num_records)
         parameters = {
@@ -274,6 +284,52 @@ def generate_cohort(
         bar.update()
     bar.close()
     return out
+
+
+#: Genes the shipped reads cover: the first ones (by name) of this panel, never chosen by case.
+READS_PANEL, READS_GENES, READS_DEPTH = "epilepsy", 12, 30.0
+
+
+def _write_reads(folder: Path, people, catalogue, preset, *, seed: int, progress: bool) -> None:
+    """FASTQ for the first families over a fixed slice of a diagnostic panel (``reads/``).
+
+    The pipeline notebooks simulate any panel on demand; these files let a course start
+    from reads without waiting. The genes do not depend on the families' diagnoses.
+    """
+    from ..cohort import Cohort
+    from .reads import simulate_reads
+
+    gene_disease = pd.read_csv(folder / "knowledge" / "gene_disease.tsv", sep="\t")
+    on_panel = gene_disease.panels.fillna("").str.split(",").map(lambda p: READS_PANEL in p)
+    genes = sorted(set(gene_disease.gene[on_panel]))[:READS_GENES]
+    families = sorted(people.family_id.dropna().unique())[: preset.reads_families]
+    members = people[people.family_id.isin(families)].person_id.tolist()
+    # The folder is complete but for the manifest: read it through a provisional Cohort.
+    cohort = Cohort(
+        folder,
+        {
+            "name": folder.name,
+            "preset": "",
+            "seed": seed,
+            "parameters": {"contigs": dict(preset.contigs)},
+        },
+    )
+    simulate_reads(
+        cohort,
+        person_ids=members,
+        regions=genes,
+        out_dir=folder / "reads",
+        depth=READS_DEPTH,
+        seed=seed,
+        progress=progress,
+    )
+    (folder / "reads" / "README.md").write_text(
+        f"# Simulated reads\n\nPaired 2×150 reads at {READS_DEPTH:.0f}x for the families "
+        f"{', '.join(families)} over {len(genes)} genes of the '{READS_PANEL}' panel "
+        f"({', '.join(genes)}), made by `workbench.synth.reads.simulate_reads`. Each file is "
+        "`<person>_R1.fastq.gz` / `<person>_R2.fastq.gz`.\n",
+        encoding="utf-8",
+    )
 
 
 def ensure_cohort(path: str | os.PathLike, *, preset: str = "tiny", seed: int = 42) -> Path:

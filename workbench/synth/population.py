@@ -90,6 +90,7 @@ PRESETS: dict[str, Preset] = {
         quads=2,
         contigs={"chr1": 160_000, "chr2": 130_000, "chrX": 110_000},
         panel_per_population=60,
+        reads_families=1,
     ),
     "teaching": Preset(
         samples=2_000,
