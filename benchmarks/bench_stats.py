@@ -1,0 +1,164 @@
+"""Throughput of the fused genotype statistics against a numpy floor, scikit-allel and sgkit.
+
+An in-memory int8 matrix (100,000 variants × 2,000 samples × 2 by default; realistic allele
+frequencies from a Beta(0.2, 2) spectrum, 0.5 % missing calls) is scanned by
+
+* the numpy streaming floor: one pass ``(gt > 0).sum()``;
+* ``fused_stats`` (every per-variant and per-sample count QC needs, one pass, all threads);
+* scikit-allel's ``count_alleles`` + ``count_het`` + ``count_missing`` (on a 20,000-variant
+  slice: it is slow, and throughput does not depend on the number of rows);
+* sgkit's ``variant_stats`` + ``sample_stats`` if it is installed (a JSON row says so if not).
+
+Throughput is genotype bytes / wall time (best of three). Then, if ``/tmp/national`` (or
+``--national PATH``) exists, ``fused_stats`` over the national cohort through dask runs in a
+fresh process: wall time and peak memory (``resource.getrusage``).
+
+    python benchmarks/bench_stats.py            # all of it
+    python benchmarks/bench_stats.py --quick    # 20,000 variants, no national cohort
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+
+NATIONAL = """
+import resource, time
+import workbench
+from workbench.analysis.kernels import fused_stats
+c = workbench.open_cohort({path!r}, verify=False)
+gt = c.genotypes()
+fused_stats(gt[:2000])  # compile the kernels outside the timing
+t = time.perf_counter()
+vs, ss = fused_stats(gt, populations=c.samples().population)
+wall = time.perf_counter() - t
+print("RESULT", wall, gt.shape[0] * gt.shape[1] * 2,
+      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def emit(case, metric, value, unit):
+    print(
+        json.dumps(dict(benchmark="stats", case=case, metric=metric, value=value, unit=unit)),
+        flush=True,
+    )
+
+
+def matrix(n_variants: int, n_samples: int, *, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    g = np.empty((n_variants, n_samples, 2), np.int8)
+    for start in range(0, n_variants, 5000):
+        stop = min(start + 5000, n_variants)
+        p = rng.beta(0.2, 2.0, size=(stop - start, 1, 1)).astype(np.float32)
+        block = rng.random((stop - start, n_samples, 2), dtype=np.float32)
+        g[start:stop] = block < p
+        g[start:stop][block > 0.995] = -1
+    return g
+
+
+def best(fn, repeat=3) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main(argv):
+    quick = "--quick" in argv
+    n_var, n_samp = (20_000 if quick else 100_000), 2_000
+    g = matrix(n_var, n_samp)
+    case = f"{n_var}x{n_samp}"
+    gb = g.nbytes / 1e9
+    emit(case, "matrix size", round(gb, 3), "GB")
+    emit(case, "cpu cores", os.cpu_count(), "")
+
+    floor = best(lambda: (g > 0).sum())
+    emit(case, "numpy (gt > 0).sum()", round(gb / floor, 3), "GB/s")
+
+    from workbench.analysis.kernels import fused_stats
+
+    fused_stats(g[:1000])  # compile outside the timing
+    fused = best(lambda: fused_stats(g))
+    emit(case, "fused_stats", round(gb / fused, 3), "GB/s")
+
+    import allel
+
+    sl = g[: min(n_var, 20_000)]
+    ga = allel.GenotypeArray(sl)
+
+    def scikit_allel():
+        ga.count_alleles()
+        ga.count_het(axis=1)
+        ga.count_missing(axis=1)
+
+    ska = best(scikit_allel, repeat=1)
+    emit(
+        case,
+        "scikit-allel count_alleles+count_het+count_missing",
+        round(sl.nbytes / 1e9 / ska, 3),
+        "GB/s",
+    )
+
+    try:
+        import sgkit
+    except ImportError:
+        emit(case, "sgkit", "not installed", "")
+    else:
+        import xarray as xr
+
+        ds = xr.Dataset(
+            {
+                "call_genotype": (("variants", "samples", "ploidy"), g),
+                "variant_allele": (("variants", "alleles"), np.full((n_var, 2), "A", "S1")),
+            }
+        )
+
+        def sg():
+            sgkit.variant_stats(ds).compute()
+            sgkit.sample_stats(ds).compute()
+
+        sg()
+        emit(case, "sgkit variant_stats+sample_stats", round(gb / best(sg), 3), "GB/s")
+        emit(case, "ratio fused/sgkit (throughput)", round(best(sg) / fused, 1), "x")
+
+    emit(case, "ratio fused/numpy floor (throughput)", round(floor / fused, 2), "x")
+    emit(
+        case,
+        "ratio fused/scikit-allel (throughput)",
+        round((g.nbytes / fused) / (sl.nbytes / ska), 1),
+        "x",
+    )
+
+    path = next((a.split("=", 1)[1] for a in argv if a.startswith("--national=")), "/tmp/national")
+    if quick or not os.path.isdir(path):
+        emit("national", "fused_stats through dask", "skipped (no cohort or --quick)", "")
+        return
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(NATIONAL.format(path=path))],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    wall, nbytes, peak_kb = proc.stdout.split("RESULT")[-1].split()
+    wall, nbytes, peak_kb = float(wall), int(nbytes), int(peak_kb)
+    emit("national", "genotype bytes", round(nbytes / 1e9, 2), "GB")
+    emit("national", "fused_stats wall time (dask, with populations)", round(wall, 1), "s")
+    emit(
+        "national",
+        "fused_stats throughput (incl. zarr decode)",
+        round(nbytes / 1e9 / wall, 3),
+        "GB/s",
+    )
+    emit("national", "peak memory", round(peak_kb / 1024**2, 2), "GB")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
