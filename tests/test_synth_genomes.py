@@ -217,3 +217,28 @@ def test_a_null_effect_falls_back_when_its_positions_run_out(world):
             design_variant=nothing_fits,
             rng=np.random.default_rng(0),
         )
+
+
+def test_ti_tv_is_like_a_human_genome_and_survives_relabelling(world):
+    from workbench.synth.genomes import _class_preserving_swap
+
+    transitions = {("A", "G"), ("G", "A"), ("C", "T"), ("T", "C")}
+    for a in "ACGT":
+        for r in "ACGT":
+            swap = _class_preserving_swap(a, r)
+            assert swap.get(a, a) == r
+            for x in "ACGT":
+                for y in "ACGT":
+                    if x != y:
+                        mapped = (swap.get(x, x), swap.get(y, y))
+                        assert ((x, y) in transitions) == (mapped in transitions)
+    _, _, genomes = world
+    ti = tv = 0
+    for g in genomes.values():
+        for site in g.ts.sites():
+            for m in site.mutations:
+                if m.parent == -1:
+                    pair = (site.ancestral_state, m.derived_state)
+                    ti += pair in transitions
+                    tv += pair not in transitions
+    assert 1.6 < ti / tv < 2.5, f"Ti/Tv {ti / tv:.2f}; human genomes show about 2"

@@ -44,8 +44,10 @@ _BASES = "ACGT"
 def assign_reference_alleles(ts: tskit.TreeSequence, sequence: str) -> tskit.TreeSequence:
     """Relabel each site's alleles so that its ancestral state is the reference base.
 
-    msprime draws ancestral states at random; a per-site swap of two nucleotides (a bijection)
-    maps the ancestral state onto the reference base while keeping every mutation a change.
+    msprime draws ancestral states at random; a per-site permutation of the nucleotides maps
+    the ancestral state onto the reference base while keeping every mutation a change. The
+    permutation keeps purines and pyrimidines paired ({A, G} and {C, T} go to one of the two
+    classes whole), so a transition stays a transition and Ti/Tv is unchanged.
     """
     tables = ts.dump_tables()
     positions = tables.sites.position.astype(np.int64)
@@ -53,7 +55,7 @@ def assign_reference_alleles(ts: tskit.TreeSequence, sequence: str) -> tskit.Tre
         tables.sites.ancestral_state, tables.sites.ancestral_state_offset
     )
     ref = [sequence[p] for p in positions]
-    swap = [{a: r, r: a} for a, r in zip(ancestral, ref, strict=True)]
+    swap = [_class_preserving_swap(a, r) for a, r in zip(ancestral, ref, strict=True)]
     tables.sites.packset_ancestral_state(ref)
     derived = tskit.unpack_strings(
         tables.mutations.derived_state, tables.mutations.derived_state_offset
@@ -63,6 +65,19 @@ def assign_reference_alleles(ts: tskit.TreeSequence, sequence: str) -> tskit.Tre
         [swap[s].get(d, d) for s, d in zip(site, derived, strict=True)]
     )
     return tables.tree_sequence()
+
+
+_TRANSITION_PARTNER = {"A": "G", "G": "A", "C": "T", "T": "C"}
+
+
+def _class_preserving_swap(a: str, r: str) -> dict[str, str]:
+    """A nucleotide permutation taking ``a`` to ``r`` that maps transitions to transitions."""
+    if a == r:
+        return {}
+    if _TRANSITION_PARTNER[a] == r:  # same class: swap within it
+        return {a: r, r: a}
+    pa, pr = _TRANSITION_PARTNER[a], _TRANSITION_PARTNER[r]  # other class: swap both pairs
+    return {a: r, r: a, pa: pr, pr: pa}
 
 
 @dataclasses.dataclass
