@@ -1,0 +1,161 @@
+"""Phenotype-driven ranking and the whole case through a treatment session (tiny cohort)."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+
+import pandas as pd
+import pytest
+
+import workbench
+from workbench.errors import InputError
+from workbench.interpret import (
+    check_terms,
+    classify_candidates,
+    interpret_case,
+    phenotype_scores,
+)
+from workbench.interpret.acmg import Evidence
+
+
+@pytest.fixture(scope="module")
+def copy(tiny_cohort_path, tmp_path_factory):
+    dest = tmp_path_factory.mktemp("rank") / "cohort"
+    shutil.copytree(tiny_cohort_path, dest)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def cohort(copy):
+    return workbench.open_cohort(copy, verify=False)
+
+
+def clinician_of(path, proband):
+    with sqlite3.connect(f"file:{path}/registry.sqlite?mode=ro", uri=True) as conn:
+        today = conn.execute("SELECT value FROM meta WHERE key='reference_date'").fetchone()[0]
+        row = conn.execute(
+            "SELECT user_id FROM care_relationships WHERE person_id=? AND since<=? "
+            "AND (until IS NULL OR ?<=until) ORDER BY user_id",
+            (proband, today, today),
+        ).fetchone()
+    return None if row is None else row[0]
+
+
+@pytest.fixture(scope="module")
+def cases(copy, cohort):
+    """Every proband a synthetic clinician cares for, interpreted through their session."""
+    out = {}
+    for case in cohort.truth()["cases"].itertuples(index=False):
+        user = clinician_of(copy, case.proband_id)
+        if user is None:
+            continue
+        s = cohort.session(user=user, purpose=workbench.Treatment(patient=case.proband_id))
+        out[case.family_id] = (case, interpret_case(s, case.proband_id))
+        s.close()
+    return out
+
+
+def test_the_planted_gene_is_ranked_first(cases):
+    solvable = [(c, r) for c, r in cases.values() if c.status in ("solved", "dual")]
+    assert len(solvable) >= 5
+    for case, result in solvable:
+        planted = {g for g in (case.gene, case.gene2) if isinstance(g, str)}
+        assert result.ranking.gene.iat[0] in planted, (case.family_id, result.ranking.gene)
+
+
+def test_unsolved_case_is_not_reported_as_solved(cases):
+    unsolved = [r for c, r in cases.values() if c.status == "unsolved"]
+    assert unsolved
+    assert not any(r.solved for r in unsolved)
+
+
+def test_explanation_names_phenotype_variant_evidence_and_inheritance(cases):
+    _, result = next(iter(cases.values()))
+    top = result.top
+    assert top is not None
+    for part in ("Phenotype: similarity", "Variant evidence:", "Inheritance:"):
+        assert part in top.explanation
+    assert top.matched_terms
+    assert top.classification in ("Pathogenic", "Likely pathogenic")
+    assert result.candidates.criteria.str.contains("PM2").all()
+
+
+def test_ranking_is_deterministic(cases, cohort, copy):
+    case, result = next(iter(cases.values()))
+    user = clinician_of(copy, case.proband_id)
+    with cohort.session(user=user, purpose=workbench.Treatment(patient=case.proband_id)) as s:
+        again = interpret_case(s, case.proband_id)
+    pd.testing.assert_frame_equal(result.ranking, again.ranking)
+
+
+def test_phenotype_scores_put_the_source_disease_first(cohort):
+    ph = cohort.phenotypes()
+    case = cohort.truth()["cases"].iloc[0]
+    terms = ph[(ph.person_id == case.proband_id) & (ph.excluded == 0)].hpo_id.tolist()
+    scores = phenotype_scores(terms, cohort.knowledge.gene_disease)
+    best = scores.sort_values("phenotype_rank").iloc[0]
+    assert best.disease_id == case.disease_id
+    assert best.phenotype_relative == 1.0
+    assert scores.phenotype_score.between(0, 1).all()
+
+
+def test_unknown_obsolete_and_non_phenotype_terms_are_named():
+    ok, msgs = check_terms(["HP:0001250", "HP:9999999", "HP:0000057", "HP:0000006", "HP:12"])
+    assert ok == ["HP:0001250"]
+    text = " ".join(msgs)
+    assert "HP:9999999 does not exist" in text
+    assert "HP:0000057" in text and "obsolete" in text
+    assert "HP:0000006" in text and "not a phenotypic abnormality" in text
+    assert "HP:12" in text
+    with pytest.raises(InputError, match="HP:9999999"):
+        phenotype_scores(
+            ["HP:9999999"], pd.DataFrame(columns=["gene", "disease_id", "disease_name"])
+        )
+
+
+def test_unknown_hpo_term_in_a_case_is_a_message_not_a_crash(cases, cohort, copy):
+    case, result = next(iter(cases.values()))
+    user = clinician_of(copy, case.proband_id)
+    with cohort.session(user=user, purpose=workbench.Treatment(patient=case.proband_id)) as s:
+        packet = s.phenopacket(case.proband_id)
+        packet["phenotypicFeatures"].append({"type": {"id": "HP:9999999", "label": "Made up"}})
+        s.phenopacket = lambda person: packet  # the referral carries a bad id
+        again = interpret_case(s, case.proband_id)
+    assert any("HP:9999999 does not exist" in m for m in again.messages)
+    assert "HP:9999999" not in again.terms
+    pd.testing.assert_frame_equal(again.ranking, result.ranking)
+
+
+def test_user_criteria_are_merged_before_classification(cases, cohort):
+    _, result = next(iter(cases.values()))
+    vid = result.ranking.variants.iat[0].split(",")[0]
+    cand = result.filtered.candidates
+    benign = {vid: [Evidence("BA1", source="user", note="seen in a large control cohort")]}
+    table, classes = classify_candidates(
+        cand,
+        frequencies=cohort.knowledge.frequencies,
+        parentage_confirmed=result.filtered.parentage_confirmed,
+        thresholds=result.thresholds,
+        user_criteria=benign,
+    )
+    assert classes[vid].classification == "Uncertain significance"  # contradictory
+    assert "BA1" in table.set_index("variant_id").loc[vid, "criteria"]
+    with pytest.raises(InputError, match="not candidates"):
+        classify_candidates(
+            cand,
+            frequencies=cohort.knowledge.frequencies,
+            parentage_confirmed=True,
+            user_criteria={"chr9:1:A>C": ["PS3"]},
+        )
+
+
+def test_a_session_that_does_not_show_the_proband_is_refused_clearly(cohort, copy):
+    case = next(iter(cohort.truth()["cases"].itertuples(index=False)))
+    user = clinician_of(copy, case.proband_id)
+    purpose = workbench.Treatment(patient=case.proband_id)
+    with (
+        cohort.session(user=user, purpose=purpose) as s,
+        pytest.raises(InputError, match="not among the people this session shows"),
+    ):
+        interpret_case(s, "P99999")
