@@ -203,6 +203,8 @@ def test_vus_only_case_has_one_missense_in_the_phenotype_gene(plan, tiny):
     for case in cases.itertuples(index=False):
         rows = _case_plants(plan, case)
         assert list(rows.category) == ["vus"] and list(rows.gene) == [case.gene]
+        # inherited from an unaffected parent: no de novo evidence makes it look pathogenic
+        assert list(rows.origin) != ["de_novo"]
         assert case.phenotype_disease_ids == case.disease_id
         assert tiny.set_index("gene").loc[case.gene, "disease_id"] == case.disease_id
 

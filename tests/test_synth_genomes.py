@@ -219,7 +219,7 @@ def test_a_null_effect_falls_back_when_its_positions_run_out(world):
         )
 
 
-def test_ti_tv_is_like_a_human_genome_and_survives_relabelling(world):
+def test_ti_tv_is_like_a_human_genome_and_survives_relabelling(tiny_cohort):
     from workbench.synth.genomes import _class_preserving_swap
 
     transitions = {("A", "G"), ("G", "A"), ("C", "T"), ("T", "C")}
@@ -232,13 +232,10 @@ def test_ti_tv_is_like_a_human_genome_and_survives_relabelling(world):
                     if x != y:
                         mapped = (swap.get(x, x), swap.get(y, y))
                         assert ((x, y) in transitions) == (mapped in transitions)
-    _, _, genomes = world
-    ti = tv = 0
-    for g in genomes.values():
-        for site in g.ts.sites():
-            for m in site.mutations:
-                if m.parent == -1:
-                    pair = (site.ancestral_state, m.derived_state)
-                    ti += pair in transitions
-                    tv += pair not in transitions
-    assert 1.6 < ti / tv < 2.5, f"Ti/Tv {ti / tv:.2f}; human genomes show about 2"
+    # ~2,000 SNV sites: enough that sampling noise stays well inside the bounds
+    v = tiny_cohort.variants()
+    snv = v[(v.ref.str.len() == 1) & (v.alt.str.len() == 1)]
+    ti = sum((r, a) in transitions for r, a in zip(snv.ref, snv.alt, strict=True))
+    tv = len(snv) - ti
+    assert len(snv) > 1500
+    assert 1.7 < ti / tv < 2.4, f"Ti/Tv {ti / tv:.2f}; human genomes show about 2"

@@ -595,7 +595,10 @@ def plan_cases(
             diseases = [row, row2]
         elif kind == "vus_only":
             row = genes.take("AD")
-            origins = ["de_novo"] + [o for o, _ in fam.unaffected_parents()]
+            # Inherited from an unaffected parent, so that ACMG rules leave it uncertain: a
+            # de novo missense in a dominant gene would be Likely pathogenic (PS2 + PM2),
+            # and the answer key would contradict the guideline it teaches.
+            origins = [o for o, _ in fam.unaffected_parents()] or ["de_novo"]
             origin = origins[int(rng.integers(len(origins)))]
             key = new_key()
             plant(key, "vus", row.gene, "missense_variant", fam.proband, origin)
