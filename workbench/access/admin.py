@@ -32,7 +32,7 @@ import pandas as pd
 from ..errors import InputError
 from .disclosure import NATIONAL_ID_PATTERN
 from .schema import SECONDARY_FINDING_CATEGORIES, parse_date
-from .store import load_consent_history
+from .store import CONSENT_COLUMNS, load_consent_history
 
 __all__ = [
     "SIGNERS",
@@ -52,19 +52,8 @@ __all__ = [
 SIGNERS = ("self", "guardian")
 
 _MAX_NOTE = 500
-_CONSENT_FIELDS = (
-    "person_id",
-    "version",
-    "signed_on",
-    "form_version",
-    "signed_by",
-    "secondary_findings",
-    "recontact",
-    "research_opt_out",
-    "withdrawn",
-    "recorded_by",
-    "note",
-)
+# The consents table's columns, in order (one definition, shared with the readers).
+_CONSENT_FIELDS = CONSENT_COLUMNS
 #: The fields whose change makes a new version meaningful (the note alone does not).
 _STATE_FIELDS = (
     "form_version",

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from .plots import _axes
 
 __all__ = [
     "plot_call_rate",
@@ -15,14 +16,6 @@ __all__ = [
     "plot_sex_check",
     "plot_titv",
 ]
-
-
-def _axes(ax):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(6, 4.5))
-    return ax
 
 
 def _need(table: pd.DataFrame, *columns):
