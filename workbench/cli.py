@@ -121,8 +121,9 @@ def _register_command_groups() -> None:
     """Add the groups defined beside their domains (they reuse this module's helpers)."""
     from .access.cli import audit, consent
     from .pipeline.cli import pipeline
+    from .teach.cli import course
 
-    for group in (audit, consent, pipeline):
+    for group in (audit, consent, course, pipeline):
         main.add_command(group)
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "OutputExistsError",
     "PipelineInputError",
     "RegressionFailure",
+    "SolutionMismatch",
     "WorkbenchError",
 ]
 
@@ -104,4 +105,13 @@ class RegressionFailure(WorkbenchError, AssertionError):
 
     def __init__(self, message: str, *, failures=()):
         self.failures = tuple(failures)
+        super().__init__(message)
+
+
+class SolutionMismatch(WorkbenchError, AssertionError):
+    """A course's model solution is not marked correct by its exercise (``course check``)."""
+
+    def __init__(self, message: str, *, exercise_id: str, feedback=None):
+        self.exercise_id = exercise_id
+        self.feedback = feedback
         super().__init__(message)
