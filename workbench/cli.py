@@ -117,6 +117,74 @@ def lab(port, root):
     os.execvp(cmd[0], cmd)
 
 
+@main.command()
+@click.argument("dashboard", required=False)
+@click.option("--all", "serve_all", is_flag=True, help="Serve every dashboard (a directory).")
+@click.option(
+    "--cohort",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("datasets/synthetic/teaching"),
+    show_default=True,
+    help="Cohort folder the dashboards open.",
+)
+@click.option("--port", type=int, default=8866, show_default=True)
+@click.option("--no-preheat", is_flag=True, help="Start a kernel per visit (no pool).")
+@_friendly
+def serve(dashboard, serve_all, cohort, port, no_preheat):
+    """Serve a dashboard (or --all) with Voila on localhost, every network call off."""
+    import tempfile
+
+    from .serve import (
+        DASHBOARD_DIR,
+        DASHBOARDS,
+        HEAVY_DASHBOARDS,
+        dashboard_path,
+        serve_environment,
+        voila_command,
+        voila_config,
+        write_voila_config,
+    )
+
+    if bool(dashboard) == serve_all:
+        raise InputError(f"name one dashboard ({', '.join(DASHBOARDS)}) or pass --all")
+    target = (Path.cwd() / DASHBOARD_DIR) if serve_all else dashboard_path(dashboard)
+    if serve_all and not target.is_dir():
+        raise InputError(f"no {DASHBOARD_DIR} here; run from the repository root")
+    heavy = [] if no_preheat else [d for d in HEAVY_DASHBOARDS if serve_all or d == target.stem]
+    env = serve_environment(cohort=cohort)
+    config_dir = Path(tempfile.mkdtemp(prefix="workbench-voila-"))
+    write_voila_config(config_dir, voila_config(preheat=heavy))
+    cmd = voila_command(target, port=port, config_dir=config_dir)
+    click.echo(f"serving {target.name} at http://127.0.0.1:{port}/ (cohort {cohort})")
+    os.execvpe(cmd[0], cmd, env)
+
+
+@main.command()
+@click.argument("dashboard")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="A new folder.")
+@click.option("--static", is_flag=True, help="Write an HTML snapshot instead of a bundle.")
+@click.option(
+    "--cohort",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("datasets/synthetic/teaching"),
+    show_default=True,
+)
+@click.option("--copy-cohort", is_flag=True, help="Copy the cohort into the bundle.")
+@_friendly
+def publish(dashboard, out, static, cohort, copy_cohort):
+    """Publish a dashboard: a bundle that starts Voila anywhere, or a static HTML snapshot."""
+    from .serve.publish import publish_bundle, static_snapshot
+
+    if static:
+        if copy_cohort:
+            raise InputError("--copy-cohort is for bundles; a snapshot holds no data files")
+        path = static_snapshot(dashboard, out=out, cohort=cohort)
+    else:
+        path = publish_bundle(dashboard, out=out, cohort=cohort, copy_cohort=copy_cohort)
+        path = path / "start.sh"
+    click.echo(f"wrote {path}")
+
+
 def _register_command_groups() -> None:
     """Add the groups defined beside their domains (they reuse this module's helpers)."""
     from .access.cli import audit, consent
