@@ -260,17 +260,27 @@ def test_table_html_escapes_captions_and_says_what_is_cut():
     assert "nothing to show" in d.table_html(t.iloc[:0], caption="Empty")
 
 
-def test_consent_overview_and_grants(tiny_cohort):
-    everyone = d.consent_overview(tiny_cohort)
-    assert everyone.person_id.is_unique and len(everyone) == len(tiny_cohort.consents())
-    opted = d.consent_overview(tiny_cohort, status="opted out")
+def test_consent_overview_and_grants_go_through_an_audited_steward_session(cohort_copy):
+    import workbench
+
+    cohort = workbench.open_cohort(cohort_copy)
+    steward = cohort.session(user="steward.larsen", purpose=workbench.Stewardship())
+    everyone = d.consent_overview(steward)
+    assert everyone.person_id.is_unique and len(everyone) == len(cohort.consents())
+    opted = d.consent_overview(steward, status="opted out")
     assert opted.research_opt_out.all() and len(opted) == everyone.research_opt_out.sum()
-    assert d.consent_overview(tiny_cohort, status="changed").version.gt(1).all()
+    assert d.consent_overview(steward, status="changed").version.gt(1).all()
     with pytest.raises(InputError, match="status"):
-        d.consent_overview(tiny_cohort, status="odd")
-    grants = d.grants_table(tiny_cohort)
+        d.consent_overview(steward, status="odd")
+    grants = d.grants_table(steward)
     assert len(grants) > 0 and grants.in_force.dtype == bool
     assert not grants[grants.revoked_on.notna()].in_force.any()
+    actions = steward.audit_log(user="steward.larsen").action.tolist()
+    # the bad status is refused before any read: three audited consent reads
+    assert actions.count("consents") == 3 and actions.count("grants") == 1
+    researcher = cohort.session(user="lab.researcher", purpose=workbench.Research(project="EPI-7"))
+    with pytest.raises(workbench.errors.AccessDenied):
+        researcher.consents()
 
 
 def test_verify_html_says_it_in_words():

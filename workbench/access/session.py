@@ -567,6 +567,32 @@ class Session:
             "audit_log", {k: str(v) for k, v in filters.items()}, compute, needs="admin"
         )
 
+    def consents(self) -> pd.DataFrame:
+        """Everyone's current consent (stewards; audited like any read)."""
+
+        def compute(access, people):
+            table = self.cohort.consents()
+            return table, len(table)
+
+        return self._call("consents", {}, compute, needs="admin")
+
+    def grants(self) -> pd.DataFrame:
+        """Every project grant, with ``in_force`` on this session's date (stewards; audited)."""
+
+        def compute(access, people):
+            table = pd.read_sql_query(
+                "SELECT project_id, dataset_id, user_id, granted_on, expires_on, revoked_on, "
+                "granted_by FROM project_grants ORDER BY project_id, dataset_id, granted_on",
+                self._conn,
+            )
+            revoked = table.revoked_on.notna() & (table.revoked_on.fillna("") <= self.today)
+            table["in_force"] = (
+                (table.granted_on <= self.today) & (table.expires_on > self.today) & ~revoked
+            )
+            return table, len(table)
+
+        return self._call("grants", {}, compute, needs="admin")
+
     # -- consent administration (stewards; see workbench.access.admin) ---------------------
     def _administer(self, action: str, function, fixed: dict, fields: dict):
         """Run an admin function in the audited transaction; only stewards get this far."""

@@ -23,12 +23,10 @@ Widget callbacks never show a traceback: errors appear as one line in the widget
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import html
 import io
 import os
-import sqlite3
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -545,24 +543,18 @@ class CaseReview(widgets.VBox, _Shows):
 
 
 # -- consent and audit console ------------------------------------------------------------------
-def _registry_readonly(cohort):
-    path = Path(cohort.path) / "registry.sqlite"
-    return contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True))
-
-
-def consent_overview(cohort, *, status: str = ANY) -> pd.DataFrame:
+def consent_overview(session, *, status: str = ANY) -> pd.DataFrame:
     """Everyone's current consent: ``person_id, version, signed_on, signed_by, recontact,
-    research_opt_out, withdrawn, secondary_findings``.
+    research_opt_out, withdrawn, secondary_findings``, read through a steward's session.
 
     ``status`` is :data:`ANY`, ``"withdrawn"``, ``"opted out"`` or ``"changed"`` (more than
-    one version). The registry's consent table is the stewards' own material; genotypes are
-    never read here.
+    one version). Genotypes are never read here.
     """
     if status not in (ANY, "withdrawn", "opted out", "changed"):
         raise InputError(
             f"status must be {ANY!r}, 'withdrawn', 'opted out' or 'changed', got {status!r}"
         )
-    table = cohort.consents()
+    table = session.consents()
     table = table[
         ["person_id", "version", "signed_on", "signed_by", "recontact", "research_opt_out",
          "withdrawn", "secondary_findings"]
@@ -578,19 +570,9 @@ def consent_overview(cohort, *, status: str = ANY) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
-def grants_table(cohort) -> pd.DataFrame:
-    """Project grants (``project_id, dataset_id, user_id, granted_on, expires_on, revoked_on,
-    granted_by``) with ``in_force`` on the cohort's reference date."""
-    with _registry_readonly(cohort) as conn:
-        today = conn.execute("SELECT value FROM meta WHERE key = 'reference_date'").fetchone()[0]
-        table = pd.read_sql_query(
-            "SELECT project_id, dataset_id, user_id, granted_on, expires_on, revoked_on, "
-            "granted_by FROM project_grants ORDER BY project_id, dataset_id, granted_on",
-            conn,
-        )
-    revoked = table.revoked_on.notna() & (table.revoked_on.fillna("") <= today)
-    table["in_force"] = (table.granted_on <= today) & (table.expires_on > today) & ~revoked
-    return table
+def grants_table(session) -> pd.DataFrame:
+    """Project grants with ``in_force`` on the session's date, through a steward's session."""
+    return session.grants()
 
 
 def audit_html(log: pd.DataFrame, *, limit: int = 25) -> str:
@@ -639,7 +621,7 @@ class StewardConsole(widgets.VBox, _Shows):
             options=[ANY, "withdrawn", "opted out", "changed"], value=ANY, description="Consents"
         )
         self.consents = widgets.HTML()
-        people = list(consent_overview(self.cohort).person_id)
+        people = list(consent_overview(self.session).person_id)
         self.person = widgets.Dropdown(options=people, value=people[0], description="Person")
         self.history = ConsentPanel(session, people[0])
         self.withdraw_note = widgets.Text(
@@ -682,11 +664,11 @@ class StewardConsole(widgets.VBox, _Shows):
 
     def _refresh(self) -> None:
         self._list()
-        self.grants.value = table_html(grants_table(self.cohort), caption="Grants")
+        self.grants.value = table_html(grants_table(self.session), caption="Grants")
         self._audit()
 
     def _list(self) -> None:
-        table = consent_overview(self.cohort, status=self.status.value)
+        table = consent_overview(self.session, status=self.status.value)
         self.consents.value = table_html(table, caption=f"{len(table)} current consents", limit=40)
 
     def _show_person(self) -> None:
