@@ -247,3 +247,15 @@ def test_patients_of_lists_own_probands_only(cohort):
     assert patients_of(cohort, user="lab.researcher") == []
     for p in mine:  # each opens a care session
         cohort.session(user="dr.jensen", purpose=workbench.Treatment(patient=p)).close()
+
+
+def test_attempt_turns_a_disclosure_refusal_into_a_reason():
+    import pandas as pd
+
+    from workbench.access.disclosure import mask_counts
+    from workbench.access.explain import attempt
+
+    # a row whose shown total pins its small count: the airlock refuses, with reason objects
+    table = pd.DataFrame({"a": [1, 5], "b": [5, 1], "t": [6, 6]})
+    value, reason = attempt(mask_counts, table, count_columns=["a", "b"], total_column="t")
+    assert value is None and "[disclosure.unprotectable]" in reason

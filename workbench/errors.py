@@ -69,10 +69,14 @@ class KeyMissingError(ConfigurationError):
 
 
 class AccessDenied(WorkbenchError, PermissionError):
-    """The access layer refused a request; ``reasons`` holds the machine-readable reasons."""
+    """The access layer refused a request; ``reasons`` holds the machine-readable codes.
+
+    Reasons may be given as codes or as objects with a ``code`` (``access.duo.Reason``);
+    they are always kept as code strings.
+    """
 
     def __init__(self, message: str, *, reasons=()):
-        self.reasons = tuple(reasons)
+        self.reasons = tuple(str(getattr(r, "code", r)) for r in reasons)
         super().__init__(message)
 
 

@@ -14,6 +14,8 @@ after the parameters cell is not counted).
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -457,24 +459,30 @@ def _regress_one(
     declared = set(papermill.inspect_notebook(str(path)))
     injected = {k: v for k, v in extra.items() if k in declared}
     stored = dict(injected)
-    if "cohort" in declared:
-        injected["cohort"] = str(cohort)
-        stored["cohort"] = COHORT_PLACEHOLDER
     name = baseline_filename(label)
     out = None if output_dir is None else output_dir / (name[: -len(".json")] + ".ipynb")
-    try:
-        result = run_notebook(
-            path,
-            parameters=injected,
-            output_path=out,
-            kernel_name=kernel_name,
-            cwd=path.parent,
-            timeout=timeout,
-            label=label,
-        )
-    except RegressionFailure as e:
-        report.failures.extend(e.failures)
-        return
+    with tempfile.TemporaryDirectory(prefix="workbench-regress-") as scratch:
+        if "cohort" in declared:
+            # Each notebook gets a pristine copy: sessions write audit entries, release
+            # histories and consent changes, and a notebook's recorded values must not depend
+            # on which notebooks ran before it.
+            private = Path(scratch) / cohort.name
+            shutil.copytree(cohort, private, symlinks=True)
+            injected["cohort"] = str(private)
+            stored["cohort"] = COHORT_PLACEHOLDER
+        try:
+            result = run_notebook(
+                path,
+                parameters=injected,
+                output_path=out,
+                kernel_name=kernel_name,
+                cwd=path.parent,
+                timeout=timeout,
+                label=label,
+            )
+        except RegressionFailure as e:
+            report.failures.extend(e.failures)
+            return
 
     values: dict[str, Any] = {}
     cells: dict[str, int] = {}
@@ -569,8 +577,9 @@ def regress(
     root : path-like
         The repository root: baselines are named from notebook paths relative to it.
     cohort : path-like
-        The cohort folder (the tiny preset for tests); injected as ``cohort`` (an absolute
-        path) into notebooks whose parameters cell declares ``cohort``.
+        The cohort folder (the tiny preset for tests). Notebooks whose parameters cell
+        declares ``cohort`` each receive a fresh copy of it (an absolute path), so what one
+        notebook writes (audit entries, consent changes) never changes another's results.
     update : bool
         Write each notebook's baseline from this run instead of comparing (tolerances of an
         existing baseline are kept). Notebooks that fail to run or break a rule are not written.
