@@ -87,3 +87,9 @@ def test_detail_and_table_html(case):
     assert ranking_html(result.ranking.iloc[0:0]).startswith("<p>No candidate")
     with pytest.raises(InputError, match="CaseInterpretation"):
         CandidateBrowser("not a case")
+
+
+def test_missing_values_show_as_nothing_not_nan():
+    from workbench.widgets.candidates import _e
+
+    assert _e(float("nan")) == "" and _e(None) == "" and _e("p.(Arg1Ter)") == "p.(Arg1Ter)"

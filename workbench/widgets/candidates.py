@@ -34,7 +34,9 @@ ANY = "any"
 
 
 def _e(value) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    # Missing values (None, NaN from a table) show as nothing, never as "nan".
+    missing = value is None or (isinstance(value, float) and value != value)
+    return html.escape("" if missing else str(value), quote=True)
 
 
 def filter_ranking(
