@@ -85,7 +85,9 @@ def test_serve_environment_names_the_cohort_and_the_template(tiny_cohort_path, t
     env = serve_environment(cohort=tiny_cohort_path, base={"JUPYTER_PATH": "/elsewhere"})
     assert env["WORKBENCH_COHORT"] == str(tiny_cohort_path.resolve())
     assert env["JUPYTER_PATH"].split(":") == [str(SHARE_DIR), "/elsewhere"]
-    assert env["MPLBACKEND"] == "Agg"
+    # No forced backend: course modules show pyplot figures inline under Voila (dashboards
+    # draw on matplotlib Figure objects and need no backend at all).
+    assert "MPLBACKEND" not in env
     with pytest.raises(InputError, match="not a cohort folder"):
         serve_environment(cohort=tmp_path, base={})
 

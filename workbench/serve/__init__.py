@@ -53,7 +53,7 @@ OFFLINE_LAB_SETTINGS = (
 #: Where the dashboard notebooks live, relative to the repository root.
 DASHBOARD_DIR = Path("notebooks") / "dashboards"
 #: The dashboards (notebook stems) ``workbench serve`` and ``workbench publish`` know.
-DASHBOARDS = ("cohort_explorer", "case_review", "consent_console", "pipeline_qc")
+DASHBOARDS = ("cohort_explorer", "case_review", "consent_console", "pipeline_qc", "class_progress")
 #: Dashboards whose first render is slow (numba kernels, interpretation): pre-heated.
 HEAVY_DASHBOARDS = ("cohort_explorer", "case_review")
 #: The project's Voila template (``share/voila/templates/workbench``): "lab" without CDN links.
@@ -155,6 +155,12 @@ def voila_config(
             "cull_interval": 60 if cull_idle_timeout else 300,
             "cull_connected": False,
         },
+        # Cells tagged solution or instructor never reach a learner's page, even when a
+        # course module is served from the source tree rather than its student edition.
+        "TagRemovePreprocessor": {
+            "enabled": True,
+            "remove_cell_tags": ["solution", "instructor"],
+        },
         "Voila": {
             "ip": "127.0.0.1",
             "open_browser": False,
@@ -225,7 +231,6 @@ def serve_environment(
         env["WORKBENCH_COHORT"] = str(path)
     paths = [str(SHARE_DIR), *filter(None, env.get("JUPYTER_PATH", "").split(os.pathsep))]
     env["JUPYTER_PATH"] = os.pathsep.join(dict.fromkeys(paths))
-    env["MPLBACKEND"] = "Agg"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
 
