@@ -470,6 +470,9 @@ def _regress_one(
             shutil.copytree(cohort, private, symlinks=True)
             injected["cohort"] = str(private)
             stored["cohort"] = COHORT_PLACEHOLDER
+        # Likewise a learner-progress store of its own (none yet), never the user's.
+        saved = os.environ.get("WORKBENCH_PROGRESS")
+        os.environ["WORKBENCH_PROGRESS"] = str(Path(scratch) / "progress.sqlite")
         try:
             result = run_notebook(
                 path,
@@ -483,6 +486,11 @@ def _regress_one(
         except RegressionFailure as e:
             report.failures.extend(e.failures)
             return
+        finally:
+            if saved is None:
+                os.environ.pop("WORKBENCH_PROGRESS", None)
+            else:
+                os.environ["WORKBENCH_PROGRESS"] = saved
 
     values: dict[str, Any] = {}
     cells: dict[str, int] = {}
