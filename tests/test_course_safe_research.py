@@ -10,6 +10,7 @@ import re
 import nbformat
 import pytest
 from conftest import REPO
+from course_support import answer_secrets
 
 from workbench.teach import build_course, check_course, load_answer_key, load_course
 
@@ -19,22 +20,6 @@ COURSE = REPO / "courses" / "safe-research"
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     return build_course(COURSE, out=tmp_path_factory.mktemp("course"), site=False)
-
-
-def _secrets() -> list[tuple[str, re.Pattern]]:
-    """Everything of the answer key a learner must not read in clear."""
-    key = load_answer_key(COURSE / "answers.yml")
-    out = []
-    for ex_id, spec in key["exercises"].items():
-        texts = [spec.get("explanation"), spec.get("model_answer"), *spec.get("hints", [])]
-        for text in filter(None, texts):
-            words = " ".join(str(text).split())
-            for part in (words[:30], words[-30:]):  # both ends, whatever the wrapping
-                out.append((ex_id, re.compile(re.escape(part))))
-        if spec["type"] == "numeric":
-            number = re.escape(f"{spec['answer']:g}")
-            out.append((ex_id, re.compile(rf"(?<![\w.,]){number}(?![\w.,])")))
-    return out
 
 
 def test_course_description_and_modules():
@@ -75,7 +60,7 @@ def test_student_edition_has_no_answer_key_and_no_solution(built):
 
 
 def test_no_answer_in_clear_in_the_student_edition(built):
-    secrets = _secrets()
+    secrets = answer_secrets(COURSE)
     assert len(secrets) > 20  # the scan must have something to look for
     files = [p for p in sorted(built.student.rglob("*")) if p.is_file()]
     for path in files:

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from conftest import REPO
+from course_support import answer_secrets
 
 from workbench.cli import main
 from workbench.teach import build_course, check_course, load_answer_key, load_course
@@ -23,22 +24,6 @@ COURSE = REPO / "courses" / "genomic-medicine"
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     return build_course(COURSE, out=tmp_path_factory.mktemp("course"))
-
-
-def _secrets() -> list[tuple[str, re.Pattern]]:
-    """Everything of the answer key a learner must not read in clear."""
-    key = load_answer_key(COURSE / "answers.yml")
-    out = []
-    for ex_id, spec in key["exercises"].items():
-        texts = [spec.get("explanation"), spec.get("model_answer"), *spec.get("hints", [])]
-        for text in filter(None, texts):
-            words = " ".join(str(text).split())
-            for part in (words[:30], words[-30:]):  # both ends, whatever the wrapping
-                out.append((ex_id, re.compile(re.escape(part))))
-        if spec["type"] == "numeric":
-            number = re.escape(f"{spec['answer']:g}")
-            out.append((ex_id, re.compile(rf"(?<![\w.,]){number}(?![\w.,])")))
-    return out
 
 
 def _files(folder):
@@ -67,7 +52,7 @@ def test_student_edition_has_no_answer_key_and_no_solution(built):
 
 @pytest.mark.parametrize("edition", ["student", "site"])
 def test_no_answer_in_clear_in_any_file(built, edition):
-    secrets = _secrets()
+    secrets = answer_secrets(COURSE)
     assert len(secrets) > 20  # the scan must have something to look for
     for path in _files(getattr(built, edition)):
         text = path.read_text(encoding="utf-8", errors="replace")

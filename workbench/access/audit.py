@@ -85,19 +85,7 @@ _FIELDS = (
     "prev_mac",
 )
 _COLUMNS = (*_FIELDS, "mac")
-_QUERY_COLUMNS = (
-    "seq",
-    "at",
-    "user_id",
-    "purpose",
-    "action",
-    "query",
-    "decision",
-    "basis",
-    "n_excluded",
-    "result_size",
-    "key_version",
-)
+_QUERY_COLUMNS = tuple(f for f in _FIELDS if f != "prev_mac")  # what query_log shows
 _AT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 _PATH_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
