@@ -40,8 +40,16 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check --fix workbench tests benchmarks
 	$(BIN)/ruff format workbench tests benchmarks
 
-## bench: every script in benchmarks/, one table
-bench: $(BIN)/.installed
+# Peers that cannot share the workbench's environment (sgkit pins zarr 2; scikit-allel's
+# randomised PCA needs scikit-learn) are measured from their own, built from their own lock.
+PEERS := .venv-peers
+$(PEERS)/.installed: benchmarks/peers/requirements.lock $(BIN)/.installed
+	$(PYTHON) -m venv $(PEERS)
+	$(BIN)/uv pip install --quiet --python $(PEERS)/bin/python -r benchmarks/peers/requirements.lock
+	touch $@
+
+## bench: every script in benchmarks/, one table (peers from .venv-peers)
+bench: $(BIN)/.installed $(PEERS)/.installed
 	$(BIN)/python benchmarks/run_all.py
 
 ## lock: re-resolve requirements.lock from pyproject.toml (needs the registry)
@@ -49,6 +57,8 @@ lock:
 	$(PYTHON) -m pip install --quiet uv==$(UV_VERSION)
 	$(PYTHON) -m uv pip compile pyproject.toml --extra test --python-version 3.11 \
 		--output-file requirements.lock --no-header --quiet
+	$(PYTHON) -m uv pip compile benchmarks/peers/requirements.in --python-version 3.11 \
+		--output-file benchmarks/peers/requirements.lock --no-header --quiet
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(PEERS) .pytest_cache

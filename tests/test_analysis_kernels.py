@@ -141,6 +141,43 @@ def test_random_arrays_equal_scikit_allel(g, n_pops):
     check(g, populations=pops, variant_class=np.arange(g.shape[0]) % 3)
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    arrays(
+        np.int8,
+        st.tuples(st.integers(1, 10), st.integers(1, 45), st.just(2)),
+        elements=st.sampled_from([-1, 0, 0, 0, 1, 1]),
+    ),
+    st.integers(1, 3),
+    st.booleans(),
+    st.integers(-2, 3),
+)
+def test_simple_rows_word_path_equals_scikit_allel(g, n_pops, interleaved, odd):
+    # Rows of only -1/0/1 take the word-at-a-time path; ragged sample counts, population
+    # ranges that split words, and one odd allele (-2 or 2, which sends its row down the
+    # call-by-call path) anywhere in the row, the tail included.
+    g = g.copy()
+    if odd not in (-1, 0, 1):
+        g[0, -1, 1] = odd
+    labels = [f"p{i % n_pops}" for i in range(g.shape[1])]
+    pops = np.array(labels if interleaved else sorted(labels))
+    check(g)
+    check(g, populations=pops, variant_class=np.arange(g.shape[0]) % 3)
+
+
+def test_per_sample_word_fields_are_flushed_before_they_overflow():
+    # 2 alt alleles per variant overflow a 16-bit field after 32,767 variants (and each of
+    # the two threads gets 35,000 here).
+    n = 70_000
+    g = np.ones((n, 8, 2), np.int8)
+    g[::7, 3] = [0, 1]
+    vs, ss = fused_stats(g, block_rows=n)
+    assert ss.n_non_ref[0] == 2 * n and ss.n_hom_alt[0] == n and ss.n_called[0] == n
+    n_het = len(range(0, n, 7))
+    assert ss.n_het[3] == n_het and ss.n_non_ref[3] == 2 * n - n_het
+    assert vs.n_hom_alt.sum() == 8 * n - n_het
+
+
 def test_large_random_array_across_blocks_and_threads():
     g = random_genotypes(n_variants=3000, n_samples=300, seed=11)
     check(g, variant_class=np.arange(3000) % 3)

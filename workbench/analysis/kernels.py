@@ -32,6 +32,17 @@ data, not a gap). The two agree exactly once each hemizygous ``[a, -2]`` is rewr
 homozygous ``[a, a]`` for the genotype-class counts (allele counts taken from the original):
 that is the reference the tests compare against.
 
+How it is fast
+--------------
+Almost every row of real data holds only the alleles -1, 0 and 1 (biallelic, no hemizygous
+call). Such a row is read as uint64 words of four calls and counted with SWAR bit arithmetic:
+each call is a 16-bit field, per-sample counters are words of four such fields (flushed to
+int64 at least every 16,383 variants, before a field can overflow); the row sums are sums of
+fields. LLVM turns that loop into wide vector code, and a single-population array of whole
+words is taken a block of rows at a time, with the check for odd alleles (-2, 2 …) in the same
+pass; a row that fails it is subtracted again and counted call by call, like rows that must be
+gathered into population order. ``benchmarks/bench_stats.py`` measures it.
+
 Numpy arrays are processed in variant blocks, threads splitting each block (``prange``); dask
 arrays chunk by chunk (dask's threads run chunks in parallel; the kernel releases the GIL), so
 memory stays bounded by one chunk and the per-sample counts are summed across chunks.
@@ -162,60 +173,292 @@ def _sub_row(row, cc, ch, ca, cp, nr, lanes, out):
     out[8] = m
 
 
-@numba.njit(nogil=True, cache=False)
-def _scan(x, r0, r1, order, bounds, vclass, rec, sacc):
-    """Rows ``r0:r1`` of ``x`` (variants × samples int16): fill ``rec`` rows, add to ``sacc``.
+# The fast path: rows whose every allele is -1, 0 or 1 (biallelic, no hemizygous call: almost
+# every row of real data) are read as uint64 words of four calls and counted with SWAR bit
+# arithmetic, 16-bit fields per call, which LLVM turns into wide vector code. A byte ``x`` is
+# one of 0xFF, 0x00, 0x01 exactly when its bits 1..7 are equal, so a row qualifies when no byte
+# of ``x ^ (x << 1)`` has any of bits 2..7 set, and none is 0xFE (-2: bit 1 set, bit 0 not).
+_U = np.uint64
+_BYTE1 = _U(0x0101010101010101)
+_CALL1 = _U(0x0001000100010001)
+_CALL3 = _U(0x0003000300030003)
+_BITS2TO7 = _U(0xFCFCFCFCFCFCFCFC)
+_FIELD = _U(0xFFFF)
+_SWAR_WORDS = 32767  # words (4 calls each) per fast sub-row: row sums of 2 × 32767 fit 16 bits
+_WORD_FLUSH = 16383  # variants per 16-bit per-sample field (2 × 16383 < 65535)
 
+
+@numba.njit(nogil=True, cache=False, inline="always")
+def _fields(s):
+    # Sum of the four 16-bit fields of ``s``.
+    return (s & _FIELD) + ((s >> _U(16)) & _FIELD) + ((s >> _U(32)) & _FIELD) + (s >> _U(48))
+
+
+@numba.njit(nogil=True, cache=False)
+def _is_simple(words):
+    unequal = _U(0)
+    minus2 = _U(0)
+    for i in range(words.shape[0]):
+        x = words[i]
+        unequal |= x ^ (x << _U(1))
+        minus2 |= (x >> _U(1)) & ~x
+    return ((unequal & _BITS2TO7) | (minus2 & _BYTE1)) == _U(0)
+
+
+@numba.njit(nogil=True, cache=False, inline="always")
+def _swar_flags(x):
+    # Per-call 16-bit fields of one word of four calls, alleles -1, 0 or 1: called, het,
+    # hom-alt, alt alleles, missing alleles.
+    x1 = x >> _U(1)
+    alt = x & ~x1 & _BYTE1  # allele == 1
+    miss = x1 & _BYTE1  # allele == -1
+    called = ~(miss | (miss >> _U(8))) & _CALL1
+    n_alt = (alt + (alt >> _U(8))) & _CALL3
+    hom_alt = alt & (alt >> _U(8)) & _CALL1
+    het = (alt ^ (alt >> _U(8))) & called & _CALL1
+    n_miss = (miss + (miss >> _U(8))) & _CALL3
+    return called, het, hom_alt, n_alt, n_miss
+
+
+@numba.njit(nogil=True, cache=False)
+def _swar_row(words, wc, wh, wa, wn, sums):
+    """Count the calls of ``words`` (alleles -1, 0, 1) into the per-sample word fields; add
+    their (called, het, hom-alt, alt alleles, missing alleles) to ``sums``."""
+    s_c = _U(0)
+    s_h = _U(0)
+    s_a = _U(0)
+    s_n = _U(0)
+    s_m = _U(0)
+    for i in range(words.shape[0]):
+        called, het, hom_alt, n_alt, n_miss = _swar_flags(words[i])
+        wc[i] += called
+        wh[i] += het
+        wa[i] += hom_alt
+        wn[i] += n_alt
+        s_c += called
+        s_h += het
+        s_a += hom_alt
+        s_n += n_alt
+        s_m += n_miss
+    sums[0] += _fields(s_c)
+    sums[1] += _fields(s_h)
+    sums[2] += _fields(s_a)
+    sums[3] += _fields(s_n)
+    sums[4] += _fields(s_m)
+
+
+@numba.njit(nogil=True, cache=False, inline="always")
+def _record_simple(out, called, het, hom_alt, n_alt, n_miss, n_calls):
+    an = 2 * n_calls - n_miss
+    out[_CALLED] += called
+    out[_HET] += het
+    out[_HOMREF] += called - het - hom_alt
+    out[_HOMALT] += hom_alt
+    out[_AN] += an
+    out[_AC0] += an - n_alt
+    out[_MAX] = max(out[_MAX], 1 if n_alt > 0 else (0 if an > 0 else -1))
+
+
+@numba.njit(nogil=True, cache=False)
+def _swar_rows(x64, v0, v1, vclass, wc, wh, wa, wn0, wn1, wn2, rec, simple):
+    """Rows ``v0:v1`` of ``x64`` (whole rows of words, one population): each row's calls are
+    counted and checked in one pass; a row that turns out not simple is counted again and
+    subtracted (exact: the fields wrap modulo 2**64) and left for the call-by-call path."""
+    n_words = x64.shape[1]
+    for v in range(v0, v1):
+        cls = vclass[v]
+        wn = wn0 if cls == OTHER else (wn1 if cls == TRANSITION else wn2)
+        s_c = _U(0)
+        s_h = _U(0)
+        s_a = _U(0)
+        s_n = _U(0)
+        s_m = _U(0)
+        unequal = _U(0)
+        minus2 = _U(0)
+        for i in range(n_words):
+            x = x64[v, i]
+            called, het, hom_alt, n_alt, n_miss = _swar_flags(x)
+            wc[i] += called
+            wh[i] += het
+            wa[i] += hom_alt
+            wn[i] += n_alt
+            s_c += called
+            s_h += het
+            s_a += hom_alt
+            s_n += n_alt
+            s_m += n_miss
+            unequal |= x ^ (x << _U(1))
+            minus2 |= (x >> _U(1)) & ~x
+        ok = ((unequal & _BITS2TO7) | (minus2 & _BYTE1)) == _U(0)
+        simple[v - v0] = ok
+        if ok:
+            o = rec[v, 0]
+            o[_MAX] = -1
+            _record_simple(
+                o, _fields(s_c), _fields(s_h), _fields(s_a), _fields(s_n), _fields(s_m), 4 * n_words
+            )
+        else:
+            for i in range(n_words):
+                called, het, hom_alt, n_alt, n_miss = _swar_flags(x64[v, i])
+                wc[i] -= called
+                wh[i] -= het
+                wa[i] -= hom_alt
+                wn[i] -= n_alt
+
+
+@numba.njit(nogil=True, cache=False, inline="always")
+def _sub_range(row, lo, hi, c, nr, lanes, out):
+    # Samples ``lo:hi`` call by call, into the uint8 per-sample counters ``c``.
+    for a in range(lo, hi, _SUB):
+        b = min(a + _SUB, hi)
+        _sub_row(row[a:b], c[0, a:b], c[1, a:b], c[2, a:b], c[3, a:b], c[nr, a:b], lanes, out)
+
+
+@numba.njit(nogil=True, cache=False)
+def _fast_range(words, row, lo, hi, wc, wh, wa, wn, c, nr, lanes, sums, out):
+    """Samples ``lo:hi`` of a simple row: whole words by SWAR, the ragged ends (samples that
+    share a word with another population, or the last ``n % 4``) call by call into ``c``.
+    Returns whether ``c`` was touched."""
+    w0 = (lo + 3) // 4
+    w1 = hi // 4
+    if w1 <= w0:
+        _sub_range(row, lo, hi, c, nr, lanes, out)
+        return hi > lo
+    _sub_range(row, lo, 4 * w0, c, nr, lanes, out)
+    _sub_range(row, 4 * w1, hi, c, nr, lanes, out)
+    for a in range(w0, w1, _SWAR_WORDS):
+        b = min(a + _SWAR_WORDS, w1)
+        sums[:] = 0
+        # Separate arrays, not rows of one 2-d array: that alone costs the vectoriser ~30 %.
+        _swar_row(words[a:b], wc[a:b], wh[a:b], wa[a:b], wn[a:b], sums)
+        called, het, hom_alt, n_alt, n_miss = sums[0], sums[1], sums[2], sums[3], sums[4]
+        _record_simple(out, called, het, hom_alt, n_alt, n_miss, 4 * (b - a))
+    return lo < 4 * w0 or 4 * w1 < hi
+
+
+@numba.njit(nogil=True, cache=False)
+def _flush_words(words, dst):
+    # Per-sample 16-bit fields → ``dst`` (one row of the per-sample counters); then zero them.
+    n_samples = dst.shape[0]
+    for i in range(words.shape[0]):
+        w = words[i]
+        for f in range(4):
+            j = 4 * i + f
+            if j < n_samples:
+                dst[j] += np.int64((w >> _U(16 * f)) & _FIELD)
+        words[i] = 0
+
+
+@numba.njit(nogil=True, cache=False)
+def _flush_all(wc, wh, wa, wn0, wn1, wn2, sacc):
+    _flush_words(wc, sacc[_S_CALLED])
+    _flush_words(wh, sacc[_S_HET])
+    _flush_words(wa, sacc[_S_HOMALT])
+    _flush_words(wn0, sacc[_S_NR0])
+    _flush_words(wn1, sacc[_S_NR1])
+    _flush_words(wn2, sacc[_S_NR2])
+
+
+@numba.njit(nogil=True, cache=False)
+def _tail_is_simple(row, start):
+    for j in range(start, row.shape[0]):
+        w = row[j]
+        a = np.int16(np.int16(w << 8) >> 8)
+        b = np.int16(w >> 8)
+        if a < -1 or a > 1 or b < -1 or b > 1:
+            return False
+    return True
+
+
+@numba.njit(nogil=True, cache=False)
+def _scan(x, x64, r0, r1, order, bounds, vclass, rec, sacc):
+    """Rows ``r0:r1`` of ``x`` (variants × samples int16): fill ``rec`` rows (zeros on entry),
+    add to ``sacc``.
+
+    ``x64`` is ``x`` viewed as whole words when a row is a whole number of them and there is
+    one population (an empty array otherwise); its rows are then taken a block at a time.
     With a non-empty ``order`` each row is first gathered into population order (populations
     are then the contiguous ranges ``bounds``) and ``sacc`` is in that order too.
     """
     n_samples = x.shape[1]
     n_pops = bounds.shape[0] - 1
+    n_words = (n_samples + 3) // 4
     c = np.zeros((_NSAMP, n_samples), np.uint8)
+    # Per-sample 16-bit word fields of the fast path: called, het, hom-alt, and non-reference
+    # alleles by variant class.
+    wc = np.zeros(n_words, np.uint64)
+    wh = np.zeros(n_words, np.uint64)
+    wa = np.zeros(n_words, np.uint64)
+    wn0 = np.zeros(n_words, np.uint64)
+    wn1 = np.zeros(n_words, np.uint64)
+    wn2 = np.zeros(n_words, np.uint64)
     lanes = np.zeros((9, _LANES), np.int16)
-    buf = np.empty(n_samples, np.int16)
-    gather = order.shape[0] > 0
+    sums = np.zeros(5, np.uint64)
+    # Rows go through a buffer of whole words when they must be gathered or are not 8-byte
+    # aligned; the padding calls beyond ``n_samples`` are never counted.
+    buffered = order.shape[0] > 0 or n_samples % 4 != 0
+    buf64 = np.zeros(n_words, np.uint64)
+    buf = buf64.view(np.int16)
+    n_full = n_samples // 4
+    whole_rows = x64.shape[0] > 0
+    simple_rows = np.zeros(_FLUSH, np.bool_)
+    since_flush = 0
     for b0 in range(r0, r1, _FLUSH):
         b1 = min(b0 + _FLUSH, r1)
-        c[:, :] = 0
+        dirty = False  # whether ``c`` holds counts (simple rows seldom touch it)
+        if whole_rows:
+            _swar_rows(x64, b0, b1, vclass, wc, wh, wa, wn0, wn1, wn2, rec, simple_rows)
         for v in range(b0, b1):
             nr = 4 + vclass[v]
-            if gather:
+            if whole_rows:
+                if not simple_rows[v - b0]:
+                    rec[v, 0, _MAX] = -1
+                    _sub_range(x[v], 0, n_samples, c, nr, lanes, rec[v, 0])
+                    dirty = True
+                continue
+            wn = wn0 if vclass[v] == OTHER else (wn1 if vclass[v] == TRANSITION else wn2)
+            if buffered:
                 src = x[v]
-                for j in range(n_samples):
-                    buf[j] = src[order[j]]
-                row = buf
+                if order.shape[0] > 0:
+                    for j in range(n_samples):
+                        buf[j] = src[order[j]]
+                else:
+                    buf[:n_samples] = src
+                row = buf[:n_samples]
+                words = buf64
             else:
                 row = x[v]
+                words = row.view(np.uint64)
+            simple = _is_simple(words[:n_full]) and _tail_is_simple(row, 4 * n_full)
             for p in range(n_pops):
                 o = rec[v, p]
-                o[:] = 0
                 o[_MAX] = -1
-                for lo in range(bounds[p], bounds[p + 1], _SUB):
-                    hi = min(lo + _SUB, bounds[p + 1])
-                    _sub_row(
-                        row[lo:hi],
-                        c[0, lo:hi],
-                        c[1, lo:hi],
-                        c[2, lo:hi],
-                        c[3, lo:hi],
-                        c[nr, lo:hi],
-                        lanes,
-                        o,
-                    )
-        for k in range(_NSAMP):
-            for j in range(n_samples):
-                sacc[k, j] += c[k, j]
+                lo, hi = bounds[p], bounds[p + 1]
+                if simple:
+                    dirty |= _fast_range(words, row, lo, hi, wc, wh, wa, wn, c, nr, lanes, sums, o)
+                else:
+                    _sub_range(row, lo, hi, c, nr, lanes, o)
+                    dirty = True
+        since_flush += b1 - b0
+        if since_flush > _WORD_FLUSH - _FLUSH:
+            _flush_all(wc, wh, wa, wn0, wn1, wn2, sacc)
+            since_flush = 0
+        if dirty:
+            for k in range(_NSAMP):
+                for j in range(n_samples):
+                    sacc[k, j] += c[k, j]
+            c[:, :] = 0
+    _flush_all(wc, wh, wa, wn0, wn1, wn2, sacc)
 
 
 @numba.njit(nogil=True, cache=False, parallel=True)
-def _scan_parallel(x, order, bounds, vclass, rec, sacc_parts):
+def _scan_parallel(x, x64, order, bounds, vclass, rec, sacc_parts):
     n = x.shape[0]
     parts = sacc_parts.shape[0]
     step = (n + parts - 1) // parts
     for t in prange(parts):
         lo, hi = min(t * step, n), min((t + 1) * step, n)
-        _scan(x, lo, hi, order, bounds, vclass, rec, sacc_parts[t])
+        _scan(x, x64, lo, hi, order, bounds, vclass, rec, sacc_parts[t])
 
 
 @numba.njit(nogil=True, cache=False)
@@ -420,15 +663,19 @@ def _block(g, codes, n_pops, vclass, *, parallel):
         bounds = np.array([0, n_samp], np.int64)
     g = np.ascontiguousarray(g, dtype=np.int8)
     x = g.view(np.int16).reshape(n_var, n_samp)
+    if n_pops == 1 and n_samp % 4 == 0 and n_samp // 4 <= _SWAR_WORDS:
+        x64 = x.view(np.uint64)
+    else:
+        x64 = np.zeros((0, 1), np.uint64)
     rec = np.zeros((n_var, n_pops, _NREC), np.int32)
     if parallel and n_var >= 2 * _FLUSH:
         parts = min(numba.get_num_threads(), n_var // _FLUSH)
         sacc = np.zeros((parts, _NSAMP, n_samp), np.int64)
-        _scan_parallel(x, order, bounds, vclass, rec, sacc)
+        _scan_parallel(x, x64, order, bounds, vclass, rec, sacc)
         sacc = sacc.sum(axis=0)
     else:
         sacc = np.zeros((_NSAMP, n_samp), np.int64)
-        _scan(x, 0, n_var, order, bounds, vclass, rec, sacc)
+        _scan(x, x64, 0, n_var, order, bounds, vclass, rec, sacc)
     if len(order):
         unsorted = np.empty_like(sacc)
         unsorted[:, order] = sacc
