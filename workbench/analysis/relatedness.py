@@ -198,8 +198,23 @@ def expected_relatives(samples: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _null_scatter(phi: np.ndarray, expected_pairs: list[tuple[int, int]]) -> tuple[float, float]:
+    """Centre and robust spread (median, 1.4826 × MAD) of the kinship of pairs the pedigree
+    does not link: the noise an unrelated pair's estimate carries on this genome."""
+    n = len(phi)
+    mask = np.triu(np.ones((n, n), dtype=bool), k=1)
+    for i, j in expected_pairs:
+        mask[min(i, j), max(i, j)] = False
+    values = phi[mask]
+    values = values[np.isfinite(values)]
+    if len(values) < 10:
+        return 0.0, 0.0
+    centre = float(np.median(values))
+    return centre, float(1.4826 * np.median(np.abs(values - centre)))
+
+
 def recover_families(
-    kinship: pd.DataFrame, samples: pd.DataFrame, *, max_degree: int = 2
+    kinship: pd.DataFrame, samples: pd.DataFrame, *, max_degree: int = 2, alpha: float = 0.05
 ) -> pd.DataFrame:
     """Compare genetic relatives with the registry pedigree.
 
@@ -211,37 +226,69 @@ def recover_families(
         The registry samples (``cohort.samples()``).
     max_degree
         Report pairs not in the pedigree that are related this closely or closer.
+    alpha
+        Family-wise error rate for flagging a pair the pedigree does not link: its kinship
+        must stand out from the scatter of unlinked pairs (robust z against their median and
+        MAD) past the Bonferroni bound for the number of pairs tested.
 
     Returns
     -------
     pandas.DataFrame
         One row per expected first-degree pair and per unexpected relative pair:
         ``sample_a, sample_b, family_a, family_b, relationship`` (the pedigree's, ``""`` when
-        none), ``kinship, degree`` and ``status``: ``"confirmed"`` (expected and called first
-        degree), ``"missed"`` (expected, called otherwise) or ``"unexpected"`` (not in the
-        pedigree, called ``max_degree`` or closer — a sample swap, a cryptic relative or a
-        pedigree error to look into).
+        none), ``kinship, degree, z`` (robust z against unlinked pairs) and ``status``:
+        ``"confirmed"`` (expected and called first degree), ``"missed"`` (expected, called
+        otherwise) or ``"unexpected"`` (not in the pedigree, called ``max_degree`` or closer
+        and significant at ``alpha`` — a sample swap, a cryptic relative or a pedigree error
+        to look into). ``attrs`` holds ``null_centre``, ``null_sd``, ``z_threshold``,
+        ``min_detectable_kinship``, ``n_not_significant`` (unlinked pairs past the degree
+        bound that the scatter explains) and ``notes``.
+
+    Notes
+    -----
+    On a short genome (the synthetic presets are a few megabases) unrelated people's kinship
+    scatters widely, because few independent segments are averaged; thousands of unlinked
+    pairs then pass the second-degree bound by chance. The significance test keeps those out,
+    and ``attrs["notes"]`` says which kinship can no longer be told from noise.
     """
+    from scipy.stats import norm
+
     if not kinship.index.equals(pd.Index(kinship.columns)):
         raise InputError("kinship must have the same samples on both axes (king_kinship's result)")
+    _check_fraction("alpha", alpha, 0.0, 1.0, hi_open=True)
+    if alpha <= 0:
+        raise InputError(f"alpha must be above 0, got {alpha}")
     expected = expected_relatives(samples)
     in_data = set(kinship.index)
     expected = expected[expected.sample_a.isin(in_data) & expected.sample_b.isin(in_data)]
     pos = {s: k for k, s in enumerate(kinship.index)}
     phi = kinship.to_numpy()
-    exp_phi = np.array(
-        [phi[pos[a], pos[b]] for a, b in zip(expected.sample_a, expected.sample_b, strict=True)],
-        dtype=np.float64,
-    )
+    pairs = [(pos[a], pos[b]) for a, b in zip(expected.sample_a, expected.sample_b, strict=True)]
+    exp_phi = np.array([phi[i, j] for i, j in pairs], dtype=np.float64)
+    centre, sd = _null_scatter(phi, pairs)
+    n_tests = max(len(phi) * (len(phi) - 1) // 2 - len(pairs), 1)
+    z_threshold = float(norm.isf(alpha / n_tests))
+
+    def robust_z(values):
+        values = np.asarray(values, dtype=np.float64)
+        if sd == 0:
+            return np.where(values > centre, np.inf, 0.0)
+        return (values - centre) / sd
+
     exp_rows = expected.assign(
         kinship=exp_phi,
         degree=relationship_degree(exp_phi),
+        z=robust_z(exp_phi),
     )
     exp_rows["status"] = np.where(exp_rows.degree == 1, "confirmed", "missed")
     found = relatives(kinship, max_degree=max_degree)
     key = set(zip(expected.sample_a, expected.sample_b, strict=True))
     ordered = [tuple(sorted(p)) for p in zip(found.sample_a, found.sample_b, strict=True)]
     extra = found[[p not in key for p in ordered]].copy()
+    extra["z"] = robust_z(extra.kinship)
+    significant = extra.z >= z_threshold
+    n_not_significant = int((~significant).sum())
+    extra = extra[significant]
     if len(extra):
         extra[["sample_a", "sample_b"]] = [
             tuple(sorted(p)) for p in zip(extra.sample_a, extra.sample_b, strict=True)
@@ -260,9 +307,33 @@ def recover_families(
         "relationship",
         "kinship",
         "degree",
+        "z",
         "status",
     ]
-    return table[columns].sort_values(["status", "sample_a", "sample_b"]).reset_index(drop=True)
+    table = table[columns].sort_values(["status", "sample_a", "sample_b"]).reset_index(drop=True)
+    min_detectable = centre + z_threshold * sd
+    notes = []
+    if n_not_significant:
+        notes.append(
+            f"{n_not_significant} unlinked pair(s) pass the degree-{max_degree} bound but not the "
+            f"significance test: unrelated pairs' kinship scatters with SD {sd:.3f} here"
+        )
+    bound = _BOUNDS[max_degree] if max_degree < len(_BOUNDS) else -np.inf
+    if min_detectable > bound:
+        notes.append(
+            f"only kinship above {min_detectable:.3f} stands out from that scatter; relatives "
+            f"nearer the degree-{max_degree} bound ({bound:.3f}) cannot be told from noise on "
+            "this genome (a longer genome narrows the scatter)"
+        )
+    table.attrs.update(
+        null_centre=centre,
+        null_sd=sd,
+        z_threshold=z_threshold,
+        min_detectable_kinship=min_detectable,
+        n_not_significant=n_not_significant,
+        notes=notes,
+    )
+    return table
 
 
 @dataclass(frozen=True)
