@@ -362,6 +362,65 @@ class Session:
         out = self._call("genotypes", query, compute)
         return self._remember(out, kind="genotypes", record_level=True)
 
+    def genotype_view(self):
+        """Whole-genome calls of the people this session may see, for cohort analytics.
+
+        Returns a :class:`~workbench.access.view.GenotypeView`, which the functions of
+        :mod:`workbench.analysis` take in place of a cohort. Opening it is decided and audited,
+        and so is each read of its calls (which fails closed if anyone has since left the
+        view). People in the registry without genotypes are left out (``view.notes``).
+        """
+        from .view import GenotypeView
+
+        def compute(access, people):
+            table = _registry_samples(self._conn, people)
+            column = {p: i for i, p in enumerate(self.cohort.sample_ids)}
+            notes = []
+            absent = int((~table.person_id.isin(column)).sum())
+            if absent:
+                notes.append(f"{absent} person(s) in view have no genotypes and are left out")
+            table = table[table.person_id.isin(column)]
+            table = table.assign(_col=table.person_id.map(column)).sort_values("_col")
+            people_in_order = list(table.person_id)
+            # Parents out of view keep a label too (their data stays out): it is what tells
+            # their children apart as siblings.
+            parents = set(table.father_id.dropna()) | set(table.mother_id.dropna())
+            everyone = people_in_order + sorted(parents - set(people_in_order))
+            labels = dict(zip(everyone, self._labels(everyone), strict=True))
+            families = sorted(set(table.family_id.dropna()))
+            if isinstance(self.purpose, Treatment):
+                family_labels = {f: f for f in families}
+            else:
+                pseudonymiser = self._pseudonym_key.pseudonymiser()
+                namespace = f"{self._project()}.families"
+                family_labels = {
+                    f: pseudonymiser.project_pseudonym(f, namespace).replace("-R", "-F", 1)
+                    for f in families
+                }
+            samples = pd.DataFrame(
+                {
+                    "person_id": [labels[p] for p in people_in_order],
+                    "family_id": table.family_id.map(family_labels).to_numpy(dtype=object),
+                    "father_id": table.father_id.map(labels).to_numpy(dtype=object),
+                    "mother_id": table.mother_id.map(labels).to_numpy(dtype=object),
+                    "sex": table.sex.to_numpy(dtype=object),
+                    "population": table.population.to_numpy(dtype=object),
+                    "region": table.region.to_numpy(dtype=object),
+                    "affected": table.affected.astype(bool).to_numpy(),
+                    "birth_decade": (table.birth_year // 10 * 10).astype(int).to_numpy(),
+                }
+            )
+            view = GenotypeView(
+                self,
+                tuple(people_in_order),
+                table["_col"].to_numpy(dtype=np.int64),
+                samples,
+                tuple(notes),
+            )
+            return view, len(people_in_order)
+
+        return self._call("genotype_view", {}, compute)
+
     def phenotypes(self) -> pd.DataFrame:
         """HPO terms (``sample_id, hpo_id, label, excluded``) of the people in view."""
 

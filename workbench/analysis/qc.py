@@ -161,9 +161,9 @@ class _Inputs:
             self._from_arrays(data, variants, sample_ids, sex, populations)
 
     def _from_cohort(self, cohort, populations):
+        # A Cohort, or a session's GenotypeView (the people a purpose and consent allow).
         self.sample_ids = list(cohort.sample_ids)
-        registry = cohort._query("SELECT person_id, sex, population FROM samples")
-        registry = registry.set_index("person_id")
+        registry = cohort.samples()[["person_id", "sex", "population"]].set_index("person_id")
         absent = sorted(set(registry.index) - set(self.sample_ids))
         unknown = [s for s in self.sample_ids if s not in registry.index]
         if absent:
@@ -294,7 +294,9 @@ def variant_qc(
     Parameters
     ----------
     data
-        A :class:`~workbench.Cohort` or a genotype array (variants × samples × 2).
+        A :class:`~workbench.Cohort`, a session's genotype view
+        (:meth:`~workbench.access.session.Session.genotype_view`: only the people its purpose
+        and their consent allow), or a genotype array (variants × samples × 2).
     populations
         For a cohort: ``None`` uses the registry's population of each person, ``False`` none,
         or one label per sample. For an array: one label per sample, or ``None``.
@@ -478,7 +480,8 @@ def sample_qc(
     Parameters
     ----------
     data
-        A :class:`~workbench.Cohort` (sex and population from its registry) or a genotype array.
+        A :class:`~workbench.Cohort` or a session's genotype view (sex and population from
+        the registry), or a genotype array.
     variants
         For an array: one row per variant with ``contig`` (``chrX``/``X`` marks the X) and, for
         Ti/Tv, ``ref`` and ``alt``.

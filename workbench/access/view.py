@@ -1,0 +1,103 @@
+"""Genotype views: the people a session may see, whole-genome, for analysis at scale.
+
+>>> r = cohort.session(user="anc.researcher", purpose=Research(project="ANC-3"))  # doctest: +SKIP
+>>> view = r.genotype_view()                                                     # doctest: +SKIP
+>>> variant_qc(view); pca(view.genotypes(), sample_ids=view.sample_ids)          # doctest: +SKIP
+
+A :class:`GenotypeView` is what cohort analytics read instead of the :class:`~workbench.Cohort`:
+it has the same ``sample_ids`` / ``samples()`` / ``variants()`` / ``genotypes()`` shape, so the
+functions of :mod:`workbench.analysis` take either, but it holds only the people the session's
+purpose and their consent allow, labelled as the session labels them (project pseudonyms in
+research and teaching).
+
+Opening a view is one decided and audited call. So is every ``genotypes()`` read: it decides
+afresh and fails closed if anyone in the view has since fallen out of it (a withdrawal, an
+opt-out, an expired grant): the analysis would otherwise mix people who may be read with people
+who may not. Open a new view to go on without them. The calls come back as a lazy dask array
+over the VCF Zarr chunks, so the national preset is read chunk by chunk; what is computed from
+it stays in the session (the airlock, :meth:`Session.export`, releases only summaries the
+session made itself).
+
+Unlike the other results of a session, a view is a handle, not a plain value: behind a process
+boundary it would be the analysis running next to the data (a trusted research environment),
+not data sent out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConsentDenied
+
+__all__ = ["GenotypeView"]
+
+
+@dataclass(frozen=True, eq=False)
+class GenotypeView:
+    """Whole-genome calls of the people in a session's view, in genotype-store order.
+
+    Made by :meth:`workbench.access.session.Session.genotype_view`; do not build one yourself.
+    """
+
+    _session: object
+    _people: tuple[str, ...]  # internal ids (never shown), in the order of ``_columns``
+    _columns: np.ndarray  # their columns in the cohort's genotype store
+    _samples: pd.DataFrame  # labelled sample table
+    notes: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        return (
+            f"<GenotypeView people={len(self._people)} of {len(self._session.cohort.sample_ids)} "
+            f"for {self._session!r}>"
+        )
+
+    @property
+    def sample_ids(self) -> list[str]:
+        """The labels of the people in view (project pseudonyms outside care), in column order."""
+        return list(self._samples.person_id)
+
+    @property
+    def contigs(self) -> dict[str, int]:
+        """Contig name → length."""
+        return self._session.cohort.contigs
+
+    def samples(self) -> pd.DataFrame:
+        """One row per person in view, in column order: ``person_id`` (the session's label),
+        ``family_id`` (a project-specific family label outside care), ``father_id`` and
+        ``mother_id`` (the parents' labels; a parent may be out of view, and then the label
+        only links siblings, with no data behind it), ``sex``,
+        ``population``, ``region`` (one of five), ``affected``, ``birth_decade``."""
+        return self._samples.copy()
+
+    def variants(self, *, contig: str | None = None, region=None) -> pd.DataFrame:
+        """Variant sites (no one's calls): ``contig, position, ref, alt``."""
+        return self._session.cohort.variants(contig=contig, region=region)
+
+    def genotypes(self, *, contig: str | None = None, region=None):
+        """Calls of the people in view, as a lazy :class:`allel.GenotypeDaskArray`.
+
+        Decided and audited like every session call; refused (:class:`ConsentDenied`) when
+        someone in the view may no longer be read.
+        """
+        import allel
+
+        query = {"contig": contig} if region is None else {"region": [contig, *region]}
+        mine = set(self._people)
+
+        def compute(access, people):
+            gone = len(mine - set(people))
+            if gone:
+                raise ConsentDenied(
+                    f"{gone} person(s) in this view may no longer be read (consent or grant "
+                    "changed since it was opened); open a new view with session.genotype_view()",
+                    reasons=("consent.changed_since_view",),
+                )
+            gt = self._session.cohort.genotypes(contig=contig, region=region, dask=True).values
+            if len(self._columns) != gt.shape[1] or np.any(self._columns != np.arange(gt.shape[1])):
+                gt = gt[:, self._columns]
+            return allel.GenotypeDaskArray(gt), len(self._people)
+
+        return self._session._call("genotype_view.read", query, compute)
