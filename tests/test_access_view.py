@@ -120,3 +120,17 @@ def test_stewards_administer_and_never_open_a_view(cohort_copy):
     with pytest.raises(AccessDenied, match="never read data"):
         s.genotype_view()
     assert _audit(cohort_copy, "genotype_view")[-1][0] == "deny"
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [[], [0], [3, 4, 5, 6, 7], [1, 2, 9, 10, 11, 12, 13, 19], list(range(20)), [19]],
+)
+def test_columns_are_taken_chunk_by_chunk_in_order(columns):
+    import dask.array as da
+
+    from workbench.access.view import _select_columns
+
+    x = np.arange(3 * 20 * 2).reshape(3, 20, 2)
+    got = _select_columns(da.from_array(x, chunks=(2, 5, 2)), np.array(columns, dtype=np.int64))
+    np.testing.assert_array_equal(got.compute(), x[:, columns])

@@ -96,8 +96,31 @@ class GenotypeView:
                     reasons=("consent.changed_since_view",),
                 )
             gt = self._session.cohort.genotypes(contig=contig, region=region, dask=True).values
-            if len(self._columns) != gt.shape[1] or np.any(self._columns != np.arange(gt.shape[1])):
-                gt = gt[:, self._columns]
-            return allel.GenotypeDaskArray(gt), len(self._people)
+            return allel.GenotypeDaskArray(_select_columns(gt, self._columns)), len(self._people)
 
         return self._session._call("genotype_view.read", query, compute)
+
+
+def _select_columns(gt, columns: np.ndarray):
+    """Columns ``columns`` (sorted) of a dask array, chunk by chunk.
+
+    Each sample chunk is indexed with its own local positions and the pieces concatenated,
+    so no chunk is split or merged: dask's general fancy indexing on the national preset took
+    1.7× the time of reading every column.
+    """
+    import dask.array as da
+
+    if len(columns) == gt.shape[1] and np.array_equal(columns, np.arange(gt.shape[1])):
+        return gt
+    starts = np.cumsum((0, *gt.chunks[1]))
+    parts = []
+    for j in range(len(gt.chunks[1])):
+        lo, hi = starts[j], starts[j + 1]
+        local = columns[(columns >= lo) & (columns < hi)] - lo
+        if len(local) == hi - lo:
+            parts.append(gt.blocks[:, j])
+        elif len(local):
+            parts.append(gt.blocks[:, j][:, local])
+    if not parts:
+        return gt[:, :0]
+    return da.concatenate(parts, axis=1)

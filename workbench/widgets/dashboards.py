@@ -49,6 +49,7 @@ __all__ = [
     "CaseReview",
     "CohortExplorer",
     "ExplorerData",
+    "PcaPicture",
     "PipelineReport",
     "StewardConsole",
     "audit_html",
@@ -266,6 +267,62 @@ def samples_html(table: pd.DataFrame, *, limit: int = 50) -> str:
     return table_html(shown, caption=f"{len(table)} people match", limit=limit)
 
 
+class PcaPicture:
+    """The explorer's PCA, drawn once and re-rendered fast for each filter.
+
+    The coloured scatter is drawn once (layout included) and kept as a pixel background; a
+    filter only restores that background, draws the ring of highlighted people and the title
+    over it, and encodes the PNG. That keeps a filter change well under 100 ms at teaching
+    scale, where redrawing the whole figure took ~110 ms.
+    """
+
+    def __init__(self, table: pd.DataFrame, explained, *, colour_by: str = "population",
+                 x: str = "PC1", y: str = "PC2"):  # fmt: skip
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        from ..analysis import plot_pca
+
+        if colour_by not in COLOUR_BY:
+            raise InputError(f"colour_by must be one of {COLOUR_BY}, got {colour_by!r}")
+        self._table, self._x, self._y = table, x, y
+        fig = _figure(6.0, 4.2)
+        fig.set_dpi(80)
+        ax = fig.add_subplot()
+        labels = table[colour_by].astype(str).rename(colour_by.replace("_", " "))
+        plot_pca(table[[x, y]], labels, x=x, y=y, explained=explained, ax=ax)
+        ax.set_title(" ")  # room for the title, which is drawn per filter
+        self._ring = ax.scatter(
+            [], [], s=40, facecolors="none", edgecolors="black", linewidths=0.8, animated=True
+        )
+        self._title = ax.title
+        self._title.set_animated(True)
+        self._canvas = FigureCanvasAgg(fig)
+        self._canvas.draw()  # lays out once; later draws reuse the layout
+        fig.set_layout_engine("none")
+        self._background = self._canvas.copy_from_bbox(fig.bbox)
+        self._fig, self._ax = fig, ax
+
+    def png(self, highlight=None) -> bytes:
+        """PNG with ``highlight`` (labels) ringed, or none when it is empty or everyone."""
+        from PIL import Image
+
+        table = self._table
+        if highlight is not None and 0 < len(highlight) < len(table):
+            sel = table.loc[list(highlight)]
+            self._ring.set_offsets(sel[[self._x, self._y]].to_numpy())
+            self._title.set_text(f"{len(sel)} of {len(table)} people ringed (the table's filter)")
+        else:
+            self._ring.set_offsets(np.empty((0, 2)))
+            self._title.set_text(f"{len(table)} people")
+        self._canvas.restore_region(self._background)
+        self._ax.draw_artist(self._ring)
+        self._ax.draw_artist(self._title)
+        rgba = np.asarray(self._canvas.buffer_rgba())
+        buffer = io.BytesIO()
+        Image.fromarray(rgba).convert("RGB").save(buffer, format="png", compress_level=1)
+        return buffer.getvalue()
+
+
 def pca_png(
     table: pd.DataFrame,
     explained,
@@ -276,21 +333,7 @@ def pca_png(
     y: str = "PC2",
 ) -> bytes:
     """PNG of the PCA, coloured by a view column; ``highlight`` (labels) drawn ringed."""
-    from ..analysis import plot_pca
-
-    if colour_by not in COLOUR_BY:
-        raise InputError(f"colour_by must be one of {COLOUR_BY}, got {colour_by!r}")
-    fig = _figure(6.0, 4.2)
-    ax = fig.add_subplot()
-    labels = table[colour_by].astype(str).rename(colour_by.replace("_", " "))
-    plot_pca(table[[x, y]], labels, x=x, y=y, explained=explained, ax=ax)
-    if highlight is not None and 0 < len(highlight) < len(table):
-        sel = table.loc[list(highlight)]
-        ax.scatter(sel[x], sel[y], s=40, facecolors="none", edgecolors="black", linewidths=0.8)
-        ax.set_title(f"{len(sel)} of {len(table)} people ringed (the table's filter)")
-    else:
-        ax.set_title(f"{len(table)} people")
-    return _fig_png(fig)
+    return PcaPicture(table, explained, colour_by=colour_by, x=x, y=y).png(highlight)
 
 
 def qc_png(table: pd.DataFrame) -> bytes:
@@ -326,6 +369,7 @@ class CohortExplorer(widgets.VBox, _Shows):
         if not isinstance(data, ExplorerData):
             raise InputError(f"expected ExplorerData from explorer_table(), got {data!r}")
         self.data = data
+        self._pictures: dict[str, PcaPicture] = {}  # one drawn PCA per colouring
         t = data.table
         self.colour_by = widgets.Dropdown(
             options=list(COLOUR_BY), value="population", description="Colour by"
@@ -388,12 +432,12 @@ class CohortExplorer(widgets.VBox, _Shows):
 
     def _draw(self, rows: pd.DataFrame | None = None) -> None:
         rows = self.shown if rows is None else rows
-        self.pca_image.value = pca_png(
-            self.data.table,
-            self.data.explained,
-            colour_by=self.colour_by.value,
-            highlight=rows.index,
-        )
+        colour_by = self.colour_by.value
+        if colour_by not in self._pictures:
+            self._pictures[colour_by] = PcaPicture(
+                self.data.table, self.data.explained, colour_by=colour_by
+            )
+        self.pca_image.value = self._pictures[colour_by].png(rows.index)
 
 
 # -- case review -------------------------------------------------------------------------------
