@@ -87,7 +87,7 @@ _BLOCK_ROWS = 16384  # variants per block of the numpy path
 # ----------------------------------------------------------------------------------------------
 # numba kernels
 # ----------------------------------------------------------------------------------------------
-@numba.njit(nogil=True, cache=False, inline="always")
+@numba.njit(nogil=True, cache=True, inline="always")
 def _flags(w):
     # ``w`` is one call, both int8 alleles read as one little-endian int16: low byte first.
     i16 = np.int16
@@ -117,7 +117,7 @@ def _flags(w):
     )
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=True)
 def _sub_row(row, cc, ch, ca, cp, nr, lanes, out):
     # Row reductions go into ``_LANES`` int16 lane counters (plain element-wise adds, which
     # LLVM vectorises; a scalar int64 reduction of int16 flags does not) and are summed once
@@ -188,13 +188,13 @@ _SWAR_WORDS = 32767  # words (4 calls each) per fast sub-row: row sums of 2 × 3
 _WORD_FLUSH = 16383  # variants per 16-bit per-sample field (2 × 16383 < 65535)
 
 
-@numba.njit(nogil=True, cache=False, inline="always")
+@numba.njit(nogil=True, cache=True, inline="always")
 def _fields(s):
     # Sum of the four 16-bit fields of ``s``.
     return (s & _FIELD) + ((s >> _U(16)) & _FIELD) + ((s >> _U(32)) & _FIELD) + (s >> _U(48))
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=True)
 def _is_simple(words):
     unequal = _U(0)
     minus2 = _U(0)
@@ -205,7 +205,7 @@ def _is_simple(words):
     return ((unequal & _BITS2TO7) | (minus2 & _BYTE1)) == _U(0)
 
 
-@numba.njit(nogil=True, cache=False, inline="always")
+@numba.njit(nogil=True, cache=True, inline="always")
 def _swar_flags(x):
     # Per-call 16-bit fields of one word of four calls, alleles -1, 0 or 1: called, het,
     # hom-alt, alt alleles, missing alleles.
@@ -220,7 +220,7 @@ def _swar_flags(x):
     return called, het, hom_alt, n_alt, n_miss
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=True)
 def _swar_row(words, wc, wh, wa, wn, sums):
     """Count the calls of ``words`` (alleles -1, 0, 1) into the per-sample word fields; add
     their (called, het, hom-alt, alt alleles, missing alleles) to ``sums``."""
@@ -247,7 +247,7 @@ def _swar_row(words, wc, wh, wa, wn, sums):
     sums[4] += _fields(s_m)
 
 
-@numba.njit(nogil=True, cache=False, inline="always")
+@numba.njit(nogil=True, cache=True, inline="always")
 def _record_simple(out, called, het, hom_alt, n_alt, n_miss, n_calls):
     an = 2 * n_calls - n_miss
     out[_CALLED] += called
@@ -259,7 +259,7 @@ def _record_simple(out, called, het, hom_alt, n_alt, n_miss, n_calls):
     out[_MAX] = max(out[_MAX], 1 if n_alt > 0 else (0 if an > 0 else -1))
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=True)
 def _swar_rows(x64, v0, v1, vclass, wc, wh, wa, wn0, wn1, wn2, rec, simple):
     """Rows ``v0:v1`` of ``x64`` (whole rows of words, one population): each row's calls are
     counted and checked in one pass; a row that turns out not simple is counted again and
@@ -306,7 +306,7 @@ def _swar_rows(x64, v0, v1, vclass, wc, wh, wa, wn0, wn1, wn2, rec, simple):
                 wn[i] -= n_alt
 
 
-@numba.njit(nogil=True, cache=False, inline="always")
+@numba.njit(nogil=True, cache=True, inline="always")
 def _sub_range(row, lo, hi, c, nr, lanes, out):
     # Samples ``lo:hi`` call by call, into the uint8 per-sample counters ``c``.
     for a in range(lo, hi, _SUB):
@@ -314,7 +314,7 @@ def _sub_range(row, lo, hi, c, nr, lanes, out):
         _sub_row(row[a:b], c[0, a:b], c[1, a:b], c[2, a:b], c[3, a:b], c[nr, a:b], lanes, out)
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=True)
 def _fast_range(words, row, lo, hi, wc, wh, wa, wn, c, nr, lanes, sums, out):
     """Samples ``lo:hi`` of a simple row: whole words by SWAR, the ragged ends (samples that
     share a word with another population, or the last ``n % 4``) call by call into ``c``.
@@ -336,7 +336,7 @@ def _fast_range(words, row, lo, hi, wc, wh, wa, wn, c, nr, lanes, sums, out):
     return lo < 4 * w0 or 4 * w1 < hi
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=True)
 def _flush_words(words, dst):
     # Per-sample 16-bit fields → ``dst`` (one row of the per-sample counters); then zero them.
     n_samples = dst.shape[0]
@@ -349,7 +349,7 @@ def _flush_words(words, dst):
         words[i] = 0
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=True)
 def _flush_all(wc, wh, wa, wn0, wn1, wn2, sacc):
     _flush_words(wc, sacc[_S_CALLED])
     _flush_words(wh, sacc[_S_HET])
@@ -359,7 +359,7 @@ def _flush_all(wc, wh, wa, wn0, wn1, wn2, sacc):
     _flush_words(wn2, sacc[_S_NR2])
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=True)
 def _tail_is_simple(row, start):
     for j in range(start, row.shape[0]):
         w = row[j]
@@ -370,7 +370,7 @@ def _tail_is_simple(row, start):
     return True
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=True)
 def _scan(x, x64, r0, r1, order, bounds, vclass, rec, sacc):
     """Rows ``r0:r1`` of ``x`` (variants × samples int16): fill ``rec`` rows (zeros on entry),
     add to ``sacc``.
@@ -451,7 +451,7 @@ def _scan(x, x64, r0, r1, order, bounds, vclass, rec, sacc):
     _flush_all(wc, wh, wa, wn0, wn1, wn2, sacc)
 
 
-@numba.njit(nogil=True, cache=False, parallel=True)
+@numba.njit(nogil=True, cache=True, parallel=True)
 def _scan_parallel(x, x64, order, bounds, vclass, rec, sacc_parts):
     n = x.shape[0]
     parts = sacc_parts.shape[0]
@@ -461,7 +461,7 @@ def _scan_parallel(x, x64, order, bounds, vclass, rec, sacc_parts):
         _scan(x, x64, lo, hi, order, bounds, vclass, rec, sacc_parts[t])
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=True)
 def _histogram(g, rows, order, bounds, out):
     """Allele counts of ``rows`` of ``g`` (variants × samples × 2 int8) into ``out[i, p, a]``
     (population ``p`` is samples ``order[bounds[p]:bounds[p + 1]]``)."""

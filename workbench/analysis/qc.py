@@ -42,7 +42,7 @@ _HWE_EPS = 1e-7
 # ----------------------------------------------------------------------------------------------
 # Hardy-Weinberg exact test
 # ----------------------------------------------------------------------------------------------
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=True)
 def _hwe_one(n_het, n_hom1, n_hom2, probs):
     n_homr = min(n_hom1, n_hom2)
     n_homc = max(n_hom1, n_hom2)
@@ -78,7 +78,7 @@ def _hwe_one(n_het, n_hom1, n_hom2, probs):
     return min(1.0, p / total)
 
 
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=True)
 def _hwe_many(het, hom1, hom2, out):
     top = 0
     for i in range(het.shape[0]):
@@ -412,7 +412,7 @@ def variant_qc(
 # ----------------------------------------------------------------------------------------------
 # sample QC
 # ----------------------------------------------------------------------------------------------
-@numba.njit(nogil=True, cache=False)
+@numba.njit(nogil=True, cache=True)
 def _called_weight_sum(g, weights, out):
     for v in range(g.shape[0]):
         w = weights[v]

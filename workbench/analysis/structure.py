@@ -79,36 +79,19 @@ def _dosage(calls):
     return _dosage_block(calls)
 
 
-def _summary_block(g: np.ndarray) -> np.ndarray:
-    """Per variant: ref, alt (allele 1) and other allele counts; calls of dosage 0, 1, 2."""
-    g = np.asarray(g)
-    d = _dosage_block(g)
-    flat = g.reshape(g.shape[0], -1)
-    out = np.stack(
-        [
-            np.count_nonzero(flat == 0, axis=1),
-            np.count_nonzero(flat == 1, axis=1),
-            np.count_nonzero(flat > 1, axis=1),
-            np.count_nonzero(d == 0, axis=1),
-            np.count_nonzero(d == 1, axis=1),
-            np.count_nonzero(d == 2, axis=1),
-        ],
-        axis=1,
-    ).astype(np.int64)
-    return out[:, None, :]
-
-
 def _variant_summary(calls) -> np.ndarray:
-    """``(n_variants, 6)`` counts (see :func:`_summary_block`), in one pass over the calls."""
-    if _is_dask(calls):
-        calls = calls.rechunk({2: -1})
-        parts = calls.map_blocks(
-            _summary_block,
-            chunks=(calls.chunks[0], (1,) * calls.numblocks[1], (6,)),
-            dtype=np.int64,
-        )
-        return np.asarray(parts.sum(axis=1).compute())
-    return _summary_block(calls)[:, 0, :]
+    """``(n_variants, 6)`` counts per variant: ref, alt (allele 1) and other alleles; diploid
+    calls of dosage 0, 1, 2 — from one fused pass over the calls (numpy or dask)."""
+    from .kernels import fused_stats
+
+    vs, _ = fused_stats(calls)
+    ac = vs.allele_counts
+    n = vs.n_variants
+    ref = ac[:, 0] if ac.shape[1] > 0 else np.zeros(n, np.int64)
+    alt = ac[:, 1] if ac.shape[1] > 1 else np.zeros(n, np.int64)
+    other = ac[:, 2:].sum(axis=1)
+    hom_ref, het, hom_alt = vs.diploid_counts()  # hemizygous calls have no dosage
+    return np.stack([ref, alt, other, hom_ref, het, hom_alt], axis=1).astype(np.int64)
 
 
 def _common_biallelic(summary: np.ndarray, min_maf: float) -> np.ndarray:
