@@ -4,7 +4,9 @@ Render time is the wall time of ``GET /voila/render/<dashboard>.ipynb`` against 
 started with the project's configuration (``workbench.serve.voila_config``): Voila answers
 once the notebook has run, so this is what a visitor waits for before the page can draw.
 
-* cold: no kernel pool — a kernel starts and runs the notebook per visit (targets < 5 s);
+* cold: no kernel pool — a kernel starts and runs the notebook per visit (target < 5 s),
+  measured twice: the first visit ever (it computes what later visits read from the results
+  caches) and a second visit, again in a new kernel;
 * pre-heated: every dashboard in a pool of one kernel that has already run it (< 1.5 s);
 * filter change: the cohort explorer's population filter, in-process (table, count and PCA
   redraw; < 100 ms at teaching scale).
@@ -87,13 +89,17 @@ def renders(cohort: Path) -> None:
         shutil.copytree(cohort, work)  # sessions write audit entries: never the real one
         proc, base, _ = _serve(work, Path(tmp), preheat=[])
         try:
-            for name in DASHBOARDS:
-                emit(
-                    name,
-                    "first render, cold",
-                    round(_get(f"{base}/voila/render/{name}.ipynb"), 2),
-                    "s",
-                )
+            # The very first visit computes and fills the results caches (the explorer's
+            # table, the pipeline's steps); a later visitor gets a new kernel (cold) that
+            # finds them.
+            for label in ("first visit ever", "cold kernel, warm caches"):
+                for name in DASHBOARDS:
+                    emit(
+                        name,
+                        f"first render, cold ({label})",
+                        round(_get(f"{base}/voila/render/{name}.ipynb"), 2),
+                        "s",
+                    )
         finally:
             _stop(proc)
         proc, base, log = _serve(work, Path(tmp), preheat=list(DASHBOARDS))

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import html
 import io
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -184,11 +185,17 @@ class ExplorerData:
     n_variants: int
 
 
-def explorer_table(session, *, n_components: int = 4, seed: int = 0) -> ExplorerData:
+#: Bump when explorer_table's computation changes, so cached tables are recomputed.
+_EXPLORER_VERSION = 2
+
+
+def explorer_table(
+    session, *, n_components: int = 4, seed: int = 0, cache: bool = True
+) -> ExplorerData:
     """QC metrics and principal components of everyone a session may see at record level.
 
-    Genotypes are read through the session (one decided, audited call per contig), so
-    opted-out people and withdrawn consents are never in the table.
+    Genotypes are read through the session's :meth:`genotype_view` (a decided, audited call),
+    so opted-out people and withdrawn consents are never in the table.
 
     Parameters
     ----------
@@ -198,33 +205,78 @@ def explorer_table(session, *, n_components: int = 4, seed: int = 0) -> Explorer
         Principal components computed (at least 2).
     seed
         Seed of the randomised PCA.
+    cache
+        Reuse the table computed for exactly this view before. It is kept in the cohort's
+        ``service/cache/`` (the access service's side), under a key made of the cohort's
+        genotype checksums, the labels of everyone in view, the parameters and the code
+        version: any change in who may be seen (a withdrawal, another project's pseudonyms)
+        is another key, so a cached table never shows someone the view does not hold. The
+        view itself is opened and audited either way.
     """
     from ..analysis import pca, sample_qc
+    from ..io import write_json
 
     if isinstance(n_components, bool) or not isinstance(n_components, int) or n_components < 2:
         raise InputError(f"n_components must be an integer ≥ 2, got {n_components!r}")
-    view = session.samples().set_index("sample_id")
-    parts = [
-        session.genotypes(region=(contig, 1, length))
-        for contig, length in session.cohort.contigs.items()
-    ]
-    labels = parts[0]["samples"]
-    gt = np.concatenate([p["calls"] for p in parts])
-    variants = pd.concat([p["variants"] for p in parts], ignore_index=True)
-    view = view.loc[labels]
-    qc = sample_qc(
-        gt,
-        variants=variants,
-        sample_ids=labels,
-        sex=view.sex.tolist(),
-        populations=view.population.tolist(),
+    view = session.genotype_view()
+    path = _explorer_cache(session.cohort, view, n_components=n_components, seed=seed)
+    if cache and path.is_file():
+        return _read_explorer(path)
+    samples = view.samples().set_index("person_id")
+    samples.index.name = "sample_id"
+    qc = sample_qc(view)
+    variants = view.variants()
+    autosomal = np.flatnonzero(~variants.contig.isin(["chrX", "X"]).to_numpy())
+    coords, explained = pca(
+        view.genotypes()[autosomal],
+        sample_ids=view.sample_ids,
+        n_components=n_components,
+        seed=seed,
     )
-    autosomal = ~variants.contig.isin(["chrX", "X"]).to_numpy()
-    coords, explained = pca(gt[autosomal], sample_ids=labels, n_components=n_components, seed=seed)
     metrics = qc[["call_rate", "heterozygosity", "inbreeding_f", "ti_tv", "sex_check", "outlier"]]
-    table = view.join(metrics).join(coords)
+    columns = ["sex", "population", "affected", "birth_decade"]
+    table = samples[columns].join(metrics).join(coords)
     table.index.name = "sample_id"
-    return ExplorerData(table=table, explained=np.asarray(explained), n_variants=len(variants))
+    data = ExplorerData(table=table, explained=np.asarray(explained), n_variants=len(variants))
+    if cache:
+        write_json(
+            path,
+            {
+                "explained": data.explained.tolist(),
+                "n_variants": data.n_variants,
+                "table": json.loads(table.reset_index().to_json(orient="split", index=False)),
+            },
+        )
+    return data
+
+
+def _explorer_cache(cohort, view, *, n_components: int, seed: int) -> Path:
+    from .. import __version__
+
+    files = cohort.manifest["files"]
+    key = json.dumps(
+        {
+            "genotypes": sorted((k, v) for k, v in files.items() if k.startswith("genotypes.vcz")),
+            "people": sorted(view.sample_ids),
+            "n_components": n_components,
+            "seed": seed,
+            "code": [__version__, _EXPLORER_VERSION],
+        },
+        sort_keys=True,
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return Path(cohort.path) / "service" / "cache" / f"explorer-{digest}.json"
+
+
+def _read_explorer(path: Path) -> ExplorerData:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    part = raw["table"]
+    table = pd.DataFrame(part["data"], columns=part["columns"]).set_index("sample_id")
+    table["affected"] = table["affected"].astype(bool)
+    table["outlier"] = table["outlier"].astype(bool)
+    return ExplorerData(
+        table=table, explained=np.asarray(raw["explained"]), n_variants=int(raw["n_variants"])
+    )
 
 
 def filter_samples(
