@@ -186,7 +186,7 @@ class ExplorerData:
 
 
 #: Bump when explorer_table's computation changes, so cached tables are recomputed.
-_EXPLORER_VERSION = 2
+_EXPLORER_VERSION = 3
 
 
 def explorer_table(
@@ -214,6 +214,7 @@ def explorer_table(
         view itself is opened and audited either way.
     """
     from ..analysis import pca, sample_qc
+    from ..cohort import _DASK_THRESHOLD
     from ..io import write_json
 
     if isinstance(n_components, bool) or not isinstance(n_components, int) or n_components < 2:
@@ -224,14 +225,22 @@ def explorer_table(
         return _read_explorer(path)
     samples = view.samples().set_index("person_id")
     samples.index.name = "sample_id"
-    qc = sample_qc(view)
     variants = view.variants()
+    gt = view.genotypes()
+    if gt.shape[0] * gt.shape[1] <= _DASK_THRESHOLD:  # teaching scale: read once, in memory
+        import allel
+
+        gt = allel.GenotypeArray(gt.values.compute())
+    qc = sample_qc(
+        gt,
+        variants=variants,
+        sample_ids=view.sample_ids,
+        sex=samples.sex.tolist(),
+        populations=samples.population.tolist(),
+    )
     autosomal = np.flatnonzero(~variants.contig.isin(["chrX", "X"]).to_numpy())
     coords, explained = pca(
-        view.genotypes()[autosomal],
-        sample_ids=view.sample_ids,
-        n_components=n_components,
-        seed=seed,
+        gt[autosomal], sample_ids=view.sample_ids, n_components=n_components, seed=seed
     )
     metrics = qc[["call_rate", "heterozygosity", "inbreeding_f", "ti_tv", "sex_check", "outlier"]]
     columns = ["sex", "population", "affected", "birth_decade"]
