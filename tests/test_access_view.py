@@ -131,6 +131,8 @@ def test_columns_are_taken_chunk_by_chunk_in_order(columns):
 
     from workbench.access.view import _select_columns
 
-    x = np.arange(3 * 20 * 2).reshape(3, 20, 2)
-    got = _select_columns(da.from_array(x, chunks=(2, 5, 2)), np.array(columns, dtype=np.int64))
-    np.testing.assert_array_equal(got.compute(), x[:, columns])
+    calls = np.random.default_rng(0).integers(-2, 3, size=(3, 20, 2)).astype(np.int8)
+    for x in (calls, np.arange(3 * 20 * 2).reshape(3, 20, 2)):  # the int16 path, the general
+        got = _select_columns(da.from_array(x, chunks=(2, 5, 2)), np.array(columns, np.int64))
+        assert got.dtype == x.dtype
+        np.testing.assert_array_equal(got.compute(), x[:, columns])

