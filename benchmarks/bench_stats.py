@@ -50,6 +50,28 @@ print("RESULT", wall, gt.shape[0] * gt.shape[1] * 2,
       resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
+# The same through a researcher's consent-aware genotype view (on a copy: sessions audit).
+NATIONAL_VIEW = """
+import resource, shutil, tempfile, time
+from pathlib import Path
+import workbench
+from workbench.analysis.kernels import fused_stats
+with tempfile.TemporaryDirectory() as tmp:
+    shutil.copytree({path!r}, Path(tmp) / "c")
+    c = workbench.open_cohort(Path(tmp) / "c", verify=False)
+    s = c.session(user="anc.researcher", purpose=workbench.Research(project="ANC-3"))
+    t = time.perf_counter()
+    view = s.genotype_view()
+    opened = time.perf_counter() - t
+    gt = view.genotypes()
+    fused_stats(gt[:2000])
+    t = time.perf_counter()
+    fused_stats(gt, populations=view.samples().population)
+    wall = time.perf_counter() - t
+    print("RESULT", opened, wall, gt.shape[1],
+          resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
 
 def emit(case, metric, value, unit):
     print(
@@ -177,6 +199,25 @@ def main(argv):
         "GB/s",
     )
     emit("national", "peak memory", round(peak_kb / 1024**2, 2), "GB")
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(NATIONAL_VIEW.format(path=path))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode:
+        emit("national view", "fused_stats", "skipped: " + proc.stderr.strip()[-120:], "")
+        return
+    opened, wall, people, peak_kb = proc.stdout.split("RESULT")[-1].split()
+    emit("national view", "people in an ancestry project's view", int(people), "")
+    emit("national view", "genotype_view() (decide, audit, label)", round(float(opened), 2), "s")
+    emit(
+        "national view",
+        "fused_stats wall time (dask, with populations)",
+        round(float(wall), 1),
+        "s",
+    )
+    emit("national view", "peak memory", round(int(peak_kb) / 1024**2, 2), "GB")
 
 
 if __name__ == "__main__":
