@@ -124,6 +124,31 @@ def test_course_module_shows_exercises_with_code_hidden(browser, server, progres
     assert attempts[["exercise_id", "attempt", "correct"]].values.tolist() == [["m1.q1", 1, True]]
 
 
+def test_an_exercise_can_be_done_by_keyboard_and_figures_are_captioned(browser, server):  # noqa: F811
+    visit = Visit(browser, f"{server}/voila/render/{MODULE}")
+    visit.wait(".jupyter-widgets")
+    page = visit.page
+    page.get_by_role("button", name="Check").first.wait_for(timeout=60_000)
+    # Every figure has a text alternative: a "Figure: …" caption in the page.
+    figures = page.locator(".jp-OutputArea-output img").count()
+    assert figures >= 1
+    assert page.get_by_text("Figure:").count() >= figures
+    # m1.q2 (numeric) by keyboard only: into the answer box, type, Tab to Check, Enter.
+    m1q2 = page.locator(".widget-vbox:has-text('Exercise m1.q2.')").last
+    m1q2.locator("input").first.focus()
+    page.keyboard.type("0.18")
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement && document.activeElement.innerText")
+    assert "Check" in focused, f"Tab from the answer box went to {focused!r}, not Check"
+    page.keyboard.press("Enter")
+    status = m1q2.locator("[role=status]")
+    status.wait_for(timeout=30_000)
+    assert "Not yet" in status.inner_text()  # the wrong answer, announced in a live region
+    assert status.get_attribute("aria-live") == "polite"
+    visit.check_clean(local=_local(server))
+    visit.page.close()
+
+
 def test_class_progress_dashboard_shows_the_table(browser, server, progress_db):  # noqa: F811
     ProgressStore(progress_db, learner="ana").record(
         course="genomic-medicine", exercise_id="m1.q2", response="0.1", correct=False

@@ -52,18 +52,22 @@ def _markdown_inline(text: str) -> str:
 
 
 def feedback_html(feedback: Feedback | None) -> str:
-    """HTML for a feedback: a word for the verdict (never colour alone), message, details."""
+    """HTML for a feedback: a word for the verdict (never colour alone), message, details, in
+    a live region (``role="status"``) that screen readers announce."""
     if feedback is None:
         return ""
     if not isinstance(feedback, Feedback):
         raise InputError(f"expected a Feedback from check(), got {type(feedback).__name__}")
     verdict = {True: "✔ Right", False: "✘ Not yet", None: "✎ Noted"}[feedback.correct]
     colour = {True: "#1a7f37", False: "#b35900", None: "#444"}[feedback.correct]
-    parts = [f'<p><b style="color:{colour}">{verdict}:</b> {_e(feedback.message)}</p>']
+    # A live region: screen readers announce the verdict when Check is pressed.
+    parts = ['<div role="status" aria-live="polite">']
+    parts.append(f'<p><b style="color:{colour}">{verdict}:</b> {_e(feedback.message)}</p>')
     parts += [f"<p>{_e(d)}</p>" for d in feedback.details]
     if feedback.explanation:
         label = "Model answer" if feedback.correct is None or not feedback.correct else "Why"
         parts.append(f"<p><b>{label}:</b> {_markdown_inline(feedback.explanation)}</p>")
+    parts.append("</div>")
     return "".join(parts)
 
 
