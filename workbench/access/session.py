@@ -61,6 +61,7 @@ from .policy import (
 )
 from .pseudonyms import load_service_key, write_service_key
 from .schema import connect, transaction
+from .view import _take_columns
 
 __all__ = [
     "AUDIT_KEY_FILE",
@@ -351,7 +352,7 @@ class Session:
             calls = np.asarray(
                 self.cohort.genotypes(contig=contig, region=(start, end), dask=False)
             )
-            calls = calls[:, cols] if len(cols) else calls[:, :0]
+            calls = _take_columns(calls, cols)
             out = {
                 "variants": variants.reset_index(drop=True),
                 "samples": self._labels(people),
