@@ -263,7 +263,11 @@ def _record_simple(out, called, het, hom_alt, n_alt, n_miss, n_calls):
 def _swar_rows(x64, v0, v1, vclass, wc, wh, wa, wn0, wn1, wn2, rec, simple):
     """Rows ``v0:v1`` of ``x64`` (whole rows of words, one population): each row's calls are
     counted and checked in one pass; a row that turns out not simple is counted again and
-    subtracted (exact: the fields wrap modulo 2**64) and left for the call-by-call path."""
+    subtracted (exact: the fields wrap modulo 2**64) and left for the call-by-call path.
+
+    The inner loop repeats :func:`_swar_row`'s, plus the check, on purpose: as for
+    :func:`_sub_row`, a helper taking the arrays stops the vectoriser (measured: 12 → 8 GB/s).
+    """
     n_words = x64.shape[1]
     for v in range(v0, v1):
         cls = vclass[v]
