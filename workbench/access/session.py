@@ -773,33 +773,43 @@ class Session:
             asserted.classification.isin(_PATHOGENIC) & asserted.gene.isin(sf.index)
         ]
         i = self.cohort.sample_ids.index(person_id)
-        rows = []
-        for a in asserted.itertuples(index=False):
-            calls = self.cohort.genotypes(
-                contig=a.contig, region=(a.position, a.position), dask=False
-            )
-            variants = self.cohort.variants(contig=a.contig, region=(a.position, a.position))
-            for k, v in enumerate(variants.itertuples(index=False)):
-                alts = v.alt.split(",")
-                if v.ref != a.ref or a.alt not in alts:
-                    continue
-                allele = alts.index(a.alt) + 1
-                n = int((np.asarray(calls[k, i]) == allele).sum())
-                if n:
-                    rows.append(
-                        {
-                            "gene": a.gene,
-                            "sf_category": sf[a.gene],
-                            "contig": a.contig,
-                            "position": int(a.position),
-                            "ref": a.ref,
-                            "alt": a.alt,
-                            "hgvs_c": a.hgvs_c,
-                            "hgvs_p": a.hgvs_p,
-                            "classification": a.classification,
-                            "zygosity": "homozygous" if n == 2 else "heterozygous",
-                        }
-                    )
+        found = []
+        # One read of the sites and of this person's column per contig, not one per assertion.
+        for contig, group in asserted.groupby("contig", sort=False):
+            sites = self.cohort.variants(contig=contig).reset_index(drop=True)
+            at: dict[tuple, list[int]] = {}
+            for k, key in enumerate(zip(sites.position, sites.ref, strict=True)):
+                at.setdefault(key, []).append(k)
+            hit = sorted({k for a in group.itertuples() for k in at.get((a.position, a.ref), ())})
+            if not hit:
+                continue
+            gt = self.cohort.genotypes(contig=contig, dask=True).values
+            calls = dict(zip(hit, np.asarray(gt[hit, i].compute()), strict=True))
+            for a in group.itertuples():
+                for k in at.get((a.position, a.ref), ()):
+                    alts = sites.alt[k].split(",")
+                    if a.alt not in alts:
+                        continue
+                    n = int((calls[k] == alts.index(a.alt) + 1).sum())
+                    if n:
+                        found.append(
+                            (
+                                a.Index,
+                                {
+                                    "gene": a.gene,
+                                    "sf_category": sf[a.gene],
+                                    "contig": a.contig,
+                                    "position": int(a.position),
+                                    "ref": a.ref,
+                                    "alt": a.alt,
+                                    "hgvs_c": a.hgvs_c,
+                                    "hgvs_p": a.hgvs_p,
+                                    "classification": a.classification,
+                                    "zygosity": "homozygous" if n == 2 else "heterozygous",
+                                },
+                            )
+                        )
+        rows = [row for _, row in sorted(found, key=lambda f: f[0])]  # the assertions' order
         columns = [
             "gene",
             "sf_category",

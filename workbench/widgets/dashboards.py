@@ -29,7 +29,6 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +38,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..regress._record import in_voila
-from .access import ConsentPanel, error_line
+from .access import ConsentPanel, _Shows
 from .acmg import AcmgPanel
 from .candidates import CandidateBrowser
 
@@ -154,19 +153,6 @@ def table_html(table: pd.DataFrame, *, caption: str = "", limit: int = _FILTER_L
         f"<table class='wb-table'>{cap}<thead><tr>{head}</tr></thead>"
         f"<tbody>{rows}</tbody></table>{more}"
     )
-
-
-class _Shows:
-    errors: widgets.Output
-
-    def _safely(self, fn: Callable[[], None]) -> bool:
-        self.errors.outputs = ()
-        try:
-            fn()
-        except Exception as e:  # a UI callback must never surface a traceback
-            self.errors.append_stdout(error_line(e) + "\n")
-            return False
-        return True
 
 
 # -- cohort explorer -----------------------------------------------------------------------------
