@@ -159,3 +159,61 @@ def test_a_session_that_does_not_show_the_proband_is_refused_clearly(cohort, cop
         pytest.raises(InputError, match="not among the people this session shows"),
     ):
         interpret_case(s, "P99999")
+
+
+# -- phenotype helpers (module 6 of the clinicians' course shows them) -------------------------
+WORKED = pd.DataFrame(
+    [
+        ("SCN1A", "OMIM:607208", "Dravet syndrome"),
+        ("DMD", "OMIM:310200", "Duchenne muscular dystrophy"),
+        ("CFTR", "OMIM:219700", "Cystic fibrosis"),
+    ],
+    columns=["gene", "disease_id", "disease_name"],
+)
+BOY = ["HP:0001324", "HP:0002194", "HP:0001263"]  # muscle weakness, delayed gross motor, GDD
+SEIZURE = "HP:0001250"
+
+
+def test_phenopacket_features_keep_order_and_status():
+    from workbench.interpret.rank import phenopacket_features
+
+    packet = {
+        "phenotypicFeatures": [
+            {"type": {"id": SEIZURE, "label": "Seizure"}},
+            {"type": {"id": "HP:0001263", "label": "Global developmental delay"}, "excluded": True},
+            {"type": {}},
+        ]
+    }
+    table = phenopacket_features(packet)
+    assert table.values.tolist() == [
+        [SEIZURE, "Seizure", "observed"],
+        ["HP:0001263", "Global developmental delay", "excluded"],
+    ]
+    assert phenopacket_features({}).empty
+    with pytest.raises(InputError, match="phenopacket"):
+        phenopacket_features("P00003")
+
+
+def test_excluded_conflicts_name_the_diseases_that_list_an_absent_finding():
+    from workbench.interpret.rank import excluded_conflicts
+
+    scores = phenotype_scores(BOY, WORKED)
+    conflicts = excluded_conflicts([SEIZURE], scores)
+    assert conflicts.get("SCN1A")
+    assert excluded_conflicts([], scores) == {}
+    assert set(excluded_conflicts([SEIZURE], scores, top=1)) <= {
+        scores.gene[scores.phenotype_rank == 1].iloc[0]
+    }
+
+
+def test_rank_under_follows_the_diagnosis_across_scenarios():
+    from workbench.interpret.rank import rank_under
+
+    table = rank_under({"as written": BOY, "one term": BOY[:1]}, WORKED, gene="DMD")
+    assert table.scenario.tolist() == ["as written", "one term"]
+    assert table.terms.tolist() == [3, 1]
+    row = table.iloc[0]
+    assert row["rank"] == 1 and row.best_disease == "Duchenne muscular dystrophy"
+    assert row.relative == 1.0
+    with pytest.raises(InputError, match="no disease"):
+        rank_under({"x": BOY}, WORKED, gene="BRCA2")

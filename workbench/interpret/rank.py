@@ -78,10 +78,13 @@ __all__ = [
     "check_terms",
     "choose_case",
     "classify_candidates",
+    "excluded_conflicts",
     "interpret_case",
     "matched_terms",
+    "phenopacket_features",
     "phenotype_scores",
     "rank_candidates",
+    "rank_under",
 ]
 
 #: Weight of each inheritance fit in the combined score.
@@ -596,16 +599,75 @@ class CaseInterpretation:
         return top is not None and top.classification in (PATHOGENIC, LIKELY_PATHOGENIC)
 
 
-def _packet_terms(packet: dict) -> tuple[list[str], list[str], dict[str, str]]:
-    observed, excluded, labels = [], [], {}
+def phenopacket_features(packet: dict) -> pd.DataFrame:
+    """The phenotypic features of a phenopacket, in its order: ``hpo_id, label, status``
+    (``"observed"`` or ``"excluded"``: looked for and not found). Features without an id are
+    skipped."""
+    if not isinstance(packet, dict):
+        raise InputError(f"expected a phenopacket dict (session.phenopacket), got {packet!r}")
+    rows = []
     for f in packet.get("phenotypicFeatures", []):
         t = f.get("type", {})
-        hp = t.get("id")
-        if not hp:
-            continue
-        labels[hp] = t.get("label", "")
-        (excluded if f.get("excluded") else observed).append(hp)
-    return observed, excluded, labels
+        if t.get("id"):
+            rows.append(
+                (t["id"], t.get("label", ""), "excluded" if f.get("excluded") else "observed")
+            )
+    return pd.DataFrame(rows, columns=["hpo_id", "label", "status"])
+
+
+def _packet_terms(packet: dict) -> tuple[list[str], list[str], dict[str, str]]:
+    f = phenopacket_features(packet)
+    observed = f.hpo_id[f.status == "observed"].tolist()
+    excluded = f.hpo_id[f.status == "excluded"].tolist()
+    return observed, excluded, dict(zip(f.hpo_id, f.label, strict=True))
+
+
+def excluded_conflicts(excluded: Iterable[str], scores: pd.DataFrame, *, top: int = 10):
+    """Diseases among the ``top`` of a ranking that list a finding the patient does not have.
+
+    A disease conflicts with an excluded term when its annotation carries that term or a more
+    general one (a disease with *Seizure* conflicts with an excluded *Seizure*; one with
+    *Focal-onset seizure* only when that is what was excluded — excluding the specific term
+    says nothing about the general one).
+
+    Returns ``{gene: [the disease's conflicting term labels]}``, in ranking order.
+    """
+    excluded = list(excluded)
+    ranked = scores.sort_values("phenotype_rank").head(top)
+    out: dict[str, list[str]] = {}
+    for d in ranked.itertuples(index=False):
+        hits = [
+            m for m in matched_terms(excluded, d.disease_id) if m["relation"] != "more specific"
+        ]
+        if hits:
+            out[d.gene] = [m["disease_label"] for m in hits]
+    return out
+
+
+def rank_under(scenarios, diseases: pd.DataFrame, *, gene: str) -> pd.DataFrame:
+    """Where ``gene``'s disease ranks by phenotype under each named set of terms.
+
+    ``scenarios`` maps a name to a list of HPO ids (e.g. the terms as recorded, with a slip,
+    made vague). Returns one row per scenario: ``scenario, terms, best_disease, rank,
+    relative`` (its score relative to the best).
+    """
+    rows = []
+    for name, terms in dict(scenarios).items():
+        terms = list(terms)
+        ranked = phenotype_scores(terms, diseases).sort_values("phenotype_rank")
+        mine = ranked[ranked.gene == gene]
+        if mine.empty:
+            raise InputError(f"gene {gene!r} has no disease in the table; pick a panel gene")
+        rows.append(
+            (
+                name,
+                len(terms),
+                ranked.disease_name.iloc[0],
+                int(mine.phenotype_rank.iloc[0]),
+                round(float(mine.phenotype_relative.iloc[0]), 2),
+            )
+        )
+    return pd.DataFrame(rows, columns=["scenario", "terms", "best_disease", "rank", "relative"])
 
 
 def _indication(packet: dict) -> str:
