@@ -691,6 +691,9 @@ def filter_variants(
     rows = []
     pcol = col[proband]
     male = str(fam["by_id"][proband].sex) == "male"
+    family_scan = _FamilyScan(
+        calls, col, fam, gene_models, reference, settings, freq_rows, frequencies, pops
+    )
     for i, v in enumerate(variants.itertuples(index=False)):
         alts = [a for a in str(v.alt).split(",") if a]
         for k, alt in enumerate(alts, start=1):
@@ -698,24 +701,7 @@ def filter_variants(
             p = _count(pc, k)
             if not p:
                 continue
-            rows.extend(
-                _variant_rows(
-                    v,
-                    alt,
-                    k,
-                    i,
-                    calls,
-                    col,
-                    fam,
-                    gene_models,
-                    reference,
-                    settings,
-                    freq_rows,
-                    frequencies,
-                    pops,
-                    male,
-                )
-            )
+            rows.extend(_variant_rows(v, alt, k, i, family_scan))
     table = pd.DataFrame(rows, columns=list(CANDIDATE_COLUMNS))
     table = _inheritance(table, fam, analysis, proband_sex_ok, male, calls, col, variants)
     table = _sort(table)
@@ -729,22 +715,25 @@ def filter_variants(
     )
 
 
-def _variant_rows(
-    v,
-    alt,
-    allele,
-    i,
-    calls,
-    col,
-    fam,
-    gene_models,
-    reference,
-    settings,
-    freq_rows,
-    frequencies,
-    pops,
-    male,
-):
+@dataclass(frozen=True)
+class _FamilyScan:
+    """What every variant row of one family's filtering reads, fixed for the whole scan."""
+
+    calls: np.ndarray
+    col: dict
+    fam: dict
+    gene_models: list
+    reference: object
+    settings: FilterSettings
+    freq_rows: object
+    frequencies: object
+    pops: object
+
+
+def _variant_rows(v, alt, allele, i, scan: _FamilyScan):
+    calls, col, fam, settings = scan.calls, scan.col, scan.fam, scan.settings
+    gene_models, reference = scan.gene_models, scan.reference
+    freq_rows, frequencies, pops = scan.freq_rows, scan.frequencies, scan.pops
     contig, pos, ref = str(v.contig), int(v.position), str(v.ref)
     vid = f"{contig}:{pos}:{ref}>{alt}"
 
