@@ -6,32 +6,18 @@ one-line message and exits with status 2 (bad input) or 1 (anything else), never
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from pathlib import Path
 
 import click
 
-from .errors import InputError, WorkbenchError
+from .clierrors import friendly as _friendly
+from .errors import InputError
 
 __all__ = ["main"]
 
 PRESET_NAMES = ("tiny", "teaching", "national")
-
-
-def _friendly(fn):
-    """Turn WorkbenchError into one line on stderr and a non-zero exit."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except WorkbenchError as e:
-            click.echo(f"error: {e}", err=True)
-            sys.exit(2 if isinstance(e, InputError) else 1)
-
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

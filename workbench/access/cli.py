@@ -9,34 +9,19 @@ including an audit log that does not verify.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 from pathlib import Path
 
 import click
 import pandas as pd
 
+from ..clierrors import friendly as _friendly
 from ..errors import AuditIntegrityError
 
 __all__ = ["audit", "consent"]
 
 DEFAULT_STEWARD = "steward.larsen"
 _PURPOSE_KINDS = ("treatment", "research", "teaching", "stewardship")
-
-
-def _friendly(fn):
-    """``workbench.cli._friendly`` (one-line errors), looked up when the command runs.
-
-    Looked up late because ``workbench.cli`` imports this module to register the groups.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from ..cli import _friendly as friendly
-
-        return friendly(fn)(*args, **kwargs)
-
-    return wrapper
 
 
 _cohort_arg = click.argument("cohort", type=click.Path(file_okay=False, path_type=Path))

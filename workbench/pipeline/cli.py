@@ -5,26 +5,14 @@ Errors print one line (``error: …``) and exit non-zero (2 for bad input, 1 oth
 
 from __future__ import annotations
 
-import functools
 import math
 from pathlib import Path
 
 import click
 
+from ..clierrors import friendly as _friendly
+
 __all__ = ["pipeline"]
-
-
-def _friendly(fn):
-    """``workbench.cli._friendly``, looked up when the command runs (that module imports this
-    one to register the group)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from ..cli import _friendly as friendly
-
-        return friendly(fn)(*args, **kwargs)
-
-    return wrapper
 
 
 def _split(text: str | None) -> list[str] | None:

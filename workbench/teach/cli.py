@@ -7,13 +7,9 @@ from pathlib import Path
 
 import click
 
+from ..clierrors import friendly as _friendly
+
 __all__ = ["course"]
-
-
-def _friendly(fn):
-    from ..cli import _friendly as friendly
-
-    return friendly(fn)
 
 
 @click.group()
