@@ -26,12 +26,19 @@ cohort: $(COHORTS)/teaching/manifest.json
 run: $(BIN)/.installed cohort
 	$(BIN)/workbench lab --port $(PORT)
 
+# Debian packages the tests drive, never downloaded builds: chromium (browser tests), and
+# slurmctld, slurmd, slurm-client and munge (a one-node SLURM cluster on 127.0.0.1).
+DEBIAN_TEST_PACKAGES := chromium slurmctld slurmd slurm-client munge
+
 ## test: install with test extras, lint, run the whole suite (notebook regression included)
 test: $(BIN)/.installed
-	@# Browser tests drive Debian's chromium (never a downloaded browser); root installs it.
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
-		echo "chromium is missing and cannot be installed here: browser tests will be skipped"
+	@missing=""; for p in $(DEBIAN_TEST_PACKAGES); do \
+		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		{ [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq $$missing >/dev/null; } || \
+		echo "missing Debian packages:$$missing (only root can install them): the tests" \
+			"that need them will be skipped"; fi
 	$(BIN)/ruff check workbench tests benchmarks
 	$(BIN)/ruff format --check workbench tests benchmarks
 	$(BIN)/python -m pytest

@@ -14,6 +14,7 @@ scheduler is selected here. See ``docs/compute.md`` for SLURM.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import dask
@@ -83,6 +84,8 @@ def use(
     n_workers: int = 1,
     threads_per_worker: int | None = None,
     memory_limit: str | int = "4GiB",
+    jobs: int = 1,
+    timeout: float = 300.0,
 ) -> Compute:
     """Select where dask computations run, until the returned handle is closed.
 
@@ -94,10 +97,16 @@ def use(
         ``"local"``: a :class:`distributed.LocalCluster` on this machine (its memory limit
         spills and restarts workers instead of exhausting the machine). ``"tcp://host:port"``
         (or ``tls://``): connect to a running ``dask scheduler``, e.g. one started by
-        :func:`slurm_cluster`. A :class:`distributed.Client`: use it as it is.
+        :func:`slurm_cluster`. A :class:`distributed.Client`: use it as it is. A dask cluster
+        object such as :func:`slurm_cluster` returns: submit ``jobs`` worker jobs, wait for
+        them, and compute there; closing the handle closes the cluster (cancelling its jobs).
     n_workers, threads_per_worker, memory_limit
         For ``"local"`` only. The defaults suit a 2-core laptop: one worker process using
         every core (``threads_per_worker=None`` → ``os.cpu_count()``), at most 4 GiB.
+    jobs, timeout
+        For a cluster object only: how many jobs to submit (``cluster.scale(jobs=…)``) and how
+        many seconds to wait for all their workers before giving up with a
+        :class:`~workbench.errors.ConfigurationError` (the jobs are cancelled then).
 
     Returns
     -------
@@ -120,6 +129,8 @@ def use(
                 "the scheduler is running (`dask scheduler` prints its address)"
             ) from e
         return Compute(target, scheduler=client, client=client, owns_client=True)
+    if hasattr(target, "scale") and hasattr(target, "scheduler_address"):
+        return _on_cluster(target, jobs=jobs, timeout=timeout)
     if hasattr(target, "scheduler_info") and hasattr(target, "submit"):
         address = getattr(getattr(target, "scheduler", None), "address", None) or "client"
         return Compute(str(address), scheduler=target, client=target)
@@ -137,6 +148,47 @@ def _distributed():
             "dask.distributed is not installed; `pip install distributed` to use a cluster"
         ) from e
     return distributed
+
+
+def _on_cluster(cluster, *, jobs, timeout) -> Compute:
+    """Submit ``jobs`` jobs to a dask cluster object (SLURM …) and wait for their workers."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise InputError(f"jobs must be a whole number >= 1, got {jobs!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise InputError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    distributed = _distributed()
+    client = distributed.Client(cluster, set_as_default=False)
+    workers = jobs
+    try:
+        cluster.scale(jobs=jobs)
+        # A SpecCluster job runs one worker per entry of its spec's group (dask-jobqueue's
+        # `processes`); other cluster objects count one worker per job.
+        workers = jobs * max(1, len(getattr(cluster, "new_spec", {}).get("group", ())))
+        client.wait_for_workers(workers, timeout=timeout)
+    except TimeoutError as e:
+        _close_quietly(client, cluster)
+        raise ConfigurationError(
+            f"{workers} worker(s) did not start within {timeout:g} s of submitting {jobs} "
+            "job(s); check the queue (`squeue -u $USER` shows each job's reason) and that the "
+            "jobs' partition, memory and walltime fit the cluster"
+        ) from e
+    except BaseException:
+        _close_quietly(client, cluster)
+        raise
+    return Compute(
+        str(cluster.scheduler_address),
+        scheduler=client,
+        client=client,
+        cluster=cluster,
+        owns_client=True,
+    )
+
+
+def _close_quietly(*things) -> None:
+    """Close each of ``things``; a failure to close must not hide the error being raised."""
+    for thing in things:
+        with contextlib.suppress(Exception):
+            thing.close()
 
 
 def _local_cluster(n_workers, threads_per_worker, memory_limit) -> Compute:
