@@ -503,11 +503,20 @@ def write_vcz(
     samples_chunk_size: int | None = None,
     show_progress: bool = True,
 ) -> None:
-    """Encode ``source`` as VCF Zarr at ``path`` with bio2zarr (format 2, chunked)."""
+    """Encode ``source`` as VCF Zarr at ``path`` with bio2zarr (format 2, chunked).
+
+    Every chunk is written, all-zero ones included. bio2zarr declares ``fill_value: null``
+    (zarr-python issue 3197), and under the Zarr v2 specification an absent chunk of such an
+    array has no defined value: zarr 3 and vcztools read zeros, zarr 2 (sgkit) uninitialised
+    memory. With every chunk present, all conforming readers read the same store.
+    """
+    import zarr
+
     schema = source.generate_schema(
         variants_chunk_size=variants_chunk_size, samples_chunk_size=samples_chunk_size
     )
-    vcz.encode(source, schema, str(path), show_progress=show_progress, zarr_format=2)
+    with zarr.config.set({"array.write_empty_chunks": True}):
+        vcz.encode(source, schema, str(path), show_progress=show_progress, zarr_format=2)
 
 
 def _genotype_text_table() -> np.ndarray:
