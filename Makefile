@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 COHORTS := datasets/synthetic
+PEERS := .venv-peers
 PORT ?= 8888
 
 .PHONY: run test lint bench lock cohort clean
@@ -26,12 +27,14 @@ cohort: $(COHORTS)/teaching/manifest.json
 run: $(BIN)/.installed cohort
 	$(BIN)/workbench lab --port $(PORT)
 
-# Debian packages the tests drive, never downloaded builds: chromium (browser tests), and
-# slurmctld, slurmd, slurm-client and munge (a one-node SLURM cluster on 127.0.0.1).
-DEBIAN_TEST_PACKAGES := chromium slurmctld slurmd slurm-client munge
+# Debian packages the tests drive, never downloaded builds: chromium (browser tests),
+# slurmctld, slurmd, slurm-client and munge (a one-node SLURM cluster on 127.0.0.1), plink2
+# (reads the cohort's VCF and pedigree in the interoperability tests).
+DEBIAN_TEST_PACKAGES := chromium slurmctld slurmd slurm-client munge plink2
 
-## test: install with test extras, lint, run the whole suite (notebook regression included)
-test: $(BIN)/.installed
+## test: install with test extras, lint, run the whole suite (notebook regression included);
+## the peers' environment is built too: sgkit on zarr 2 must read our VCF Zarr stores
+test: $(BIN)/.installed $(PEERS)/.installed
 	@missing=""; for p in $(DEBIAN_TEST_PACKAGES); do \
 		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -49,7 +52,6 @@ lint: $(BIN)/.installed
 
 # Peers that cannot share the workbench's environment (sgkit pins zarr 2; scikit-allel's
 # randomised PCA needs scikit-learn) are measured from their own, built from their own lock.
-PEERS := .venv-peers
 $(PEERS)/.installed: benchmarks/peers/requirements.lock $(BIN)/.installed
 	$(PYTHON) -m venv $(PEERS)
 	$(BIN)/uv pip install --quiet --python $(PEERS)/bin/python -r benchmarks/peers/requirements.lock
