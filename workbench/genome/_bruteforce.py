@@ -1,7 +1,8 @@
 """A deliberately simple, slow reference implementation of the consequence annotator.
 
-It shares no code with :mod:`workbench.genome.annotate` except the codon table: it lists
-every position of a transcript explicitly, applies the variant to the genome, splices the
+It shares no code with :mod:`workbench.genome.annotate` except the codon table and
+:func:`~workbench.genome.normalize.normalize` (checked against ``bcftools norm`` on its own):
+it lists every position of a transcript explicitly, applies the variant to the genome, splices the
 mutated exons by filtering positions, translates whole proteins and compares them. The test
 suite checks the fast annotator against it on thousands of random variants. Only the most
 severe consequence is computed (plus ``c.`` / ``p.`` names for single-base substitutions).
@@ -12,6 +13,7 @@ from __future__ import annotations
 from itertools import pairwise
 
 from ._sequence import AA3, CODON_TABLE
+from .normalize import normalize
 from .reference import Reference, Transcript
 
 __all__ = ["bruteforce_effect"]
@@ -28,6 +30,7 @@ _ORDER = (
     "inframe_deletion",
     "missense_variant",
     "splice_region_variant",
+    "start_retained_variant",
     "stop_retained_variant",
     "synonymous_variant",
     "coding_sequence_variant",
@@ -64,7 +67,8 @@ def bruteforce_effect(reference: Reference, t: Transcript, pos: int, ref: str, a
     """
     seq = reference.sequence(t.contig)
     plus = t.strand == "+"
-    # trim shared leading then trailing bases
+    # one spelling: left-aligned, then without shared leading and trailing bases
+    pos, ref, alt = normalize(seq, pos, ref, alt)
     while ref and alt and ref[0] == alt[0]:
         ref, alt, pos = ref[1:], alt[1:], pos + 1
     while ref and alt and ref[-1] == alt[-1]:
@@ -105,7 +109,8 @@ def bruteforce_effect(reference: Reference, t: Transcript, pos: int, ref: str, a
             terms.add("splice_donor_variant")
         if set(flanks) <= acceptor:
             terms.add("splice_acceptor_variant")
-        if set(flanks) & region:
+        # both flanks in the region, or one exonic and one intronic (a junction)
+        if set(flanks) <= region or len(set(flanks) & exonic) == 1:
             terms.add("splice_region_variant")
         if set(flanks) <= intronic and not inside:
             terms.add("intron_variant")
@@ -157,6 +162,8 @@ def bruteforce_effect(reference: Reference, t: Transcript, pos: int, ref: str, a
             terms.add("5_prime_UTR_variant")
         elif after_cds:
             terms.add("3_prime_UTR_variant")
+        elif hits_start and mut.endswith(orig[ci:]):
+            terms.add("start_retained_variant")  # only the 5' UTR changed, in effect
         elif hits_start:
             terms.add("start_lost")
             hgvs_p = "p.(Met1?)"

@@ -8,13 +8,19 @@ consequence in a gene, to plant disease variants.
 
 Rules (what a teacher may need to explain an output)
 ----------------------------------------------------
-* Alleles are trimmed of shared leading, then trailing, bases before anything else, so a
-  VCF anchor base never counts as changed.
+* Every variant is first normalised: left-aligned and trimmed against the reference as
+  ``bcftools norm -f`` does (:func:`~workbench.genome.normalize.normalize`), then an indel's
+  anchor base is dropped. Every spelling of a variant (padded, or shifted within a repeat)
+  therefore gets one answer, the answer for its left-aligned spelling. An indel in a repeat
+  that crosses a boundary is annotated where that spelling lies, so the same change may differ
+  between a plus- and a minus-strand gene, as with VEP (without ``--shift_3prime``) or
+  bcftools csq given normalised VCF.
 * Splice donor / acceptor sites are the first / last two intron bases; the splice region is
   intron bases 3–8 from either end and the 1–3 exon bases next to an intron. An insertion
-  hits a two-base site only when it lands between its two bases; an insertion at an
-  exon–intron junction leaves the ``GT``/``AG`` intact and is treated as exonic (its inserted
-  bases join the exon) plus ``splice_region_variant``.
+  hits a two-base site only when it lands between its two bases, and the splice region only
+  when both its flanking bases are in it (so intron +8/+9 is ``intron_variant``, as VEP and
+  bcftools csq say); an insertion at an exon–intron junction leaves the ``GT``/``AG`` intact
+  and is treated as exonic (its inserted bases join the exon) plus ``splice_region_variant``.
 * ``intron_variant`` is given for intron bases other than the two-base splice sites.
 * Coding consequences come from translating the mutated coding sequence (reading into the
   3' UTR when the stop is lost): protein unchanged → ``synonymous_variant`` (or
@@ -22,7 +28,10 @@ Rules (what a teacher may need to explain an output)
   ``frameshift_variant`` (plus ``stop_gained`` when the first changed residue is a stop);
   otherwise a new stop before the expected end → ``stop_gained``, no stop at the expected end
   → ``stop_lost``, else ``inframe_insertion`` / ``inframe_deletion`` / ``missense_variant``.
-  Any change to a base of the start codon is ``start_lost`` (``p.(Met1?)``).
+  Any change to a base of the start codon is ``start_lost`` (``p.(Met1?)``), unless the
+  mutated transcript still holds the whole coding sequence from its ATG (an indel in a repeat
+  running from the 5' UTR into the ATG): that is ``start_retained_variant`` and
+  ``5_prime_UTR_variant``.
 * A variant that spans exon and intron bases always touches a splice site; it gets the
   region terms (splice site, ``coding_sequence_variant`` / UTR terms for its exonic part)
   and no protein prediction.
@@ -57,6 +66,7 @@ import numpy as np
 
 from ..errors import InputError
 from ._sequence import aa3, reverse_complement, translate
+from .normalize import normalize
 from .reference import Reference, Transcript
 
 __all__ = [
@@ -83,6 +93,7 @@ _RANKED = (
     ("inframe_deletion", "MODERATE"),
     ("missense_variant", "MODERATE"),
     ("splice_region_variant", "LOW"),
+    ("start_retained_variant", "LOW"),
     ("stop_retained_variant", "LOW"),
     ("synonymous_variant", "LOW"),
     ("coding_sequence_variant", "MODIFIER"),
@@ -99,7 +110,14 @@ _RANK = {t: i for i, t in enumerate(CONSEQUENCES)}
 DESIGNABLE_EFFECTS: tuple[str, ...] = tuple(
     t
     for t in CONSEQUENCES
-    if t not in ("transcript_ablation", "coding_sequence_variant", "intergenic_variant")
+    if t
+    not in (
+        "transcript_ablation",
+        "coding_sequence_variant",
+        "intergenic_variant",
+        # Only an indel equivalent to a 5' UTR change retains a touched start codon.
+        "start_retained_variant",
+    )
 )
 
 
@@ -340,7 +358,9 @@ def annotate(reference: Reference, contig: str, pos: int, ref: str, alt: str) ->
         )
     if ref_u == alt_u:
         raise InputError(f"REF and ALT are both {ref!r} at {contig}:{pos}; that is no variant")
-    p, r, a = _trim(pos, ref_u, alt_u)
+    # One spelling per variant: left-aligned and trimmed (bcftools norm), then without the
+    # indel's anchor base.
+    p, r, a = _trim(*normalize(seq, pos, ref_u, alt_u))
     if r:
         qa, qb = p, p + len(r) - 1
     else:
@@ -377,8 +397,11 @@ def _annotate_transcript(m: _Model, contig, pos, ref, alt, p: int, r: str, a: st
                 if s == fl and e == fr:
                     terms.add("splice_donor_variant" if kind == "D" else "splice_acceptor_variant")
                     inside_site = True
-            elif kind == "R" and (s <= fl <= e or s <= fr <= e):
+            elif kind == "R" and s <= fl and fr <= e:
+                # Both flanking bases in the region (VEP): intron +8/+9 is intronic.
                 terms.add("splice_region_variant")
+        if (el is None) != (er is None):  # at an exon-intron junction
+            terms.add("splice_region_variant")
         exonic = el is not None or er is not None
         if not exonic and not inside_site:
             terms.add("intron_variant")
@@ -419,8 +442,11 @@ def _annotate_transcript(m: _Model, contig, pos, ref, alt, p: int, r: str, a: st
             elif tpos - 1 >= m.cds_e:
                 terms.add("3_prime_UTR_variant")
             elif tpos <= m.cds_s + 2:
-                terms.add("start_lost")
-                hgvs_p, prot_pos = "p.(Met1?)", 1
+                if _cds_intact(m, tpos, tpos - 1, alt_tx):
+                    terms |= {"5_prime_UTR_variant", "start_retained_variant"}
+                else:
+                    terms.add("start_lost")
+                    hgvs_p, prot_pos = "p.(Met1?)", 1
             elif "N" in alt_tx:
                 terms.add("coding_sequence_variant")
             else:
@@ -440,7 +466,11 @@ def _annotate_transcript(m: _Model, contig, pos, ref, alt, p: int, r: str, a: st
                     terms.add("5_prime_UTR_variant")
                 if tl > m.cds_e:
                     terms.add("3_prime_UTR_variant")
-                if tf <= m.cds_s + 2:
+                if tf <= m.cds_s + 2 and _cds_intact(m, tf, tl, alt_tx):
+                    # Equivalent to a change of the 5' UTR alone (SO: start_retained_variant).
+                    terms.discard("3_prime_UTR_variant")
+                    terms |= {"5_prime_UTR_variant", "start_retained_variant"}
+                elif tf <= m.cds_s + 2:
                     terms.add("start_lost")
                     hgvs_p, prot_pos = "p.(Met1?)", 1
                 elif "N" in alt_tx:
@@ -488,6 +518,20 @@ def _annotate_transcript(m: _Model, contig, pos, ref, alt, p: int, r: str, a: st
         intron=_numbers([m.intron_number(i) for i in introns], m.n - 1),
         protein_position=prot_pos,
     )
+
+
+def _cds_intact(m: _Model, tf: int, tl: int, alt_tx: str) -> bool:
+    """Whether replacing mRNA bases ``tf..tl`` (1-based; ``tl = tf - 1`` inserts before
+    ``tf``) by ``alt_tx`` leaves the whole coding sequence, from its ATG on, unchanged.
+
+    A deletion or insertion in a repeat that runs from the 5' UTR into the start codon can be
+    written over the ATG, yet change only the UTR: then the start is retained (Sequence
+    Ontology ``start_retained_variant``), as VEP reports it, not lost.
+    """
+    if tf > m.cds_s + 2:
+        return False
+    mutated = m.mrna[: tf - 1] + alt_tx + m.mrna[tl:]
+    return mutated.endswith(m.mrna[m.cds_s - 1 :])
 
 
 def _numbers(nums: list[int], total: int) -> str | None:
@@ -784,7 +828,8 @@ def design_variant(
     Returns
     -------
     tuple
-        ``(contig, pos, ref, alt)``, VCF style (indels carry their anchor base).
+        ``(contig, pos, ref, alt)``, VCF style (indels carry their anchor base), normalised
+        (left-aligned and trimmed, as ``bcftools norm -f``).
 
     Raises
     ------
@@ -823,6 +868,9 @@ def design_variant(
             cand = _indel_candidate(m, effect, rng)
             if cand is None:
                 break
+            # Planted variants are written as bcftools norm would write them, so a normalised
+            # VCF still matches the truth and the knowledge tables.
+            cand = normalize(m.seq, *cand)
             if usable(cand[0], cand[1]) and hits(*cand):
                 return (contig, *cand)
     else:
