@@ -176,3 +176,53 @@ def test_missing_reference_index_and_bad_options(trio, tiny_cohort, tmp_path):
         call_variants(ref, list(bams.values()), out_vcf=tmp_path / "x.vcf.gz",
                       regions=regions, min_qual=-1)  # fmt: skip
     assert bam_sample(next(iter(bams.values()))) == next(iter(bams))
+
+
+_HEADER = (  # an annotated VCF's header, so that read_csq goes on to read the records
+    "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=1000>\n"
+    '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence. Format: Allele|SYMBOL">\n'
+    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        ("chr1\t5\t.\tA\tT\t.\t.\t.\nchrZ\t7\t.\tA\tT\t.\t.\t.\n", r"line 6: contig 'chrZ'"),
+        ("chr1\tX5\t.\tA\tT\t.\t.\t.\n", r"line 5: POS 'X5' is not a whole number"),
+        ("chr1\t5\t.\tA\tT\n", r"line 5: a VCF record needs 8 tab-separated columns"),
+    ],
+)
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_malformed_vcf_record_is_refused_before_htslib_reads_it(
+    tmp_path, body, match, compressed
+):
+    from workbench.pipeline.annotate import read_csq
+
+    path = tmp_path / ("bad.vcf.gz" if compressed else "bad.vcf")
+    if compressed:
+        with pysam.BGZFile(str(path), "wb") as f:
+            f.write((_HEADER + body).encode())
+    else:
+        path.write_text(_HEADER + body)
+    with pytest.raises(PipelineInputError, match=match) as e:
+        read_csq(path)
+    assert str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_an_undeclared_contig_no_longer_ends_the_process(tmp_path):
+    """htslib calls exit() on such a record: a notebook's kernel would die without a word."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "bad.vcf"
+    path.write_text(_HEADER + "chrZ\t7\t.\tA\tT\t.\t.\t.\n")
+    script = (
+        "import sys\nfrom workbench.pipeline.annotate import read_csq\n"
+        "try:\n    read_csq(sys.argv[1])\nexcept Exception as e:\n"
+        "    print(type(e).__name__)\nprint('still running')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=False
+    )
+    assert proc.stdout.splitlines() == ["PipelineInputError", "still running"], proc.stderr

@@ -149,9 +149,17 @@ def read_bed(path: str | os.PathLike) -> list[Region]:
 
 def _open_vcf(path, *args, **kwargs):
     """``pysam.VariantFile`` without htslib's header warnings on stderr (bcftools declares
-    ``INFO/MQ`` as Integer, which htslib's sanity check reports on every open)."""
+    ``INFO/MQ`` as Integer, which htslib's sanity check reports on every open).
+
+    A file opened for reading is checked first (:func:`check_vcf_records`): htslib ends the
+    whole process on a record whose contig the header does not declare, which would kill a
+    notebook's kernel without an exception.
+    """
     import pysam
 
+    mode = args[0] if args else kwargs.get("mode", "r")
+    if "r" in mode:
+        check_vcf_records(path)
     old = pysam.set_verbosity(0)
     try:
         return pysam.VariantFile(str(path), *args, **kwargs)
@@ -160,6 +168,70 @@ def _open_vcf(path, *args, **kwargs):
 
 
 # -- input checks ---------------------------------------------------------------------------
+
+
+def check_vcf_records(path: str | os.PathLike) -> None:
+    """Check the fixed columns of every record of a VCF (plain or bgzipped) before htslib
+    reads it: eight or more tab-separated columns, a whole-number POS, a contig the header
+    declares (when it declares any).
+
+    Raises
+    ------
+    PipelineInputError
+        Naming the file, the line, the problem and the fix.
+    """
+    import gzip
+
+    path = Path(path)
+    contigs: set[str] = set()
+    opener = gzip.open if _is_gzip(path) else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+            for n, line in enumerate(f, 1):
+                if line.startswith("##contig=<"):
+                    fields = dict(
+                        kv.split("=", 1)
+                        for kv in line.strip()[len("##contig=<") : -1].split(",")
+                        if "=" in kv
+                    )
+                    if "ID" in fields:
+                        contigs.add(fields["ID"])
+                    continue
+                if line.startswith("#") or not line.strip():
+                    continue
+                cols = line.rstrip("\r\n").split("\t", 8)
+                if len(cols) < 8:
+                    raise PipelineInputError(
+                        f"{path} line {n}: a VCF record needs 8 tab-separated columns (CHROM to "
+                        f"INFO), found {len(cols)}; check the file is tab-separated and whole",
+                        path=path,
+                    )
+                if not cols[1].isdigit():
+                    raise PipelineInputError(
+                        f"{path} line {n}: POS {cols[1]!r} is not a whole number; fix or remove "
+                        "the record",
+                        path=path,
+                    )
+                if contigs and cols[0] not in contigs:
+                    raise PipelineInputError(
+                        f"{path} line {n}: contig {cols[0]!r} is not declared in the header "
+                        f"(##contig lines: {', '.join(sorted(contigs))}); add a ##contig line or "
+                        "remove the record (bcftools reheader / bcftools view -t)",
+                        path=path,
+                    )
+    except (OSError, EOFError, UnicodeDecodeError) as e:
+        raise PipelineInputError(
+            f"cannot read {path} as VCF: {e}; is it whole (re-copy it) and VCF or bgzipped VCF?",
+            path=path,
+        ) from e
+
+
+def _is_gzip(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(2) == b"\x1f\x8b"
+    except OSError as e:
+        raise PipelineInputError(f"cannot open {path}: {e}", path=path) from e
 
 
 def _fai_contigs(reference_fasta: Path) -> dict[str, int]:
