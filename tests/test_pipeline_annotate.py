@@ -15,7 +15,8 @@ FAMILY = "F0004"
 GENES = ["ASPA", "PAH", "ARX"]
 HEADER = (
     '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from workbench. '
-    "Format: Allele|Consequence|IMPACT|SYMBOL|Feature|HGVSc|HGVSp|AF|AF_NOR|AF_MEN|AF_SAS|"
+    "Format: Allele|Consequence|IMPACT|SYMBOL|Feature|HGVSc|HGVSp|CANONICAL|MANE_SELECT|"
+    "AF|AF_NOR|AF_MEN|AF_SAS|"
     'CLNSIG|CLNREVSTAT">'
 )
 
@@ -123,3 +124,66 @@ def test_annotation_is_deterministic_and_rejects_bad_input(annotated, tiny_cohor
     with pytest.raises(PipelineInputError, match="no CSQ"):
         read_csq(vcf)
     assert isinstance(read_csq(out, pass_only=True), pd.DataFrame)
+
+
+def _vcf(path, rows, contigs):
+    header = "##fileformat=VCFv4.2\n" + "".join(
+        f"##contig=<ID={c},length={n}>\n" for c, n in contigs.items()
+    )
+    header += "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    body = "".join(f"{c}\t{p}\t.\t{r}\t{a}\t.\tPASS\t.\n" for c, p, r, a in rows)
+    path.write_text(header + body)
+    return path
+
+
+def test_one_bad_record_is_flagged_and_the_rest_annotated(tiny_cohort, tmp_path):
+    ref = tiny_cohort.reference
+    seq = ref.sequence("chr1")
+    good = [("chr1", p, seq[p - 1], "A" if seq[p - 1] != "A" else "C") for p in (100, 300)]
+    wrong = ("chr1", 200, "A" if seq[199] != "A" else "C", "G")  # REF differs from the genome
+    vcf = _vcf(tmp_path / "in.vcf", [good[0], wrong, good[1]], ref.contigs)
+    errors = []
+    out = annotate_vcf(vcf, reference=ref, out_vcf=tmp_path / "out.vcf.gz", errors=errors)
+    with pysam.VariantFile(str(out)) as f:
+        records = list(f)
+    assert [r.pos for r in records] == [100, 200, 300]
+    assert "CSQ" in records[0].info and "CSQ" in records[2].info
+    assert "CSQ" not in records[1].info and "does%20not%20match" in records[1].info["CSQ_ERROR"][0]
+    assert [e[:2] for e in errors] == [("chr1", 200)] and "does not match" in errors[0][4]
+
+
+def test_without_knowledge_only_transcript_fields_and_flags(tiny_cohort, tmp_path):
+    ref = tiny_cohort.reference
+    t = ref.genes[0].transcript
+    g = t.cds_start + 4
+    base = ref.sequence(t.contig)[g - 1]
+    vcf = _vcf(tmp_path / "in.vcf", [(t.contig, g, base, "T" if base != "T" else "G")],
+               ref.contigs)  # fmt: skip
+    out = annotate_vcf(vcf, reference=ref, out_vcf=tmp_path / "out.vcf.gz")
+    csq = read_csq(out)
+    assert list(csq.columns[5:14]) == list(csq_fields(None))
+    row = csq[csq.Feature == t.transcript_id].iloc[0]
+    assert row.CANONICAL == "YES" and pd.isna(row.MANE_SELECT)
+    assert "AF" not in csq and "CLNSIG" not in csq
+
+
+def test_a_padded_spelling_still_finds_its_assertion(tiny_cohort, tmp_path):
+    """Knowledge is matched on the normalised allele: a padded indel keeps its CLNSIG."""
+    truth = tiny_cohort.truth()["variants"]
+    assertions = tiny_cohort.knowledge.assertions
+    keyed = assertions.set_index(["contig", "position", "ref", "alt"])
+    indels = [
+        v for v in truth.itertuples()
+        if len(v.ref) != len(v.alt) and (v.contig, v.position, v.ref, v.alt) in keyed.index
+    ]  # fmt: skip
+    assert indels, "the tiny cohort has no asserted indel to check"
+    v = indels[0]
+    seq = tiny_cohort.reference.sequence(v.contig)
+    after = seq[v.position - 1 + len(v.ref)]  # pad on the right: same change, other spelling
+    vcf = _vcf(tmp_path / "in.vcf", [(v.contig, v.position, v.ref + after, v.alt + after)],
+               tiny_cohort.reference.contigs)  # fmt: skip
+    out = annotate_vcf(vcf, reference=tiny_cohort.reference, knowledge=tiny_cohort.knowledge,
+                       out_vcf=tmp_path / "out.vcf.gz")  # fmt: skip
+    csq = read_csq(out)
+    expected = keyed.loc[(v.contig, v.position, v.ref, v.alt), "classification"]
+    assert set(csq.CLNSIG) == {expected.iloc[0] if hasattr(expected, "iloc") else expected}

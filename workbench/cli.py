@@ -174,10 +174,11 @@ def publish(dashboard, out, static, cohort, copy_cohort):
 def _register_command_groups() -> None:
     """Add the groups defined beside their domains (they reuse this module's helpers)."""
     from .access.cli import audit, consent
+    from .genome.cli import annotate
     from .pipeline.cli import pipeline
     from .teach.cli import course
 
-    for group in (audit, consent, course, pipeline):
+    for group in (annotate, audit, consent, course, pipeline):
         main.add_command(group)
 
 

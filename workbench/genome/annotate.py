@@ -149,6 +149,9 @@ class Annotation:
         VEP style: ``"3/10"`` (or ``"3-4/10"``), numbered on the transcript strand.
     protein_position : int or None
         First codon affected (1 = start codon) for variants in the coding sequence.
+    canonical, mane_select : bool
+        Whether the transcript is its gene's canonical / MANE Select transcript (VEP's
+        ``CANONICAL`` and ``MANE_SELECT``); every overlapping transcript is annotated.
     """
 
     contig: str
@@ -165,6 +168,8 @@ class Annotation:
     exon: str | None = None
     intron: str | None = None
     protein_position: int | None = None
+    canonical: bool = False
+    mane_select: bool = False
 
 
 # -- transcript models -------------------------------------------------------------------
@@ -517,6 +522,8 @@ def _annotate_transcript(m: _Model, contig, pos, ref, alt, p: int, r: str, a: st
         exon=_numbers([m.number(i) for i in exons], m.n),
         intron=_numbers([m.intron_number(i) for i in introns], m.n - 1),
         protein_position=prot_pos,
+        canonical=t.canonical,
+        mane_select=t.mane_select,
     )
 
 

@@ -86,6 +86,9 @@ class Transcript:
         Lowest and highest genomic coordinate of the coding sequence, stop codon included.
     version : int
     canonical : bool
+        Ensembl's canonical transcript of the gene (tag ``Ensembl_canonical``).
+    mane_select : bool
+        The MANE Select transcript (tag ``MANE_Select``), the one clinical reports use.
     """
 
     transcript_id: str
@@ -99,6 +102,7 @@ class Transcript:
     cds_end: int
     version: int = 1
     canonical: bool = True
+    mane_select: bool = False
 
     @property
     def accession(self) -> str:

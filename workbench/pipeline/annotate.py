@@ -3,14 +3,21 @@
 :func:`annotate_vcf` adds to every record a VEP-style ``CSQ`` INFO field with one entry per
 ALT allele and overlapping transcript (entries separated by ``,``, fields by ``|``)::
 
-    Allele|Consequence|IMPACT|SYMBOL|Feature|HGVSc|HGVSp|AF|AF_NOR|AF_MEN|AF_SAS|CLNSIG|CLNREVSTAT
+    Allele|Consequence|IMPACT|SYMBOL|Feature|HGVSc|HGVSp|CANONICAL|MANE_SELECT|AF|AF_NOR|…|CLNSIG|CLNREVSTAT
 
-* ``Consequence`` … ``HGVSp`` come from :func:`workbench.genome.annotate.annotate` (several
-  Sequence Ontology terms joined by ``&`` as VEP does);
+* ``Consequence`` … ``MANE_SELECT`` come from :func:`workbench.genome.annotate.annotate`
+  (several Sequence Ontology terms joined by ``&`` as VEP does; ``CANONICAL`` and
+  ``MANE_SELECT`` are ``YES`` for the gene's canonical / MANE Select transcript, as VEP's
+  flags, and every overlapping transcript has an entry);
 * ``AF`` and ``AF_<POP>`` from the cohort's ``knowledge/population_frequencies`` (empty
   when the allele is not in the frequency table: a novel allele);
 * ``CLNSIG`` and ``CLNREVSTAT`` from ``knowledge/clinical_assertions`` (empty when there is
   no assertion).
+
+Without a cohort's knowledge (``knowledge=None``: real files annotated with
+``workbench annotate``) the ``AF`` and ``CLN`` fields are left out. A record the annotator
+cannot take (a REF that differs from the reference, an allele of other letters) is written
+without ``CSQ`` and with ``CSQ_ERROR`` saying why; the rest of the file is annotated.
 
 Characters that would break the field (space, ``,``, ``|``, ``;``, ``=``, ``%``) are
 percent-encoded as VCF 4.3 recommends; :func:`read_csq` decodes them and adds the review
@@ -37,9 +44,12 @@ from .call import _open_vcf
 __all__ = ["CSQ_FIELDS", "annotate_vcf", "csq_fields", "read_csq"]
 
 #: ``CSQ`` sub-fields when the cohort's populations are NOR, MEN and SAS.
+_TRANSCRIPT_FIELDS = (
+    "Allele", "Consequence", "IMPACT", "SYMBOL", "Feature", "HGVSc", "HGVSp", "CANONICAL",
+    "MANE_SELECT",
+)  # fmt: skip
 CSQ_FIELDS = (
-    "Allele", "Consequence", "IMPACT", "SYMBOL", "Feature", "HGVSc", "HGVSp",
-    "AF", "AF_NOR", "AF_MEN", "AF_SAS", "CLNSIG", "CLNREVSTAT",
+    *_TRANSCRIPT_FIELDS, "AF", "AF_NOR", "AF_MEN", "AF_SAS", "CLNSIG", "CLNREVSTAT",
 )  # fmt: skip
 
 _ENCODE = {"%": "%25", " ": "%20", ",": "%2C", "|": "%7C", ";": "%3B", "=": "%3D"}
@@ -64,12 +74,12 @@ def _populations(frequencies: pd.DataFrame) -> list[str]:
 
 
 def csq_fields(knowledge) -> tuple[str, ...]:
-    """The ``CSQ`` sub-fields for a cohort's knowledge (one ``AF_<POP>`` per population)."""
+    """The ``CSQ`` sub-fields for a cohort's knowledge (one ``AF_<POP>`` per population), or
+    the transcript fields alone when ``knowledge`` is ``None``."""
+    if knowledge is None:
+        return _TRANSCRIPT_FIELDS
     pops = _populations(knowledge.frequencies)
-    return (
-        "Allele", "Consequence", "IMPACT", "SYMBOL", "Feature", "HGVSc", "HGVSp", "AF",
-        *(f"AF_{p}" for p in pops), "CLNSIG", "CLNREVSTAT",
-    )  # fmt: skip
+    return (*_TRANSCRIPT_FIELDS, "AF", *(f"AF_{p}" for p in pops), "CLNSIG", "CLNREVSTAT")
 
 
 def _af(value) -> str:
@@ -82,8 +92,9 @@ def annotate_vcf(
     vcf: str | os.PathLike,
     *,
     reference,
-    knowledge,
+    knowledge=None,
     out_vcf: str | os.PathLike,
+    errors: list | None = None,
 ) -> Path:
     """Write ``vcf`` with a ``CSQ`` INFO field on every record, bgzipped and indexed.
 
@@ -95,11 +106,15 @@ def annotate_vcf(
         CSQ entry.
     reference : workbench.genome.Reference
         ``cohort.reference``.
-    knowledge : workbench.synth.knowledge.Knowledge
-        ``cohort.knowledge`` (frequencies and clinical assertions).
+    knowledge : workbench.synth.knowledge.Knowledge, optional
+        ``cohort.knowledge`` (frequencies and clinical assertions, matched on the normalised
+        spelling of each allele); ``None`` for consequences alone.
     out_vcf : path
         Output ``.vcf.gz``; the ``.tbi`` index is written beside it. Both appear only when
         complete.
+    errors : list, optional
+        Receives ``(contig, pos, ref, alt, reason)`` for every allele left unannotated
+        (its record carries ``CSQ_ERROR``).
 
     Returns
     -------
@@ -109,25 +124,28 @@ def annotate_vcf(
     Raises
     ------
     PipelineInputError
-        The VCF is missing or unreadable, or a REF does not match the reference (the VCF
-        was made on another reference).
+        The VCF is missing or unreadable.
     """
     import pysam
 
     from ..genome.annotate import annotate
+    from ..genome.normalize import normalize
 
     vcf, out_vcf = Path(vcf), Path(out_vcf)
     if not str(out_vcf).endswith(".vcf.gz"):
         raise InputError(f"out_vcf must end with .vcf.gz, got {out_vcf}")
     if not vcf.is_file():
         raise PipelineInputError(f"VCF {vcf} does not exist", path=vcf)
-    freq = knowledge.frequencies
-    pops = _populations(freq)
-    freq_by = {(r.contig, int(r.position), r.ref, r.alt): r for r in freq.itertuples(index=False)}
-    assertions = {
-        (r.contig, int(r.position), r.ref, r.alt): r
-        for r in knowledge.assertions.itertuples(index=False)
-    }
+    if knowledge is not None:
+        freq = knowledge.frequencies
+        pops = _populations(freq)
+        freq_by = {
+            (r.contig, int(r.position), r.ref, r.alt): r for r in freq.itertuples(index=False)
+        }
+        assertions = {
+            (r.contig, int(r.position), r.ref, r.alt): r
+            for r in knowledge.assertions.itertuples(index=False)
+        }
     fields = csq_fields(knowledge)
 
     out_vcf.parent.mkdir(parents=True, exist_ok=True)
@@ -142,26 +160,39 @@ def annotate_vcf(
             if "CSQ" in header.info:
                 header.info.remove_header("CSQ")
             header.info.add("CSQ", ".", "String", _DESCRIPTION + "|".join(fields))
+            if "CSQ_ERROR" not in header.info:
+                header.info.add(
+                    "CSQ_ERROR", ".", "String", "Why an allele has no CSQ (percent-encoded)"
+                )
             with pysam.VariantFile(str(staged), "wz", header=header) as vout:
                 for rec in vin:
                     rec.translate(header)
-                    entries = []
+                    entries, failed = [], []
                     for alt in rec.alts or ():
                         if alt.startswith("<") or alt == "*":
                             continue
-                        key = (rec.chrom, rec.pos, rec.ref, alt)
                         try:
                             anns = annotate(reference, rec.chrom, rec.pos, rec.ref, alt)
+                            seq = reference.sequence(rec.chrom)
+                            key = (rec.chrom, *normalize(seq, rec.pos, rec.ref, alt))
                         except InputError as e:
-                            raise PipelineInputError(f"{vcf}: {e}", path=vcf) from e
-                        f = freq_by.get(key)
-                        a = assertions.get(key)
-                        tail = [
-                            _af(f.af) if f is not None else "",
-                            *(_af(getattr(f, f"af_{p}")) if f is not None else "" for p in pops),
-                            _encode(a.classification) if a is not None else "",
-                            _encode(a.review_status) if a is not None else "",
-                        ]
+                            failed.append(_encode(str(e)))
+                            if errors is not None:
+                                errors.append((rec.chrom, rec.pos, rec.ref, alt, str(e)))
+                            continue
+                        tail = []
+                        if knowledge is not None:
+                            f = freq_by.get(key)
+                            a = assertions.get(key)
+                            tail = [
+                                _af(f.af) if f is not None else "",
+                                *(
+                                    _af(getattr(f, f"af_{p}")) if f is not None else ""
+                                    for p in pops
+                                ),
+                                _encode(a.classification) if a is not None else "",
+                                _encode(a.review_status) if a is not None else "",
+                            ]
                         for ann in anns:
                             entries.append(
                                 "|".join(
@@ -173,12 +204,16 @@ def annotate_vcf(
                                         _encode(ann.transcript),
                                         _encode(ann.hgvs_c),
                                         _encode(ann.hgvs_p),
+                                        "YES" if ann.canonical else "",
+                                        "YES" if ann.mane_select else "",
                                         *tail,
                                     ]
                                 )
                             )
                     if entries:
                         rec.info["CSQ"] = tuple(entries)
+                    if failed:
+                        rec.info["CSQ_ERROR"] = tuple(failed)
                     vout.write(rec)
         pysam.tabix_index(str(staged), preset="vcf", force=True)
         os.replace(staged, out_vcf)
