@@ -453,6 +453,7 @@ def test_a_deletion_that_keeps_the_atg_is_not_start_lost():
     [
         (57, {"splice_region_variant", "intron_variant"}),  # between +7 and +8
         (58, {"intron_variant"}),  # between +8 and +9: VEP and bcftools say intronic
+        (52, {"splice_region_variant", "intron_variant"}),  # between +2 and +3: bcftools csq
         (50, {"splice_region_variant"}),  # at the junction: joins the exon (see the Rules)
     ],
 )

@@ -109,8 +109,9 @@ def bruteforce_effect(reference: Reference, t: Transcript, pos: int, ref: str, a
             terms.add("splice_donor_variant")
         if set(flanks) <= acceptor:
             terms.add("splice_acceptor_variant")
-        # both flanks in the region, or one exonic and one intronic (a junction)
-        if set(flanks) <= region or len(set(flanks) & exonic) == 1:
+        # both flanks splice bases (site or region) and one in the region, or a junction
+        splice = donor | acceptor | region
+        if (set(flanks) <= splice and set(flanks) & region) or len(set(flanks) & exonic) == 1:
             terms.add("splice_region_variant")
         if set(flanks) <= intronic and not inside:
             terms.add("intron_variant")

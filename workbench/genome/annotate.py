@@ -18,9 +18,11 @@ Rules (what a teacher may need to explain an output)
 * Splice donor / acceptor sites are the first / last two intron bases; the splice region is
   intron bases 3–8 from either end and the 1–3 exon bases next to an intron. An insertion
   hits a two-base site only when it lands between its two bases, and the splice region only
-  when both its flanking bases are in it (so intron +8/+9 is ``intron_variant``, as VEP and
-  bcftools csq say); an insertion at an exon–intron junction leaves the ``GT``/``AG`` intact
-  and is treated as exonic (its inserted bases join the exon) plus ``splice_region_variant``.
+  when both its flanking bases are splice bases (site or region) and one of them is in the
+  region: intron +2/+3 is ``splice_region_variant``, +8/+9 is ``intron_variant``, as bcftools
+  csq and VEP say. An insertion at an exon–intron junction leaves the ``GT``/``AG`` intact
+  and is treated as exonic (its inserted bases join the exon) plus ``splice_region_variant``
+  (bcftools csq calls it a splice-site variant by position; the site's bases are unchanged).
 * ``intron_variant`` is given for intron bases other than the two-base splice sites.
 * Coding consequences come from translating the mutated coding sequence (reading into the
   3' UTR when the stop is lost): protein unchanged → ``synonymous_variant`` (or
@@ -397,14 +399,18 @@ def _annotate_transcript(m: _Model, contig, pos, ref, alt, p: int, r: str, a: st
             return None
         el, er = m.exon_index(fl), m.exon_index(fr)
         inside_site = False
+        at = {fl: set(), fr: set()}  # the splice features each flanking base lies in
         for s, e, kind in m.feats:
-            if kind in "DA":
-                if s == fl and e == fr:
-                    terms.add("splice_donor_variant" if kind == "D" else "splice_acceptor_variant")
-                    inside_site = True
-            elif kind == "R" and s <= fl and fr <= e:
-                # Both flanking bases in the region (VEP): intron +8/+9 is intronic.
-                terms.add("splice_region_variant")
+            if kind in "DA" and s == fl and e == fr:
+                terms.add("splice_donor_variant" if kind == "D" else "splice_acceptor_variant")
+                inside_site = True
+            for g in at:
+                if s <= g <= e and kind in "DAR":
+                    at[g].add(kind)
+        # In the splice region when both flanking bases are splice bases (site or region) and
+        # one is in the region: intron +2/+3 is, +8/+9 is not (bcftools csq, VEP).
+        if at[fl] and at[fr] and "R" in at[fl] | at[fr]:
+            terms.add("splice_region_variant")
         if (el is None) != (er is None):  # at an exon-intron junction
             terms.add("splice_region_variant")
         exonic = el is not None or er is not None

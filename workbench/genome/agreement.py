@@ -1,0 +1,295 @@
+"""How far the workbench's annotator agrees with an independent one (bcftools csq).
+
+:func:`compare_with_bcftools_csq` annotates the sites of a VCF with
+:func:`workbench.genome.annotate.annotate` and with ``bcftools csq`` (pysam's bcftools, each
+record on its own: ``--local-csq``), maps csq's terms to Sequence Ontology terms, and returns
+one row per (variant, gene) with both most severe terms, both protein changes and a
+``category`` for every disagreement. :func:`summarise` gives the agreement figures the
+annotation benchmark prints. bcftools csq reports nothing for intergenic variants, and only
+genes of biotype ``protein_coding``; those rows are left out of the comparison.
+
+References
+----------
+Danecek P, McCarthy SA (2017) BCFtools/csq: haplotype-aware variant consequences.
+Bioinformatics 33:2037–2039.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from ._sequence import AA3
+from .annotate import CONSEQUENCES, annotate, most_severe
+
+__all__ = [
+    "CSQ_TO_SO",
+    "EXPLAINED",
+    "compare_with_bcftools_csq",
+    "designed_variants",
+    "summarise",
+    "write_sites",
+]
+
+#: bcftools csq's consequence names → Sequence Ontology terms.
+CSQ_TO_SO = {
+    "intron": "intron_variant",
+    "synonymous": "synonymous_variant",
+    "missense": "missense_variant",
+    "stop_gained": "stop_gained",
+    "stop_lost": "stop_lost",
+    "start_lost": "start_lost",
+    "stop_retained": "stop_retained_variant",
+    "start_retained": "start_retained_variant",
+    "frameshift": "frameshift_variant",
+    "inframe_deletion": "inframe_deletion",
+    "inframe_insertion": "inframe_insertion",
+    "inframe_altering": "inframe_deletion",  # a delins of whole codons; ranked alike
+    "splice_donor": "splice_donor_variant",
+    "splice_acceptor": "splice_acceptor_variant",
+    "splice_region": "splice_region_variant",
+    "5_prime_utr": "5_prime_UTR_variant",
+    "3_prime_utr": "3_prime_UTR_variant",
+    "coding_sequence": "coding_sequence_variant",
+    "non_coding": "non_coding_transcript_exon_variant",
+}
+_ONE = {v: k for k, v in AA3.items()}
+
+
+def _csq_terms(text: str) -> list[str]:
+    return [CSQ_TO_SO.get(t.lstrip("*"), t) for t in text.split("&") if t]
+
+
+def _csq_protein(text: str) -> str | None:
+    """csq's ``11Y>11H`` (or ``11Y``) as ``11Y>H``; ``None`` when there is none."""
+    if not text or ">" not in text:
+        return None
+    left, right = text.split(">", 1)
+    digits = "".join(ch for ch in right if ch.isdigit())
+    return f"{left}>{right[len(digits) :]}"
+
+
+def _our_protein(hgvs_p: str | None) -> str | None:
+    """``p.(Tyr11His)`` as ``11Y>H``, ``p.(Arg41Ter)`` as ``41R>*``; other forms → ``None``."""
+    if not hgvs_p or not hgvs_p.startswith("p.(") or "=" in hgvs_p:
+        return None
+    body = hgvs_p[3:-1]
+    ref, rest = body[:3], body[3:]
+    digits = "".join(ch for ch in rest if ch.isdigit())
+    alt = rest[len(digits) :]
+    if not digits or (alt not in _ONE and alt != "Ter"):
+        return None
+    return f"{digits}{_ONE.get(ref, '?')}>{'*' if alt == 'Ter' else _ONE[alt]}"
+
+
+def _ours(vcf: Path, reference) -> pd.DataFrame:
+    import pysam
+
+    rows = []
+    with pysam.VariantFile(str(vcf)) as f:
+        for rec in f:
+            for alt in rec.alts or ():
+                anns = [a for a in annotate(reference, rec.chrom, rec.pos, rec.ref, alt) if a.gene]
+                by_gene: dict[str, list] = {}
+                for a in anns:
+                    by_gene.setdefault(a.gene, []).append(a)
+                for gene, group in by_gene.items():
+                    terms = [t for a in group for t in a.consequences]
+                    coding = [a for a in group if a.hgvs_p]
+                    rows.append((rec.chrom, rec.pos, rec.ref, alt, gene, most_severe(terms),
+                                 "&".join(sorted(set(terms))),
+                                 _our_protein(coding[0].hgvs_p) if coding else None))  # fmt: skip
+    columns = ["contig", "pos", "ref", "alt", "gene", "ours", "ours_terms", "ours_p"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+_CSQ = "import sys; from pysam import bcftools; sys.stdout.write(bcftools.csq(*sys.argv[1:]))"
+
+
+def _bcftools(vcf: Path, fasta: Path, gff3: Path) -> pd.DataFrame:
+    import subprocess
+    import sys
+
+    # pysam runs bcftools' main() in-process, and csq keeps static state between calls (a
+    # second file is checked against the first one's last position): a process per call.
+    proc = subprocess.run(
+        [sys.executable, "-c", _CSQ, "--local-csq", "-f", str(fasta), "-g", str(gff3),
+         "-s", "-", "-Ov", str(vcf)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if proc.returncode:
+        raise RuntimeError(f"bcftools csq failed: {proc.stderr.strip()[-500:]}")
+    out = proc.stdout
+    rows = []
+    for line in out.splitlines():
+        if line.startswith("#"):
+            continue
+        chrom, pos, _, ref, alt, _, _, info = line.split("\t", 8)[:8]
+        bcsq = next((kv[5:] for kv in info.split(";") if kv.startswith("BCSQ=")), None)
+        if bcsq is None:
+            continue
+        by_gene: dict[str, tuple[list, str | None]] = {}
+        for entry in bcsq.split(","):
+            parts = entry.split("|")
+            if parts[0].startswith("@") or len(parts) < 2:
+                continue  # a pointer to another record's compound consequence
+            terms, protein = by_gene.get(parts[1], ([], None))
+            terms += _csq_terms(parts[0])
+            protein = protein or (_csq_protein(parts[5]) if len(parts) > 5 else None)
+            by_gene[parts[1]] = (terms, protein)
+        for gene, (terms, protein) in by_gene.items():
+            known = [t for t in terms if t in CONSEQUENCES]
+            rows.append((chrom, int(pos), ref, alt.split(",")[0], gene,
+                         most_severe(known) if known else "+".join(terms), protein))  # fmt: skip
+    return pd.DataFrame(rows, columns=["contig", "pos", "ref", "alt", "gene", "csq", "csq_p"])
+
+
+#: Why the annotators differ, for the differences understood (see the benchmark's report).
+EXPLAINED = {
+    ("stop_gained", "frameshift_variant"): "a frameshift whose first new codon is a stop: both "
+    "terms are ours (as VEP reports them, stop_gained ranked first); csq names one",
+    ("frameshift_variant", "splice_donor_variant"): "an insertion at the exon-intron junction: "
+    "the GT is unchanged, so no splice-site term (SO); csq judges by position",
+    ("frameshift_variant", "splice_acceptor_variant"): "an insertion at the intron-exon "
+    "junction: the AG is unchanged, so no splice-site term (SO); csq judges by position",
+    ("inframe_insertion", "splice_donor_variant"): "as above, an in-frame insertion at the "
+    "junction",
+    ("inframe_insertion", "splice_acceptor_variant"): "as above, an in-frame insertion at the "
+    "junction",
+    ("stop_gained", "splice_donor_variant"): "as above, an insertion at the junction that "
+    "makes a stop",
+    ("stop_gained", "splice_acceptor_variant"): "as above, an insertion at the junction that "
+    "makes a stop",
+    ("start_retained_variant", "start_lost"): "the mutated transcript still holds the whole CDS "
+    "from its ATG (SO start_retained_variant); csq judges by position",
+    ("stop_retained_variant", "inframe_insertion"): "inserted bases after the first stop base "
+    "that keep the stop codon (protein unchanged)",
+}
+
+
+def _category(row) -> str:
+    if row.ours == row.csq:
+        return "agree"
+    indel = len(row.ref) != len(row.alt)
+    kind = "indel" if indel else ("SNV" if len(row.ref) == 1 else "MNV")
+    return f"{kind}: ours {row.ours}, csq {row.csq}"
+
+
+def compare_with_bcftools_csq(
+    vcf: str | os.PathLike, *, reference, fasta: str | os.PathLike, gff3: str | os.PathLike
+) -> pd.DataFrame:
+    """One row per (variant, gene) that both annotators report, with a ``category``.
+
+    Parameters
+    ----------
+    vcf
+        Sites to compare (genotypes are ignored); normalised, as csq expects.
+    reference
+        The :class:`~workbench.genome.Reference` of ``fasta`` and ``gff3``.
+    fasta, gff3
+        The same reference and gene models as files, for bcftools csq (Ensembl-style GFF3).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``contig, pos, ref, alt, gene, ours, ours_terms, csq, ours_p, csq_p, term_agrees,
+        term_compatible, explained, protein_agrees, category`` (``protein_agrees`` is NA for
+        indels and where either has no single-residue protein change; ``explained`` names
+        the reason for a known kind of difference, see :data:`EXPLAINED`).
+    """
+    from pysam import bcftools
+
+    vcf = Path(vcf)
+    with tempfile.TemporaryDirectory() as tmp:
+        sites = Path(tmp) / "sites.vcf.gz"
+        bcftools.view("-G", "-Oz", "-o", str(sites), str(vcf), catch_stdout=False)
+        ours = _ours(sites, reference)
+        theirs = _bcftools(sites, Path(fasta), Path(gff3))
+    both = ours.merge(theirs, on=["contig", "pos", "ref", "alt", "gene"], how="inner")
+    both["term_agrees"] = both.ours == both.csq
+    # csq's most severe term is among ours (VEP lists every term; csq often one)
+    both["term_compatible"] = [
+        c in o.split("&") for c, o in zip(both.csq, both.ours_terms, strict=True)
+    ]
+    both["explained"] = [
+        None if a else EXPLAINED.get((o, c))
+        for a, o, c in zip(both.term_agrees, both.ours, both.csq, strict=True)
+    ]
+    # Protein changes compare for substitutions only: for an indel csq spells out the whole
+    # changed stretch ("48SRNRD…*>*"), HGVS names its first residue and the new stop.
+    same_length = both.ref.str.len() == both.alt.str.len()
+    has_p = both.ours_p.notna() & both.csq_p.notna() & same_length
+    both["protein_agrees"] = (both.ours_p == both.csq_p).where(has_p)
+    both["category"] = [_category(r) for r in both.itertuples(index=False)]
+    return both
+
+
+def summarise(table: pd.DataFrame) -> dict:
+    """Agreement figures: overall, for SNVs and indels, and for the protein change."""
+    indel = table.ref.str.len() != table.alt.str.len()
+    protein = table.protein_agrees.dropna()
+    return {
+        "compared": len(table),
+        "term_agreement": float(table.term_agrees.mean()) if len(table) else float("nan"),
+        "term_compatible": float(table.term_compatible.mean()) if len(table) else float("nan"),
+        "unexplained": int((~table.term_agrees & table.explained.isna()).sum()),
+        "snv_term_agreement": float(table.term_agrees[~indel].mean()),
+        "indel_term_agreement": float(table.term_agrees[indel].mean()) if indel.any() else 1.0,
+        "indels": int(indel.sum()),
+        "protein_compared": len(protein),
+        "protein_agreement": float(protein.astype(bool).mean()) if len(protein) else 1.0,
+        "disagreements": table.category[~table.term_agrees].value_counts().to_dict(),
+    }
+
+
+def designed_variants(reference, *, genes=None, flank: int = 10, max_indel: int = 3) -> list:
+    """Variants that stress every boundary: around each exon–intron junction, the start and
+    the stop codon (``flank`` bases either side), every SNV, and every deletion and insertion
+    (a copy of the bases before it, and a run of a different base) of 1..``max_indel`` bases.
+    Returned normalised (as ``bcftools norm``) and without duplicates, sorted.
+    """
+    from .normalize import normalize
+
+    chosen = [g for g in reference.genes if genes is None or g.symbol in genes]
+    out = set()
+    for g in chosen:
+        t = g.transcript
+        seq = reference.sequence(t.contig)
+        points = {t.cds_start, t.cds_end}
+        for s_, e_ in t.exons:
+            points |= {s_, e_}
+        sites = sorted({x for p in points for x in range(p - flank, p + flank + 1)})
+        for x in sites:
+            if not 2 <= x <= len(seq) - max_indel - 1:
+                continue
+            base = seq[x - 1]
+            out |= {(t.contig, x, base, b) for b in "ACGT" if b != base}
+            for n in range(1, max_indel + 1):
+                # deleting bases x..x+n-1, anchored on x-1
+                out.add((t.contig, *normalize(seq, x - 1, seq[x - 2 : x - 1 + n], seq[x - 2])))
+                copy = seq[x - 1 : x - 1 + n]
+                other = next(b for b in "ACGT" if b != base) * n
+                for ins in (copy, other):  # inserting before x
+                    out.add((t.contig, *normalize(seq, x - 1, seq[x - 2], seq[x - 2] + ins)))
+    return sorted(out)
+
+
+def write_sites(variants, path: str | os.PathLike, *, contigs: dict[str, int]) -> Path:
+    """A sites-only VCF of ``(contig, pos, ref, alt)`` (bgzipped, indexed)."""
+    import pysam
+
+    path = Path(path)
+    header = "##fileformat=VCFv4.2\n" + "".join(
+        f"##contig=<ID={c},length={n}>\n" for c, n in contigs.items()
+    )
+    header += "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    order = {c: i for i, c in enumerate(contigs)}
+    rows = sorted(variants, key=lambda v: (order[v[0]], v[1], v[2], v[3]))
+    body = "".join(f"{c}\t{p}\t.\t{r}\t{a}\t.\t.\t.\n" for c, p, r, a in rows)
+    with pysam.BGZFile(str(path), "wb") as f:
+        f.write((header + body).encode())
+    pysam.tabix_index(str(path), preset="vcf", force=True)
+    return path
