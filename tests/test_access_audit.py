@@ -51,7 +51,7 @@ def _memory_registry() -> sqlite3.Connection:
 
 @pytest.fixture
 def conn(tmp_path):
-    c = connect(tmp_path / "registry.sqlite")
+    c = connect(tmp_path / "registry.sqlite", create=True)
     create_schema(c, reference_date="2026-01-01")
     yield c
     c.close()
@@ -318,7 +318,7 @@ def test_database_check_violation_rolls_back_the_access(log):
 
 
 def test_closed_connection_fails_the_access(log, tmp_path):
-    other = connect(tmp_path / "registry.sqlite")
+    other = connect(tmp_path / "registry.sqlite", create=True)
     closed = AuditLog(other, key=KEY, key_version=1, checkpoint_path=log.checkpoint_path)
     other.close()
     with pytest.raises(AuditIntegrityError, match="unusable"):

@@ -109,8 +109,16 @@ class Cohort:
         return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
 
     def _query(self, sql: str, params=()) -> pd.DataFrame:
-        with contextlib.closing(self._registry()) as conn:
-            return pd.read_sql_query(sql, conn, params=params)
+        path = self.path / "registry.sqlite"
+        try:
+            with contextlib.closing(self._registry()) as conn:
+                return pd.read_sql_query(sql, conn, params=params)
+        except (sqlite3.DatabaseError, pd.errors.DatabaseError) as e:
+            raise CohortFormatError(
+                f"{path} is not a readable registry ({str(e).split(': ')[-1]}); restore it or "
+                "regenerate the cohort",
+                path=path,
+            ) from e
 
     def samples(self) -> pd.DataFrame:
         """One row per person (pseudonymised: internal ids only), in genotype order."""
@@ -130,15 +138,11 @@ class Cohort:
         )
 
     def pedigree(self) -> pd.DataFrame:
-        """``pedigree.ped`` as a table (PLINK columns; ``"0"`` where a parent is unknown)."""
-        return pd.read_csv(
-            self.path / "pedigree.ped",
-            sep="\t",
-            comment="#",
-            header=None,
-            names=["family_id", "person_id", "father_id", "mother_id", "sex", "phenotype"],
-            dtype=str,
-        )
+        """``pedigree.ped`` as a table (PLINK columns; ``"0"`` where a parent is unknown),
+        checked to be a possible family tree (:func:`workbench.pedigree.read_pedigree`)."""
+        from .pedigree import read_pedigree
+
+        return read_pedigree(self.path / "pedigree.ped")
 
     def phenopacket(self, person_id: str) -> dict:
         """The Phenopacket v2 JSON of a proband, as a dict."""
@@ -148,6 +152,9 @@ class Cohort:
                 f"no phenopacket for {person_id!r}; probands are listed by "
                 "cohort.samples().query('role == \"proband\"')"
             )
+        from .synth.phenopackets import read_phenopacket
+
+        read_phenopacket(path)  # the schema, strictly, and every HPO term: one line if not
         return json.loads(path.read_text(encoding="utf-8"))
 
     def truth(self) -> dict[str, pd.DataFrame]:
@@ -188,10 +195,15 @@ class Cohort:
     # -- genotypes -------------------------------------------------------------------------
     @functools.cached_property
     def zarr(self):
-        """The VCF Zarr store (read-only :class:`zarr.Group`)."""
-        import zarr
+        """The VCF Zarr store (read-only :class:`zarr.Group`), checked against its own metadata.
 
-        return zarr.open_group(self.path / "genotypes.vcz", mode="r")
+        Raises
+        ------
+        CohortFormatError
+            When the store or one of the arrays the workbench reads is missing or unreadable,
+            or their shapes disagree (more calls than samples or sites, say).
+        """
+        return _open_store(self.path / "genotypes.vcz")
 
     @functools.cached_property
     def sample_ids(self) -> list[str]:
@@ -258,4 +270,72 @@ class Cohort:
             import dask.array as da
 
             return allel.GenotypeDaskArray(da.from_zarr(arr)[sl])
-        return allel.GenotypeArray(arr[sl])
+        try:
+            return allel.GenotypeArray(arr[sl])
+        except (RuntimeError, ValueError, OSError) as e:  # e.g. blosc cannot decompress a chunk
+            raise CohortFormatError(
+                f"a chunk of {self.path / 'genotypes.vcz' / 'call_genotype'} is damaged ({e}); "
+                "restore the store or regenerate the cohort",
+                path=self.path / "genotypes.vcz",
+            ) from e
+
+
+#: Arrays of the VCF Zarr store the workbench reads, and the dimensions each must share.
+_STORE_ARRAYS = {
+    "sample_id": ("samples",),
+    "contig_id": ("contigs",),
+    "variant_contig": ("variants",),
+    "variant_position": ("variants",),
+    "variant_allele": ("variants", None),
+    "call_genotype": ("variants", "samples", None),
+}
+
+
+def _open_store(path: Path):
+    """Open a VCF Zarr store read-only and check it against its own metadata."""
+    import zarr
+
+    if not path.is_dir():
+        raise CohortFormatError(
+            f"{path} does not exist or is no folder; regenerate the cohort", path=path
+        )
+    try:
+        group = zarr.open_group(path, mode="r")
+    except (OSError, ValueError, TypeError) as e:
+        raise CohortFormatError(
+            f"{path} is not a readable Zarr store ({type(e).__name__}: {e}); restore it or "
+            "regenerate the cohort",
+            path=path,
+        ) from e
+    arrays = {}
+    for name in _STORE_ARRAYS:
+        try:
+            arrays[name] = group[name]
+        except KeyError as e:
+            raise CohortFormatError(
+                f"{path / name} is missing; a VCF Zarr store holds {', '.join(_STORE_ARRAYS)}: "
+                "restore it or regenerate the cohort",
+                path=path,
+            ) from e
+        except (OSError, ValueError, TypeError) as e:  # unreadable JSON metadata, for one
+            raise CohortFormatError(
+                f"{path / name} has unreadable metadata ({type(e).__name__}: {e}); restore it "
+                "or regenerate the cohort",
+                path=path,
+            ) from e
+    sizes: dict[str, tuple[str, int]] = {}
+    for name, dims in _STORE_ARRAYS.items():
+        shape = arrays[name].shape
+        if len(shape) < len([d for d in dims if d]):
+            raise CohortFormatError(f"{path / name} has shape {shape}; expected {dims}", path=path)
+        for dim, n in zip(dims, shape, strict=False):
+            if dim is None:
+                continue
+            first = sizes.setdefault(dim, (name, n))
+            if first[1] != n:
+                raise CohortFormatError(
+                    f"{path / name} claims {n} {dim} but {path / first[0]} holds {first[1]}; "
+                    "the store is inconsistent with its own metadata: restore it or regenerate",
+                    path=path,
+                )
+    return group

@@ -79,6 +79,12 @@ def read_manifest(folder: str | os.PathLike) -> dict:
         raise CohortFormatError(
             f"{path} is unreadable ({e}); regenerate the cohort", path=path
         ) from e
+    if not isinstance(manifest, dict):
+        raise CohortFormatError(
+            f"{path} holds a JSON {type(manifest).__name__}, not an object; it is no cohort "
+            "manifest: regenerate the cohort",
+            path=path,
+        )
     if manifest.get("format") != FORMAT:
         raise CohortFormatError(f"{path} is not a workbench cohort manifest", path=path)
     if manifest.get("format_version") != FORMAT_VERSION:
@@ -87,6 +93,27 @@ def read_manifest(folder: str | os.PathLike) -> dict:
             f"version {FORMAT_VERSION}; regenerate the cohort with this version",
             path=path,
         )
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise CohortFormatError(
+            f"{path}: 'files' must map each file's path to its sha256, got "
+            f"{type(files).__name__}; regenerate the cohort",
+            path=path,
+        )
+    for rel, digest in files.items():
+        if not isinstance(digest, str):
+            raise CohortFormatError(
+                f"{path}: the checksum of {rel} is {digest!r}, not a sha256 text; regenerate "
+                "the cohort",
+                path=path,
+            )
+    for rel in [*files, *manifest.get("live_files", ())]:
+        if Path(rel).is_absolute() or ".." in Path(rel).parts:
+            raise CohortFormatError(
+                f"{path} lists {rel!r}, which is outside the cohort folder; a manifest names "
+                "files inside it only: regenerate the cohort",
+                path=path,
+            )
     return manifest
 
 
@@ -97,6 +124,13 @@ def verify(folder: str | os.PathLike, manifest: Mapping | None = None) -> None:
     missing, changed = [], []
     for rel, digest in manifest["files"].items():
         p = folder / rel
+        if p.is_symlink():
+            raise CohortIntegrityError(
+                f"{p} is a symbolic link; a cohort's files are its own: replace the link with "
+                "the file (or regenerate the cohort)",
+                path=p,
+                changed=[rel],
+            )
         if not p.is_file():
             missing.append(rel)
         elif file_sha256(p) != digest:

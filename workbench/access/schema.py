@@ -462,7 +462,11 @@ def parse_date(value, *, name: str) -> str:
 
 
 def connect(
-    path: str | os.PathLike, *, readonly: bool = False, busy_timeout_ms: int = _BUSY_TIMEOUT_MS
+    path: str | os.PathLike,
+    *,
+    readonly: bool = False,
+    create: bool = False,
+    busy_timeout_ms: int = _BUSY_TIMEOUT_MS,
 ) -> sqlite3.Connection:
     """Open a registry database with the workbench's connection settings.
 
@@ -481,6 +485,10 @@ def connect(
         call :func:`create_schema`).
     readonly
         Open for reading only; the file must exist and carry the current schema.
+    create
+        For writing: create the file when it is missing (the generator). Otherwise a writer
+        too refuses a missing file, or one that is not a registry of this version, rather
+        than make an empty database where the registry should be.
     busy_timeout_ms
         How long to wait for another writer's lock before failing.
 
@@ -501,15 +509,28 @@ def connect(
             )
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
     else:
+        if not create and not path.is_file():
+            raise CohortFormatError(
+                f"expected a registry database at {path}, found none; "
+                "regenerate the cohort with `workbench generate`",
+                path=path,
+            )
         conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = FULL")
-        if readonly:
+        if readonly or not create:
             _check_version(conn, path)
-        else:
+        if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")
+    except sqlite3.DatabaseError as e:
+        conn.close()
+        raise CohortFormatError(
+            f"expected a registry database at {path}, found an unreadable file ({e}); "
+            "restore it or regenerate the cohort",
+            path=path,
+        ) from e
     except BaseException:
         conn.close()
         raise

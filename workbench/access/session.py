@@ -589,12 +589,22 @@ class Session:
                     reasons=("reidentify.not_own_patient",),
                 )
             path = Path(self.cohort.path) / "keyholder" / "identity.sqlite"
-            with contextlib.closing(
-                sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-            ) as conn:
-                row = conn.execute(
-                    "SELECT national_id FROM identities WHERE person_id = ?", (person,)
-                ).fetchone()
+            if not path.is_file():
+                raise KeyMissingError(
+                    f"the keyholder store {path} is missing; the hospital side must restore it"
+                )
+            try:
+                with contextlib.closing(
+                    sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+                ) as conn:
+                    row = conn.execute(
+                        "SELECT national_id FROM identities WHERE person_id = ?", (person,)
+                    ).fetchone()
+            except sqlite3.Error as e:  # the keyholder's store, not the audit log, is damaged
+                raise KeyMissingError(
+                    f"the keyholder store {path} is unreadable ({e}); the hospital side must "
+                    "restore it"
+                ) from e
             if row is None:
                 raise KeyMissingError("the keyholder store has no identity for this person")
             return row[0], 1

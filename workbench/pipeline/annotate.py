@@ -148,11 +148,11 @@ def annotate_vcf(
         }
     fields = csq_fields(knowledge)
 
-    out_vcf.parent.mkdir(parents=True, exist_ok=True)
-    try:
+    try:  # before anything is created: a bad input leaves no trace
         vin = _open_vcf(vcf)
     except (OSError, ValueError) as e:
         raise PipelineInputError(f"{vcf} is not a readable VCF ({e})", path=vcf) from e
+    out_vcf.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".annotate.", dir=out_vcf.parent) as tmp:
         staged = Path(tmp) / "out.vcf.gz"
         with vin:

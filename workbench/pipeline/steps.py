@@ -392,6 +392,11 @@ def run_pipeline(
 
     for s in wanted:
         need(s)
+    _check_options(
+        depth=depth, seed=seed, threads=threads, min_qual=min_qual, min_depth=min_depth,
+        min_gq=min_gq, min_mapq=min_mapq, min_baseq=min_baseq,
+        coverage_min_depth=coverage_min_depth,
+    )  # fmt: skip
     members, sexes = _members(cohort, family)
     genes = None if genes is None else ([genes] if isinstance(genes, str) else list(genes))
     regions = gene_regions(cohort.reference, genes)
@@ -419,6 +424,20 @@ def run_pipeline(
         step = builders[name](result.steps)
         result.steps[name] = run_step(step, out_dir=out_dir, force=force and name in wanted)
     return result
+
+
+def _check_options(*, depth, seed, threads, **at_least_zero) -> None:
+    """Refuse out-of-range options before anything is written (each step checks them again
+    at its own boundary, but only once the output folder exists)."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise InputError(f"threads must be a positive integer, got {threads!r}")
+    if isinstance(depth, bool) or not isinstance(depth, int | float) or not depth > 0:
+        raise InputError(f"depth must be > 0, got {depth!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(f"seed must be >= 0, got {seed!r}")
+    for name, value in at_least_zero.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise InputError(f"{name} must be a number >= 0, got {value!r}")
 
 
 def _builders(cohort, *, members, sexes, regions, region_list, genes, ref_fa, manifest,

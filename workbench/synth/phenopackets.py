@@ -241,14 +241,21 @@ def _validate(packets) -> None:
 
 def _parse(path, message):
     path = Path(path)
+    kind = type(message).__name__
     try:
         text = path.read_text(encoding="utf-8")
+        value = json.loads(text)
+        if not isinstance(value, dict):  # json_format would take a list as an empty message
+            raise InputError(
+                f"{path} holds a JSON {type(value).__name__}, not an object; a {kind} v2 file "
+                "is one JSON object"
+            )
         json_format.Parse(text, message)
     except FileNotFoundError as e:
         raise InputError(f"{path} does not exist; give the path of a phenopacket JSON") from e
     except (json_format.ParseError, json.JSONDecodeError, UnicodeDecodeError) as e:
-        kind = type(message).__name__
-        raise InputError(f"{path} is not a valid {kind} v2 JSON: {e}") from e
+        detail = " ".join(str(e).split())
+        raise InputError(f"{path} is not a valid {kind} v2 JSON: {detail}") from e
     return message
 
 

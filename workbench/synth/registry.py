@@ -526,7 +526,7 @@ def write_registry(
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     _remove_sqlite_files(tmp)
     try:
-        conn = connect(tmp)
+        conn = connect(tmp, create=True)
         try:
             create_schema(conn, reference_date=ref.isoformat())
             _insert_all(conn, people, families, phenotypes, consents, care, ref)
