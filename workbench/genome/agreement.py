@@ -167,6 +167,16 @@ EXPLAINED = {
     "from its ATG (SO start_retained_variant); csq judges by position",
     ("stop_retained_variant", "inframe_insertion"): "inserted bases after the first stop base "
     "that keep the stop codon (protein unchanged)",
+    ("start_lost", "coding_sequence_variant"): "a deletion that removes bases of the ATG: the "
+    "start is lost; csq gives the generic term for a deletion across the start codon",
+    ("stop_lost", "coding_sequence_variant"): "a deletion that removes bases of the stop codon "
+    "into the 3' UTR: the stop is lost; csq gives the generic term",
+    ("frameshift_variant", "start_lost"): "an insertion after an intact ATG: the start is kept "
+    "and the frame shifts; csq calls any indel beside the start codon start_lost",
+    ("inframe_insertion", "start_lost"): "as above, an in-frame insertion after an intact ATG",
+    ("5_prime_UTR_variant", "splice_region_variant"): "an insertion between the 3rd and 4th "
+    "exon base from a junction: csq takes the annotation of the base 3' of it, ours needs both "
+    "flanks in the region",
 }
 
 
