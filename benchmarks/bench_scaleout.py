@@ -175,17 +175,11 @@ def main(argv: list[str]) -> int:
             with OneNodeSlurm(memory_mb=16_000, folder=tmp / "slurm") as slurm:
                 for n in (1, 2):
                     t = time.perf_counter()
-                    cluster = compute.slurm_cluster(
-                        cores=1,
-                        processes=1,
+                    cluster = slurm.worker_cluster(
+                        log_directory=tmp / "logs",
+                        local_directory=tmp / "scratch",
                         memory="6GB",
                         walltime="01:00:00",
-                        queue=slurm.partition,
-                        python=sys.executable,
-                        log_directory=str(tmp / "logs"),
-                        local_directory=str(tmp / "scratch"),
-                        scheduler_options={"host": "127.0.0.1"},
-                        worker_extra_args=["--host", "127.0.0.1"],
                     )
                     with compute.use(cluster, jobs=n, timeout=120) as h:
                         results[f"slurm-{n}"] = _measure(

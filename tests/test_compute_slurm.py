@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
-import sys
 import time
+from pathlib import Path
 
 import cloudpickle
 import numpy as np
@@ -52,26 +53,20 @@ def slurm(tmp_path_factory):
 
 def _worker_cluster(slurm, tmp_path, **overrides):
     """A dask-jobqueue SLURMCluster of one-core worker jobs on the test node."""
-    options = dict(
-        cores=1,
-        processes=1,
-        memory="1GB",
-        walltime="00:10:00",
-        queue=slurm.partition,
-        python=sys.executable,
-        log_directory=str(tmp_path / "logs"),
-        local_directory=str(tmp_path / "scratch"),
-        # Scheduler and workers on the loopback address, as a test host has no other.
-        scheduler_options={"host": "127.0.0.1"},
-        worker_extra_args=["--host", "127.0.0.1"],
+    return slurm.worker_cluster(
+        log_directory=tmp_path / "logs", local_directory=tmp_path / "scratch", **overrides
     )
-    options.update(overrides)
-    return compute.slurm_cluster(**options)
 
 
 @pytest.fixture(scope="module")
-def research_view(tiny_cohort_path):
-    cohort = workbench.open_cohort(tiny_cohort_path)
+def research_cohort(tiny_cohort_path, tmp_path_factory):
+    """A private copy of the tiny cohort: sessions write their audit log (conftest's rules)."""
+    return Path(shutil.copytree(tiny_cohort_path, tmp_path_factory.mktemp("slurm-cohort") / "c"))
+
+
+@pytest.fixture(scope="module")
+def research_view(research_cohort):
+    cohort = workbench.open_cohort(research_cohort)
     session = cohort.session(user="lab.researcher", purpose=workbench.Research(project="EPI-7"))
     return session.genotype_view()
 
@@ -156,7 +151,7 @@ def test_cluster_arguments_are_checked(kwargs, match):
         compute.use(_Cluster(), **kwargs)
 
 
-def test_what_travels_to_workers_carries_no_key_and_no_identifier(research_view, tiny_cohort_path):
+def test_what_travels_to_workers_carries_no_key_and_no_identifier(research_view, research_cohort):
     """A view is decided and audited where the keys are; workers get chunk reads and columns.
 
     The dask graph of a view's genotypes is what a scheduler ships to SLURM workers. It must
@@ -166,12 +161,12 @@ def test_what_travels_to_workers_carries_no_key_and_no_identifier(research_view,
     graph = dict(research_view.genotypes().values.__dask_graph__())
     shipped = cloudpickle.dumps(graph)  # as distributed ships a graph
     for name in ("service/audit.key", "service/project-pseudonym.key"):
-        key = json.loads((tiny_cohort_path / name).read_text())["key"]
+        key = json.loads((research_cohort / name).read_text())["key"]
         assert key.encode() not in shipped and bytes.fromhex(key) not in shipped, name
-    keyholder = (tiny_cohort_path / "keyholder" / "pseudonym.key").read_text()
+    keyholder = (research_cohort / "keyholder" / "pseudonym.key").read_text()
     secret = json.loads(keyholder)["key"]
     assert secret.encode() not in shipped and bytes.fromhex(secret) not in shipped
-    cohort = workbench.open_cohort(tiny_cohort_path)
+    cohort = workbench.open_cohort(research_cohort)
     for person in [*cohort.sample_ids, *research_view.sample_ids]:
         assert person.encode() not in shipped, "a person's id or pseudonym travels to workers"
     assert b"registry.sqlite" not in shipped

@@ -157,6 +157,8 @@ def _open(folder):
 
 
 VERIFY = ("cli", ["verify", "{c}"])
+PEDIGREE = _api(lambda c: _open(c).pedigree())
+PHENOPACKET = _api(lambda c: _open(c).phenopacket("P00003"))
 AUDIT = ("cli", ["audit", "verify", "{c}"])
 CONSENT = ("cli", ["consent", "show", "{c}", "P00003"])
 PIPELINE = ["pipeline", "run", "--cohort", "{c}", "--family", "F0001", "--out", "{c}/out"]
@@ -391,98 +393,94 @@ ROWS = [
     Row(
         "ped-five-columns",
         _edit_ped(lambda ls: [ls[0], *("\t".join(x.split("\t")[:5]) for x in ls[1:])]),
-        _api(lambda c: _open(c).pedigree()),
+        PEDIGREE,
         "6 columns",
     ),
     Row(
         "ped-unknown-sex",
         _edit_ped(_ped_set("P00001", "sex", "7")),
-        _api(lambda c: _open(c).pedigree()),
+        PEDIGREE,
         "sex",
     ),
     Row(
         "ped-self-parent",
         _edit_ped(_ped_set("P00003", "father_id", "P00003")),
-        _api(lambda c: _open(c).pedigree()),
+        PEDIGREE,
         "own parent",
     ),
     Row(
         "ped-cycle",
         lambda c: _edit_ped(_ped_set("P00001", "father_id", "P00003"))(c),
-        _api(lambda c: _open(c).pedigree()),
+        PEDIGREE,
         "cycle",
     ),
     Row(
         "ped-duplicate-id",
         _edit_ped(lambda ls: [*ls, ls[1]]),
-        _api(lambda c: _open(c).pedigree()),
+        PEDIGREE,
         "more than once",
     ),
     Row(
         "ped-father-female",
         _edit_ped(_ped_set("P00003", "father_id", "P00002")),
-        _api(lambda c: _open(c).pedigree()),
+        PEDIGREE,
         "father",
     ),
     Row(
         "ped-mother-male",
         _edit_ped(_ped_set("P00003", "mother_id", "P00001")),
-        _api(lambda c: _open(c).pedigree()),
+        PEDIGREE,
         "mother",
     ),
     Row(
         "ped-parent-unknown",
         _edit_ped(_ped_set("P00003", "father_id", "P99999")),
-        _api(lambda c: _open(c).pedigree()),
+        PEDIGREE,
         "P99999",
     ),
     Row(
         "ped-binary",
         _write("pedigree.ped", os.urandom(500)),
-        _api(lambda c: _open(c).pedigree()),
+        PEDIGREE,
         "pedigree.ped",
     ),
-    Row(
-        "ped-empty", _write("pedigree.ped", ""), _api(lambda c: _open(c).pedigree()), "pedigree.ped"
-    ),
-    Row(
-        "ped-missing", _remove("pedigree.ped"), _api(lambda c: _open(c).pedigree()), "pedigree.ped"
-    ),
+    Row("ped-empty", _write("pedigree.ped", ""), PEDIGREE, "pedigree.ped"),
+    Row("ped-missing", _remove("pedigree.ped"), PEDIGREE, "pedigree.ped"),
     Row(
         "ped-commas",
         _edit_ped(lambda ls: [x.replace("\t", ",") for x in ls]),
-        _api(lambda c: _open(c).pedigree()),
+        PEDIGREE,
         "6 columns",
     ),
     # -- phenopackets -------------------------------------------------------------------------
     Row(
         "phenopacket-a-list",
         _write("phenopackets/P00003.json", "[]"),
-        _api(lambda c: _open(c).phenopacket("P00003")),
+        PHENOPACKET,
         "P00003.json",
     ),
     Row(
         "phenopacket-a-string",
         _write("phenopackets/P00003.json", '"hello"'),
-        _api(lambda c: _open(c).phenopacket("P00003")),
+        PHENOPACKET,
         "P00003.json",
     ),
     Row(
         "phenopacket-not-json",
         _write("phenopackets/P00003.json", "{"),
-        _api(lambda c: _open(c).phenopacket("P00003")),
+        PHENOPACKET,
         "P00003.json",
     ),
     Row(
         "phenopacket-features-a-dict",
         _edit_json("phenopackets/P00003.json", lambda p: {**p, "phenotypicFeatures": {}}),
-        _api(lambda c: _open(c).phenopacket("P00003")),
+        PHENOPACKET,
         "phenotypicFeatures",
     ),
     Row(
         "phenopacket-unknown-field",
         _edit_json("phenopackets/P00003.json", lambda p: {**p, "favouriteColour": "blue"}),
-        _api(lambda c: _open(c).phenopacket("P00003")),
+        PHENOPACKET,
         "favouriteColour",
     ),
     Row(
@@ -491,13 +489,13 @@ ROWS = [
             "phenopackets/P00003.json",
             lambda p: {**p, "phenotypicFeatures": [{"type": {"id": "HP:BOGUS", "label": "x"}}]},
         ),
-        _api(lambda c: _open(c).phenopacket("P00003")),
+        PHENOPACKET,
         "HP:BOGUS",
     ),
     Row(
         "phenopacket-missing",
         _remove("phenopackets/P00003.json"),
-        _api(lambda c: _open(c).phenopacket("P00003")),
+        PHENOPACKET,
         "P00003",
     ),
     # -- reference FASTA and gene models ------------------------------------------------------

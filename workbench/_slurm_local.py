@@ -185,6 +185,31 @@ class OneNodeSlurm:
             encoding="utf-8",
         )
 
+    def worker_cluster(self, *, log_directory, local_directory, **overrides):
+        """A :func:`workbench.compute.slurm_cluster` of one-core worker jobs on this node.
+
+        Scheduler and workers listen on the loopback address (a test host has no other) and
+        the workers run this process's Python. ``overrides`` replace any option.
+        """
+        import sys
+
+        from .compute import slurm_cluster
+
+        options = dict(
+            cores=1,
+            processes=1,
+            memory="1GB",
+            walltime="00:10:00",
+            queue=self.partition,
+            python=sys.executable,
+            log_directory=str(log_directory),
+            local_directory=str(local_directory),
+            scheduler_options={"host": "127.0.0.1"},
+            worker_extra_args=["--host", "127.0.0.1"],
+        )
+        options.update(overrides)
+        return slurm_cluster(**options)
+
     # -- life cycle ------------------------------------------------------------------------
 
     def start(self) -> OneNodeSlurm:
