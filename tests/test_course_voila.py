@@ -135,8 +135,14 @@ def test_an_exercise_can_be_done_by_keyboard_and_figures_are_captioned(browser, 
     assert page.get_by_text("Figure:").count() >= figures
     # m1.q2 (numeric) by keyboard only: into the answer box, type, Tab to Check, Enter.
     m1q2 = page.locator(".widget-vbox:has-text('Exercise m1.q2.')").last
-    m1q2.locator("input").first.focus()
-    page.keyboard.type("0.18")
+    from playwright.sync_api import expect
+
+    box = m1q2.locator("input").first
+    box.focus()
+    page.keyboard.type("0.18", delay=40)
+    # Under load a keystroke can race the widget's sync; the answer must be what was typed
+    # before it is checked (still by keyboard: nothing is filled in for the learner).
+    expect(box).to_have_value("0.18", timeout=10_000)
     page.keyboard.press("Tab")
     focused = page.evaluate("document.activeElement && document.activeElement.innerText")
     assert "Check" in focused, f"Tab from the answer box went to {focused!r}, not Check"

@@ -93,3 +93,19 @@ def test_a_wrong_annotator_is_noticed(tiny_cohort, tiny_cohort_path, monkeypatch
     )  # fmt: skip
     assert summarise(table)["term_agreement"] < 0.99
     assert isinstance(table, pd.DataFrame)
+
+
+def test_the_gtf_written_for_snpeff_reads_back_as_the_same_models(tiny_cohort, tmp_path):
+    from workbench.genome.gff import read_gene_models
+
+    ref = tiny_cohort.reference
+    gtf = agreement.write_gtf(ref, tmp_path / "genes.gtf")
+    seqs = {c: ref.sequence(c) for c in ref.contigs}
+    models = read_gene_models(gtf, sequences=seqs)
+    assert models.refused == ()
+    back = {t.transcript_id: t for g in models.genes for t in g.transcripts}
+    for g in ref.genes:
+        t = g.transcript
+        u = back[t.transcript_id]
+        assert (u.exons, u.cds_start, u.cds_end, u.strand) == (t.exons, t.cds_start, t.cds_end,
+                                                               t.strand)  # fmt: skip

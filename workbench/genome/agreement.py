@@ -28,9 +28,12 @@ from .annotate import CONSEQUENCES, annotate, most_severe
 __all__ = [
     "CSQ_TO_SO",
     "EXPLAINED",
+    "SNPEFF_TO_SO",
     "compare_with_bcftools_csq",
+    "compare_with_snpeff",
     "designed_variants",
     "summarise",
+    "write_gtf",
     "write_sites",
 ]
 
@@ -144,7 +147,7 @@ def _bcftools(vcf: Path, fasta: Path, gff3: Path) -> pd.DataFrame:
             known = [t for t in terms if t in CONSEQUENCES]
             rows.append((chrom, int(pos), ref, alt.split(",")[0], gene,
                          most_severe(known) if known else "+".join(terms), protein))  # fmt: skip
-    return pd.DataFrame(rows, columns=["contig", "pos", "ref", "alt", "gene", "csq", "csq_p"])
+    return pd.DataFrame(rows, columns=["contig", "pos", "ref", "alt", "gene", "theirs", "theirs_p"])
 
 
 #: Why the annotators differ, for the differences understood (see the benchmark's report).
@@ -181,11 +184,110 @@ EXPLAINED = {
 
 
 def _category(row) -> str:
-    if row.ours == row.csq:
+    if row.ours == row.theirs:
         return "agree"
     indel = len(row.ref) != len(row.alt)
     kind = "indel" if indel else ("SNV" if len(row.ref) == 1 else "MNV")
-    return f"{kind}: ours {row.ours}, csq {row.csq}"
+    return f"{kind}: ours {row.ours}, theirs {row.theirs}"
+
+
+#: snpEff's effect names that differ from the Sequence Ontology terms the annotator uses.
+SNPEFF_TO_SO = {
+    "conservative_inframe_deletion": "inframe_deletion",
+    "disruptive_inframe_deletion": "inframe_deletion",
+    "conservative_inframe_insertion": "inframe_insertion",
+    "disruptive_inframe_insertion": "inframe_insertion",
+    "5_prime_UTR_premature_start_codon_gain_variant": "5_prime_UTR_variant",
+    "exon_loss_variant": "transcript_ablation",
+    "start_retained": "start_retained_variant",
+    "stop_retained": "stop_retained_variant",
+}
+
+
+def write_gtf(reference, path: str | os.PathLike) -> Path:
+    """The reference's gene models as GTF (CDS without the stop codon, a ``stop_codon`` row),
+    the dialect snpEff builds its database from."""
+    path = Path(path)
+    lines = []
+    for g in reference.genes:
+        for t in g.transcripts:
+            attrs = (f'gene_id "{g.gene_id}"; transcript_id "{t.transcript_id}"; '
+                     f'gene_name "{g.symbol}"; gene_biotype "protein_coding"; '
+                     'transcript_biotype "protein_coding";')  # fmt: skip
+            cds = list(t.cds_segments())
+            if t.strand == "+":
+                stop = (cds[-1][1] - 2, cds[-1][1])
+                cds[-1] = (cds[-1][0], cds[-1][1] - 3)
+            else:
+                stop = (cds[0][0], cds[0][0] + 2)
+                cds[0] = (cds[0][0] + 3, cds[0][1])
+            rows = [("transcript", (t.start, t.end)), *(("exon", e) for e in t.exons),
+                    *(("CDS", c) for c in cds if c[0] <= c[1]), ("stop_codon", stop)]  # fmt: skip
+            lines += [f"{t.contig}\tworkbench\t{k}\t{a}\t{b}\t.\t{t.strand}\t.\t{attrs}"
+                      for k, (a, b) in rows]  # fmt: skip
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _snpeff(vcf: Path, reference, fasta: Path, work: Path) -> pd.DataFrame:
+    """snpEff (Debian's ``snpEff``) on ``vcf``, its database built here from a GTF."""
+    import shutil
+    import subprocess
+
+    data = work / "data" / "cohort"
+    data.mkdir(parents=True)
+    write_gtf(reference, data / "genes.gtf")
+    shutil.copy(fasta, data / "sequences.fa")
+    config = work / "snpEff.config"
+    config.write_text(f"data.dir = {work / 'data'}\ncohort.genome : workbench cohort\n")
+    common = ["-c", str(config), "-dataDir", str(work / "data")]
+    build = ["build", "-gtf22", "-noCheckCds", "-noCheckProtein", *common, "cohort"]
+    annotate_ = ["ann", "-noStats", "-noLog", "-noInteraction", *common, "cohort", str(vcf)]
+    for args in (build, annotate_):
+        proc = subprocess.run(["snpEff", *args], capture_output=True, text=True, check=False)
+        if proc.returncode:
+            raise RuntimeError(f"snpEff {args[0]} failed: {proc.stderr.strip()[-400:]}")
+    rows = []
+    for line in proc.stdout.splitlines():
+        cols = line.split("\t", 8)
+        if line.startswith("#") or len(cols) < 8:  # headers, and snpEff's own messages
+            continue
+        chrom, pos, _, ref, alt, _, _, info = cols[:8]
+        ann = next((kv[4:] for kv in info.split(";") if kv.startswith("ANN=")), None)
+        if ann is None:
+            continue
+        by_gene: dict[str, tuple[list, str | None]] = {}
+        for entry in ann.split(","):
+            parts = entry.split("|")
+            if len(parts) < 11 or parts[5] != "transcript":
+                continue
+            terms, protein = by_gene.get(parts[3], ([], None))
+            terms += [SNPEFF_TO_SO.get(t, t) for t in parts[1].split("&")]
+            protein = protein or _our_protein(parts[10].replace("p.", "p.(", 1) + ")"
+                                              if parts[10] else None)  # fmt: skip
+            by_gene[parts[3]] = (terms, protein)
+        for gene, (terms, protein) in by_gene.items():
+            known = [t for t in terms if t in CONSEQUENCES]
+            if known:
+                rows.append((chrom, int(pos), ref, alt.split(",")[0], gene, most_severe(known),
+                             protein))  # fmt: skip
+    return pd.DataFrame(rows, columns=["contig", "pos", "ref", "alt", "gene", "theirs", "theirs_p"])
+
+
+def compare_with_snpeff(
+    vcf: str | os.PathLike, *, reference, fasta: str | os.PathLike
+) -> pd.DataFrame:
+    """As :func:`compare_with_bcftools_csq`, against snpEff (its database built from the
+    reference's models as GTF; snpEff's inframe and UTR variants mapped to the SO terms here).
+    Variants snpEff calls only up- or downstream of a gene are left out (ours does not)."""
+    from pysam import bcftools
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sites = Path(tmp) / "sites.vcf"
+        bcftools.view("-G", "-Ov", "-o", str(sites), str(vcf), catch_stdout=False)
+        ours = _ours(sites, reference)
+        theirs = _snpeff(sites, reference, Path(fasta), Path(tmp) / "snpeff")
+    return _join(ours, theirs)
 
 
 def compare_with_bcftools_csq(
@@ -205,7 +307,7 @@ def compare_with_bcftools_csq(
     Returns
     -------
     pandas.DataFrame
-        ``contig, pos, ref, alt, gene, ours, ours_terms, csq, ours_p, csq_p, term_agrees,
+        ``contig, pos, ref, alt, gene, ours, ours_terms, theirs, ours_p, theirs_p, term_agrees,
         term_compatible, explained, protein_agrees, category`` (``protein_agrees`` is NA for
         indels and where either has no single-residue protein change; ``explained`` names
         the reason for a known kind of difference, see :data:`EXPLAINED`).
@@ -218,21 +320,25 @@ def compare_with_bcftools_csq(
         bcftools.view("-G", "-Oz", "-o", str(sites), str(vcf), catch_stdout=False)
         ours = _ours(sites, reference)
         theirs = _bcftools(sites, Path(fasta), Path(gff3))
+    return _join(ours, theirs)
+
+
+def _join(ours: pd.DataFrame, theirs: pd.DataFrame) -> pd.DataFrame:
     both = ours.merge(theirs, on=["contig", "pos", "ref", "alt", "gene"], how="inner")
-    both["term_agrees"] = both.ours == both.csq
+    both["term_agrees"] = both.ours == both.theirs
     # csq's most severe term is among ours (VEP lists every term; csq often one)
     both["term_compatible"] = [
-        c in o.split("&") for c, o in zip(both.csq, both.ours_terms, strict=True)
+        c in o.split("&") for c, o in zip(both.theirs, both.ours_terms, strict=True)
     ]
     both["explained"] = [
         None if a else EXPLAINED.get((o, c))
-        for a, o, c in zip(both.term_agrees, both.ours, both.csq, strict=True)
+        for a, o, c in zip(both.term_agrees, both.ours, both.theirs, strict=True)
     ]
     # Protein changes compare for substitutions only: for an indel csq spells out the whole
     # changed stretch ("48SRNRD…*>*"), HGVS names its first residue and the new stop.
     same_length = both.ref.str.len() == both.alt.str.len()
-    has_p = both.ours_p.notna() & both.csq_p.notna() & same_length
-    both["protein_agrees"] = (both.ours_p == both.csq_p).where(has_p)
+    has_p = both.ours_p.notna() & both.theirs_p.notna() & same_length
+    both["protein_agrees"] = (both.ours_p == both.theirs_p).where(has_p)
     both["category"] = [_category(r) for r in both.itertuples(index=False)]
     return both
 
