@@ -49,8 +49,15 @@ from ..errors import CohortFormatError, InputError
 from ._sequence import STOP_CODONS, reverse_complement
 from .reference import Gene, Reference, Transcript
 
-__all__ = ["GeneModels", "load_reference", "read_gene_models"]
+__all__ = [
+    "GeneModels",
+    "cohort_gff3",
+    "load_reference",
+    "read_cohort_gff3",
+    "read_gene_models",
+]
 
+_SOURCE = "workbench"  # column 2 of the rows a cohort's genes.gff3 holds
 _INCOMPLETE_TAGS = ("cds_start_NF", "cds_end_NF", "mRNA_start_NF", "mRNA_end_NF")
 _SELENO_FEATURES = ("Selenocysteine", "stop_codon_redefined_as_selenocysteine")
 _EXON_LIKE = {"exon", "CDS", "five_prime_UTR", "three_prime_UTR", "UTR", "start_codon",
@@ -384,3 +391,220 @@ def load_reference(
             path=Path(genes),
         )
     return Reference(sequences, models.genes), models
+
+
+# -- the cohort's own dialect: written by the generator, read strictly -------------------
+
+
+def _gff_row(contig, kind, start, end, strand, phase, attrs) -> str:
+    attr = ";".join(f"{k}={v}" for k, v in attrs)
+    return "\t".join((contig, _SOURCE, kind, str(start), str(end), ".", strand, phase, attr))
+
+
+_KIND_ORDER = {"mRNA": 1, "exon": 2, "five_prime_UTR": 3, "CDS": 4, "three_prime_UTR": 5}
+
+
+def _transcript_rows(g: Gene, t: Transcript) -> list[tuple[int, int, str]]:
+    parent = f"transcript:{t.transcript_id}"
+    attrs = [
+        ("ID", parent),
+        ("Parent", f"gene:{g.gene_id}"),
+        ("Name", t.name),
+        ("biotype", "protein_coding"),
+        ("transcript_id", t.transcript_id),
+        ("version", str(t.version)),
+    ]
+    if t.canonical:
+        attrs.append(("tag", "canonical"))
+    rows = [(t.start, 1, _gff_row(t.contig, "mRNA", t.start, t.end, t.strand, ".", attrs))]
+    n = len(t.exons)
+    for i, (s, e) in enumerate(t.exons):
+        rank = i + 1 if t.strand == "+" else n - i
+        exon_id = f"{t.transcript_id}-E{rank}"
+        rows.append(
+            (
+                s,
+                2,
+                _gff_row(
+                    t.contig,
+                    "exon",
+                    s,
+                    e,
+                    t.strand,
+                    ".",
+                    [
+                        ("ID", f"exon:{exon_id}"),
+                        ("Parent", parent),
+                        ("Name", exon_id),
+                        ("rank", str(rank)),
+                    ],
+                ),
+            )
+        )
+    # CDS phase: bases to skip at this segment's 5' end (transcript orientation) to reach
+    # the next codon start.
+    segs = t.cds_segments()
+    ordered = segs if t.strand == "+" else segs[::-1]
+    done = 0
+    phases = {}
+    for s, e in ordered:
+        phases[(s, e)] = (3 - done % 3) % 3
+        done += e - s + 1
+    pid = t.protein_id or t.transcript_id
+    for s, e in segs:
+        rows.append(
+            (
+                s,
+                4,
+                _gff_row(
+                    t.contig,
+                    "CDS",
+                    s,
+                    e,
+                    t.strand,
+                    str(phases[(s, e)]),
+                    [("ID", f"CDS:{pid}"), ("Parent", parent), ("protein_id", pid)],
+                ),
+            )
+        )
+    for kind, segments in (
+        ("five_prime_UTR", t.utr5_segments()),
+        ("three_prime_UTR", t.utr3_segments()),
+    ):
+        for s, e in segments:
+            rows.append(
+                (
+                    s,
+                    _KIND_ORDER[kind],
+                    _gff_row(t.contig, kind, s, e, t.strand, ".", [("Parent", parent)]),
+                )
+            )
+    return rows
+
+
+def _parse_attributes(text: str) -> dict[str, str]:
+    out = {}
+    for part in text.strip().split(";"):
+        if part:
+            k, _, v = part.partition("=")
+            out[k] = v
+    return out
+
+
+def read_cohort_gff3(path: Path) -> list[Gene]:
+    """The gene models of a cohort's ``genes.gff3``, read strictly: any fault raises
+    :class:`~workbench.errors.CohortFormatError` (a generated file has none to refuse)."""
+    genes: dict[str, dict] = {}
+    transcripts: dict[str, dict] = {}
+    exons: dict[str, list] = {}
+    cds: dict[str, list] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise CohortFormatError(f"cannot read {path}: {e}", path=path) from e
+    if not text.startswith("##gff-version 3"):
+        raise CohortFormatError(
+            f"{path} does not start with '##gff-version 3'; expected a GFF3 file", path=path
+        )
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line or line.startswith("#"):
+            continue
+        cols = line.split("\t")
+        if len(cols) != 9:
+            raise CohortFormatError(
+                f"{path}:{lineno}: expected 9 tab-separated columns, found {len(cols)}", path=path
+            )
+        contig, _, kind, start, end, _, strand, _, attr = cols
+        try:
+            start, end = int(start), int(end)
+        except ValueError as e:
+            raise CohortFormatError(f"{path}:{lineno}: bad coordinates", path=path) from e
+        a = _parse_attributes(attr)
+        if kind == "gene":
+            genes[a["ID"]] = {"contig": contig, "strand": strand, "start": start, "end": end, **a}
+        elif kind == "mRNA":
+            transcripts[a["ID"]] = {"contig": contig, "strand": strand, **a}
+        elif kind == "exon":
+            exons.setdefault(a["Parent"], []).append((start, end))
+        elif kind == "CDS":
+            cds.setdefault(a["Parent"], []).append((start, end))
+    by_gene: dict[str, list[Transcript]] = {gid: [] for gid in genes}
+    for tid, t in transcripts.items():
+        gid = t.get("Parent")
+        if gid not in genes:
+            raise CohortFormatError(f"{path}: transcript {tid} has no gene {gid}", path=path)
+        if tid not in exons or tid not in cds:
+            raise CohortFormatError(
+                f"{path}: transcript {tid} needs exon and CDS features (only protein-coding "
+                "transcripts are supported)",
+                path=path,
+            )
+        g = genes[gid]
+        coding = sorted(cds[tid])
+        by_gene[gid].append(
+            Transcript(
+                transcript_id=t.get("transcript_id", tid.removeprefix("transcript:")),
+                name=t.get("Name", tid),
+                gene_id=g.get("gene_id", gid.removeprefix("gene:")),
+                gene=g.get("Name", gid),
+                contig=t["contig"],
+                strand=t["strand"],
+                exons=tuple(sorted(exons[tid])),
+                cds_start=coding[0][0],
+                cds_end=coding[-1][1],
+                version=int(t.get("version", 1)),
+                canonical="canonical" in t.get("tag", "").split(","),
+            )
+        )
+    out = []
+    for gid, g in genes.items():
+        txs = sorted(by_gene[gid], key=lambda t: (not t.canonical, t.transcript_id))
+        if not txs:
+            raise CohortFormatError(f"{path}: gene {gid} has no mRNA", path=path)
+        out.append(
+            Gene(
+                gene_id=g.get("gene_id", gid.removeprefix("gene:")),
+                symbol=g.get("Name", gid),
+                contig=g["contig"],
+                strand=g["strand"],
+                start=g["start"],
+                end=g["end"],
+                transcripts=tuple(txs),
+            )
+        )
+    return out
+
+
+def cohort_gff3(reference: Reference) -> str:
+    """A reference's gene models as the GFF3 text a cohort's ``reference/genes.gff3`` holds
+    (Ensembl-style: ``ID=gene:…``, ``ID=transcript:…``, ``biotype``; equal references give
+    byte-identical text)."""
+    lines = ["##gff-version 3"]
+    lines += [f"##sequence-region {c} 1 {n}" for c, n in reference.contigs.items()]
+    for g in reference.genes:
+        rows = [
+            (
+                g.start,
+                0,
+                _gff_row(
+                    g.contig,
+                    "gene",
+                    g.start,
+                    g.end,
+                    g.strand,
+                    ".",
+                    [
+                        ("ID", f"gene:{g.gene_id}"),
+                        ("Name", g.symbol),
+                        ("biotype", "protein_coding"),
+                        ("gene_id", g.gene_id),
+                    ],
+                ),
+            )
+        ]
+        for t in g.transcripts:
+            rows += _transcript_rows(g, t)
+        rows.sort(key=lambda r: (r[0], r[1]))
+        lines += [r[2] for r in rows]
+        lines.append("###")
+    return "\n".join(lines) + "\n"

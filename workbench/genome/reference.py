@@ -47,7 +47,6 @@ GeneSpec = tuple[str, str]
 
 FASTA_NAME = "genome.fa"
 GFF3_NAME = "genes.gff3"
-_SOURCE = "workbench"
 _LINE = 60
 
 # Gene-model size ranges (bp), chosen so a dozen genes fit a 150 kb contig.
@@ -357,36 +356,11 @@ class Reference:
         return {"fasta": fasta, "fai": fai, "gff3": gff}
 
     def gff3(self) -> str:
-        """The gene models as GFF3 text (what :meth:`write` puts in ``genes.gff3``)."""
-        lines = ["##gff-version 3"]
-        lines += [f"##sequence-region {c} 1 {n}" for c, n in self.contigs.items()]
-        for g in self.genes:
-            rows = [
-                (
-                    g.start,
-                    0,
-                    _gff_row(
-                        g.contig,
-                        "gene",
-                        g.start,
-                        g.end,
-                        g.strand,
-                        ".",
-                        [
-                            ("ID", f"gene:{g.gene_id}"),
-                            ("Name", g.symbol),
-                            ("biotype", "protein_coding"),
-                            ("gene_id", g.gene_id),
-                        ],
-                    ),
-                )
-            ]
-            for t in g.transcripts:
-                rows += _transcript_rows(g, t)
-            rows.sort(key=lambda r: (r[0], r[1]))
-            lines += [r[2] for r in rows]
-            lines.append("###")
-        return "\n".join(lines) + "\n"
+        """The gene models as GFF3 text (what :meth:`write` puts in ``genes.gff3``;
+        :func:`workbench.genome.gff.cohort_gff3`)."""
+        from .gff import cohort_gff3
+
+        return cohort_gff3(self)
 
     @classmethod
     def read(cls, folder: str | os.PathLike) -> Reference:
@@ -407,192 +381,14 @@ class Reference:
                     "(write one with Reference.write or `workbench generate`)",
                     path=p,
                 )
+        from .gff import read_cohort_gff3
+
         seqs = _read_fasta(fasta)
-        genes = _read_gff3(gff)
+        genes = read_cohort_gff3(gff)
         try:
             return cls(seqs, genes)
         except InputError as e:
             raise CohortFormatError(f"{gff}: {e}", path=gff) from e
-
-
-# -- GFF3 -----------------------------------------------------------------------------------
-
-
-def _gff_row(contig, kind, start, end, strand, phase, attrs) -> str:
-    attr = ";".join(f"{k}={v}" for k, v in attrs)
-    return "\t".join((contig, _SOURCE, kind, str(start), str(end), ".", strand, phase, attr))
-
-
-_KIND_ORDER = {"mRNA": 1, "exon": 2, "five_prime_UTR": 3, "CDS": 4, "three_prime_UTR": 5}
-
-
-def _transcript_rows(g: Gene, t: Transcript) -> list[tuple[int, int, str]]:
-    parent = f"transcript:{t.transcript_id}"
-    attrs = [
-        ("ID", parent),
-        ("Parent", f"gene:{g.gene_id}"),
-        ("Name", t.name),
-        ("biotype", "protein_coding"),
-        ("transcript_id", t.transcript_id),
-        ("version", str(t.version)),
-    ]
-    if t.canonical:
-        attrs.append(("tag", "canonical"))
-    rows = [(t.start, 1, _gff_row(t.contig, "mRNA", t.start, t.end, t.strand, ".", attrs))]
-    n = len(t.exons)
-    for i, (s, e) in enumerate(t.exons):
-        rank = i + 1 if t.strand == "+" else n - i
-        exon_id = f"{t.transcript_id}-E{rank}"
-        rows.append(
-            (
-                s,
-                2,
-                _gff_row(
-                    t.contig,
-                    "exon",
-                    s,
-                    e,
-                    t.strand,
-                    ".",
-                    [
-                        ("ID", f"exon:{exon_id}"),
-                        ("Parent", parent),
-                        ("Name", exon_id),
-                        ("rank", str(rank)),
-                    ],
-                ),
-            )
-        )
-    # CDS phase: bases to skip at this segment's 5' end (transcript orientation) to reach
-    # the next codon start.
-    segs = t.cds_segments()
-    ordered = segs if t.strand == "+" else segs[::-1]
-    done = 0
-    phases = {}
-    for s, e in ordered:
-        phases[(s, e)] = (3 - done % 3) % 3
-        done += e - s + 1
-    pid = t.protein_id or t.transcript_id
-    for s, e in segs:
-        rows.append(
-            (
-                s,
-                4,
-                _gff_row(
-                    t.contig,
-                    "CDS",
-                    s,
-                    e,
-                    t.strand,
-                    str(phases[(s, e)]),
-                    [("ID", f"CDS:{pid}"), ("Parent", parent), ("protein_id", pid)],
-                ),
-            )
-        )
-    for kind, segments in (
-        ("five_prime_UTR", t.utr5_segments()),
-        ("three_prime_UTR", t.utr3_segments()),
-    ):
-        for s, e in segments:
-            rows.append(
-                (
-                    s,
-                    _KIND_ORDER[kind],
-                    _gff_row(t.contig, kind, s, e, t.strand, ".", [("Parent", parent)]),
-                )
-            )
-    return rows
-
-
-def _parse_attributes(text: str) -> dict[str, str]:
-    out = {}
-    for part in text.strip().split(";"):
-        if part:
-            k, _, v = part.partition("=")
-            out[k] = v
-    return out
-
-
-def _read_gff3(path: Path) -> list[Gene]:
-    genes: dict[str, dict] = {}
-    transcripts: dict[str, dict] = {}
-    exons: dict[str, list] = {}
-    cds: dict[str, list] = {}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise CohortFormatError(f"cannot read {path}: {e}", path=path) from e
-    if not text.startswith("##gff-version 3"):
-        raise CohortFormatError(
-            f"{path} does not start with '##gff-version 3'; expected a GFF3 file", path=path
-        )
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line or line.startswith("#"):
-            continue
-        cols = line.split("\t")
-        if len(cols) != 9:
-            raise CohortFormatError(
-                f"{path}:{lineno}: expected 9 tab-separated columns, found {len(cols)}", path=path
-            )
-        contig, _, kind, start, end, _, strand, _, attr = cols
-        try:
-            start, end = int(start), int(end)
-        except ValueError as e:
-            raise CohortFormatError(f"{path}:{lineno}: bad coordinates", path=path) from e
-        a = _parse_attributes(attr)
-        if kind == "gene":
-            genes[a["ID"]] = {"contig": contig, "strand": strand, "start": start, "end": end, **a}
-        elif kind == "mRNA":
-            transcripts[a["ID"]] = {"contig": contig, "strand": strand, **a}
-        elif kind == "exon":
-            exons.setdefault(a["Parent"], []).append((start, end))
-        elif kind == "CDS":
-            cds.setdefault(a["Parent"], []).append((start, end))
-    by_gene: dict[str, list[Transcript]] = {gid: [] for gid in genes}
-    for tid, t in transcripts.items():
-        gid = t.get("Parent")
-        if gid not in genes:
-            raise CohortFormatError(f"{path}: transcript {tid} has no gene {gid}", path=path)
-        if tid not in exons or tid not in cds:
-            raise CohortFormatError(
-                f"{path}: transcript {tid} needs exon and CDS features (only protein-coding "
-                "transcripts are supported)",
-                path=path,
-            )
-        g = genes[gid]
-        coding = sorted(cds[tid])
-        by_gene[gid].append(
-            Transcript(
-                transcript_id=t.get("transcript_id", tid.removeprefix("transcript:")),
-                name=t.get("Name", tid),
-                gene_id=g.get("gene_id", gid.removeprefix("gene:")),
-                gene=g.get("Name", gid),
-                contig=t["contig"],
-                strand=t["strand"],
-                exons=tuple(sorted(exons[tid])),
-                cds_start=coding[0][0],
-                cds_end=coding[-1][1],
-                version=int(t.get("version", 1)),
-                canonical="canonical" in t.get("tag", "").split(","),
-            )
-        )
-    out = []
-    for gid, g in genes.items():
-        txs = sorted(by_gene[gid], key=lambda t: (not t.canonical, t.transcript_id))
-        if not txs:
-            raise CohortFormatError(f"{path}: gene {gid} has no mRNA", path=path)
-        out.append(
-            Gene(
-                gene_id=g.get("gene_id", gid.removeprefix("gene:")),
-                symbol=g.get("Name", gid),
-                contig=g["contig"],
-                strand=g["strand"],
-                start=g["start"],
-                end=g["end"],
-                transcripts=tuple(txs),
-            )
-        )
-    return out
 
 
 def _read_fasta(path: Path) -> dict[str, str]:
