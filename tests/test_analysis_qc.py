@@ -74,13 +74,14 @@ def test_variant_qc_on_the_tiny_cohort(tiny_cohort):
         sel = np.flatnonzero(samples.population.to_numpy() == pop)
         sub = gt.count_alleles_subpops({pop: sel})[pop]
         np.testing.assert_allclose(table[f"af_alt_{pop}"], sub[:, 1:].sum(1) / sub.sum(1))
-    assert (table.call_rate == 1).all() and not table.fail_call_rate.any()
-    # chrX HWE uses women only: their diploid counts add up to the number of women.
-    x = table.contig == "chrX"
-    n_women = int((samples.sex == "female").sum())
-    diploid = table.n_het + table.n_hom_ref + table.n_hom_alt - len(samples) + n_women
-    assert (diploid[x] == n_women).all()
-    assert table.attrs["notes"] == []
+    # the calls carry the generator's missing calls (0.5 % of genotypes)
+    noise = tiny_cohort.manifest["parameters"]["calling_noise"]
+    assert table.missing_rate.mean() == pytest.approx(noise["missing_rate"], rel=0.5)
+    assert (table.call_rate == 1 - table.n_missing / len(samples)).all()
+    # every called person is counted once, a hemizygous man as homozygous
+    assert (table.n_het + table.n_hom_ref + table.n_hom_alt == table.n_called).all()
+    # multi-allelic sites arise as in real data (two mutations at one site)
+    assert all("multiallelic" in n for n in table.attrs["notes"])
 
 
 def test_sample_qc_on_the_tiny_cohort_recovers_registry_sex(tiny_cohort):
@@ -88,13 +89,17 @@ def test_sample_qc_on_the_tiny_cohort_recovers_registry_sex(tiny_cohort):
     samples = tiny_cohort.samples().set_index("person_id")
     assert list(table.index) == tiny_cohort.sample_ids
     assert (table.sex_by_ploidy == samples.sex.reindex(table.index)).all()
-    assert not (table.sex_check == "mismatch").any()
+    # On the tiny preset's 250 kb chrX a woman can be homozygous over the whole contig (an
+    # ordinary run of homozygosity at this length), which the F statistic reads as male: at
+    # most one such mismatch, and never a man.
+    mismatch = table.sex_check == "mismatch"
+    assert mismatch.sum() <= 1 and (table.sex[mismatch] == "female").all()
     assert (table.sex_check == "ok").mean() > 0.8
     assert (table.x_f[table.sex == "male"] == 1).all()
     gt = allel.GenotypeArray(tiny_cohort.genotypes(contig="chr1"))
     het_chr1 = gt.count_het(axis=0)
     assert (table.n_het >= het_chr1).all()  # autosomes include chr1
-    assert table.ti_tv.notna().all() and table.call_rate.eq(1).all()
+    assert table.ti_tv.notna().all() and table.call_rate.between(0.98, 1).all()
 
 
 def test_sex_check_works_on_diploid_coded_males():

@@ -98,7 +98,9 @@ def test_registered_parents_and_children_look_like_it_on_the_tiny_cohort(tiny_co
     phi = np.array([kin.loc[a, b] for a, b in zip(po.sample_a, po.sample_b, strict=True)])
     assert phi.mean() == pytest.approx(0.25, abs=0.03)
     assert (phi > 2**-3.5).all()  # at least second degree, despite the tiny genome
-    unrelated = samples.person_id[samples.role == "unrelated"]
+    # KING-robust assumes one population (pairs across populations come out negative):
+    # unrelated people of the majority population average zero
+    unrelated = samples.person_id[(samples.role == "unrelated") & (samples.population == "NOR")]
     sub = kin.loc[unrelated, unrelated].to_numpy()
     assert abs(sub[np.triu_indices(len(sub), 1)].mean()) < 0.03
 
@@ -155,21 +157,31 @@ def test_expected_relatives_needs_the_pedigree_columns():
 
 
 # -- Mendel errors ------------------------------------------------------------------------------
-def test_mendel_errors_occur_only_at_planted_de_novo_sites(tiny_cohort):
+def test_mendel_errors_occur_only_at_true_de_novo_sites_of_the_simulated_genomes(tiny_cohort):
+    genomes = tiny_cohort.simulated  # the families' members before calling noise
+    samples = tiny_cohort.samples().set_index("person_id").loc[genomes.sample_ids].reset_index()
+    result = mendel_errors(genomes.genotypes(), samples)
+    variants = genomes.variants()
+    truth = pd.read_csv(tiny_cohort.path / "truth" / "de_novo.tsv", sep="\t")
+    assert len(truth) > 0
+    for trio in result.per_trio.itertuples(index=False):
+        mine = truth[truth.person_id == trio.child]
+        assert trio.errors == len(mine)
+    bad = variants[result.per_variant > 0]
+    assert set(zip(bad.contig, bad.position, strict=True)) == set(
+        zip(truth.contig, truth.position, strict=True)
+    )
+    assert (result.per_trio.checked == len(variants)).all()
+
+
+def test_calling_noise_adds_mendel_errors_in_the_calls(tiny_cohort):
+    # the cohort's calls carry false heterozygous calls and dropped alleles: more errors
+    # than the true de novo variants, as in any real trio
     samples = tiny_cohort.samples()
     result = mendel_errors(tiny_cohort.genotypes(), samples)
-    variants = tiny_cohort.variants()
-    bad = variants[result.per_variant > 0]
-    truth = tiny_cohort.truth()["variants"]
-    de_novo = truth[truth.origin == "de_novo"]
-    assert len(de_novo) > 0
-    assert set(zip(bad.contig, bad.position, strict=True)) == set(
-        zip(de_novo.contig, de_novo.position, strict=True)
-    )
-    carriers = de_novo.carriers.str.split(":").str[0]
-    per_child = result.per_trio.set_index("child").errors
-    assert per_child[per_child > 0].to_dict() == carriers.value_counts().to_dict()
-    assert (result.per_trio.checked > 0.9 * len(variants)).all()
+    truth = pd.read_csv(tiny_cohort.path / "truth" / "de_novo.tsv", sep="\t")
+    assert result.per_trio.errors.sum() > len(truth)
+    assert (result.per_trio.checked < len(tiny_cohort.variants())).all()  # missing calls
 
 
 def test_mendel_errors_on_chrx_treat_males_as_hemizygous():

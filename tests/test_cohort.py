@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 
@@ -169,20 +170,22 @@ def test_planted_inheritance_matches_the_case_mode(tiny_cohort):
             assert all((father in c) != (mother in c) for c in carriers)
 
 
-def test_mendel_errors_only_at_planted_de_novo_sites(tiny_cohort):
-    people = tiny_cohort.samples()
+def test_simulated_genomes_break_mendel_only_at_true_de_novo_sites(tiny_cohort):
+    genomes = tiny_cohort.simulated  # the families' members before calling noise
+    people = tiny_cohort.samples().set_index("person_id").loc[genomes.sample_ids].reset_index()
     ids = {p: i for i, p in enumerate(people.person_id)}
-    gt = tiny_cohort.genotypes()
-    variants = tiny_cohort.variants()
+    gt = genomes.genotypes()
+    variants = genomes.variants()
     male = people.set_index("person_id").sex == "male"
-    truth = tiny_cohort.truth()["variants"]
-    de_novo = set(
-        truth[truth.origin.str.contains("de_novo")].contig
-        + ":"
-        + truth[truth.origin.str.contains("de_novo")].position.astype(str)
+    truth = pd.read_csv(tiny_cohort.path / "truth" / "de_novo.tsv", sep="\t")
+    planted = tiny_cohort.truth()["variants"]
+    planted = planted[planted.origin.str.contains("de_novo")]
+    # every planted de novo variant is among the true de novo variants, with others beside it
+    assert set(zip(planted.contig, planted.position, strict=True)) <= set(
+        zip(truth.contig, truth.position, strict=True)
     )
     on_x = (variants.contig == "chrX").to_numpy()
-    errors = set()
+    checked = 0
     for row in people.dropna(subset=["father_id"]).itertuples(index=False):
         c, f, m = gt[:, ids[row.person_id]], gt[:, ids[row.father_id]], gt[:, ids[row.mother_id]]
         from_father = (c[:, 0, None] == f).any(axis=1)
@@ -192,8 +195,37 @@ def test_mendel_errors_only_at_planted_de_novo_sites(tiny_cohort):
         else:
             ok = from_father & from_mother
         bad = variants[~ok]
-        errors |= set(bad.contig + ":" + bad.position.astype(str))
-    assert errors <= de_novo
+        mine = truth[truth.person_id == row.person_id]
+        assert set(zip(bad.contig, bad.position, strict=True)) == set(
+            zip(mine.contig, mine.position, strict=True)
+        )
+        checked += 1
+    assert checked == (people.role.isin(["proband", "sibling"])).sum()
+
+
+def test_calls_are_the_simulated_genomes_with_calling_noise(tiny_cohort):
+    genomes = tiny_cohort.simulated
+    noise = json.loads((tiny_cohort.path / "truth" / "noise.json").read_text())["calling"]
+    calls = tiny_cohort.variants().reset_index()
+    truth = genomes.variants().reset_index()
+    both = calls.merge(truth, on=["contig", "position", "ref", "alt"], suffixes=("", "_truth"))
+    cols = [tiny_cohort.sample_ids.index(p) for p in genomes.sample_ids]
+    called = tiny_cohort.genotypes().values[both.variant_index][:, cols]
+    true = genomes.genotypes().values[both.variant_index_truth]
+    missing = (called[..., 0] == -1).mean()
+    assert missing == pytest.approx(noise["missing_rate"], rel=0.5)
+    present = called[..., 0] != -1
+    changed = (called != true).any(axis=2) & present
+    assert changed.any()  # genotype errors and false heterozygous calls
+    assert changed.mean() < 0.01
+    # planted variants are called as they are
+    planted = tiny_cohort.truth()["variants"]
+    at_planted = both[
+        both.set_index(["contig", "position"]).index.isin(
+            list(zip(planted.contig, planted.position, strict=True))
+        )
+    ].index
+    assert len(at_planted) and not (called[at_planted] != true[at_planted]).any()
 
 
 def test_registry_is_pseudonymised_and_everyone_has_consent(tiny_cohort):

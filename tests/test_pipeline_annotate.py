@@ -68,7 +68,8 @@ def test_planted_variants_match_the_truth_annotation(annotated, tiny_cohort):
         row = row.iloc[0]
         assert row["Consequence"] == v.consequence
         assert row["HGVSc"] == v.hgvs_c
-        assert (row["HGVSp"] or "") == (v.hgvs_p if isinstance(v.hgvs_p, str) else "")
+        hgvs_p = row["HGVSp"] if isinstance(row["HGVSp"], str) else ""
+        assert hgvs_p == (v.hgvs_p if isinstance(v.hgvs_p, str) else "")
         assert row["SYMBOL"] == v.gene
 
 

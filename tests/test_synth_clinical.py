@@ -244,26 +244,65 @@ def test_unsolved_phenotype_points_at_a_gene_without_a_planted_variant(plan, tin
         assert len(set(observed.hpo_id) & set(hpo.disease_phenotype_terms(source))) >= 3
 
 
-def test_phenotypes_are_real_hpo_terms_drawn_from_the_disease(plan):
+def test_phenotypes_are_real_hpo_terms_drawn_from_the_disease_with_noise(plan):
     ph = plan.phenotypes
+    truth = plan.phenotype_truth
     hpo.validate_terms(zip(ph.hpo_id, ph.label, strict=True))  # raises on any bad term
     assert set(ph.person_id) == set(plan.cases.proband_id)
+    assert (
+        ph[["person_id", "hpo_id"]].to_numpy() == truth[["person_id", "hpo_id"]].to_numpy()
+    ).all()
+    noise = clinical.PhenotypeNoise()
     for case in plan.cases.itertuples(index=False):
         mine = ph[ph.person_id == case.proband_id]
+        kinds = truth[truth.person_id == case.proband_id]
         annotated = {
             t for d in case.phenotype_disease_ids.split(",") for t in hpo.disease_phenotype_terms(d)
         }
         observed = mine[~mine.excluded]
-        from_disease = observed.hpo_id.isin(annotated)
-        assert from_disease.sum() >= 4
-        assert 1 <= (~from_disease).sum() <= 3  # the noise terms
-        assert set(observed.hpo_id[~from_disease]) <= set(clinical.NOISE_TERM_POOL)
+        # each term is what the answer key says: annotated, a parent of an annotated term,
+        # or noise from the pool of common unrelated findings
+        for row in kinds[kinds.kind != "excluded"].itertuples(index=False):
+            if row.kind == "disease":
+                assert row.hpo_id in annotated
+            elif row.kind == "imprecise":
+                assert row.source in annotated and row.hpo_id in hpo.parents(row.source)
+            else:
+                assert row.kind == "noise" and row.hpo_id in clinical.NOISE_TERM_POOL
+        described = kinds.kind.isin(["disease", "imprecise"]).sum()
+        assert 1 <= described <= max(noise.terms[1], 12)
+        lo, hi = noise.noise_terms
+        assert lo <= (kinds.kind == "noise").sum() <= hi
         excluded = mine[mine.excluded]
-        assert 1 <= len(excluded) <= 2
+        assert noise.excluded_terms[0] <= len(excluded) <= noise.excluded_terms[1]
         # nothing excluded that the disease has, nor a relative of an observed term
         for t in excluded.hpo_id:
             assert t not in annotated
             assert not any(hpo.related(t, o) for o in observed.hpo_id)
+    assert (truth.kind == "imprecise").any()  # the default imprecision shows
+
+
+def test_phenotype_noise_levels_are_honoured():
+    from workbench.synth.clinical import _phenotype
+
+    rng = np.random.default_rng(3)
+    exact = clinical.PhenotypeNoise(
+        terms=(6, 6), few_terms_share=0, imprecision=0, noise_terms=(0, 0), excluded_terms=(0, 0)
+    )
+    features = _phenotype(["OMIM:607208"], rng, exact)  # Dravet syndrome
+    assert [k for _, _, k, _ in features] == ["disease"] * len(features)
+    assert 1 <= len(features) <= 6
+    vague = clinical.PhenotypeNoise(imprecision=1.0, few_terms_share=0)
+    kinds = [k for _, _, k, _ in _phenotype(["OMIM:607208"], rng, vague)]
+    described = [k for k in kinds if k in ("disease", "imprecise")]
+    # every term climbs to a parent unless its only parents are organ systems
+    assert described.count("imprecise") >= 0.5 * len(described)
+    short = clinical.PhenotypeNoise(few_terms_share=1.0)
+    for _ in range(5):
+        kinds = [k for _, _, k, _ in _phenotype(["OMIM:607208"], rng, short)]
+        assert 1 <= sum(k in ("disease", "imprecise") for k in kinds) <= 3
+    with pytest.raises(InputError, match="phenotype noise"):
+        clinical.PhenotypeNoise(imprecision=2)
 
 
 def test_families_carry_an_indication_without_the_diagnosis(plan):

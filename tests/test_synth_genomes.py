@@ -165,7 +165,8 @@ def test_vcz_and_vcf_hold_the_same_genotypes(world, tmp_path):
             if rec.chrom == "chrX" and male[j]:
                 assert len(rec.samples[sample]["GT"]) == 1
     # a region query through the tabix index works
-    assert len(list(vcf.fetch("chrX", 0, 40_000))) == genomes["chrX"].ts.num_sites
+    x = source._positions[list(CONTIGS).index("chrX")]
+    assert len(list(vcf.fetch("chrX", 0, 40_000))) == int((x <= 40_000).sum())
 
 
 def test_panel_frequencies_count_one_x_per_male(world):
@@ -232,10 +233,10 @@ def test_ti_tv_is_like_a_human_genome_and_survives_relabelling(tiny_cohort):
                     if x != y:
                         mapped = (swap.get(x, x), swap.get(y, y))
                         assert ((x, y) in transitions) == (mapped in transitions)
-    # ~2,000 SNV sites: enough that sampling noise stays well inside the bounds
+    # ~1,100 SNV sites: enough that sampling noise stays well inside the bounds
     v = tiny_cohort.variants()
     snv = v[(v.ref.str.len() == 1) & (v.alt.str.len() == 1)]
     ti = sum((r, a) in transitions for r, a in zip(snv.ref, snv.alt, strict=True))
     tv = len(snv) - ti
-    assert len(snv) > 1500
+    assert len(snv) > 1000
     assert 1.7 < ti / tv < 2.4, f"Ti/Tv {ti / tv:.2f}; human genomes show about 2"

@@ -8,8 +8,14 @@ import pandas as pd
 import pytest
 
 from workbench.errors import InputError
-from workbench.synth.genomes import CohortSource
-from workbench.synth.population import PRESETS, Preset, make_people, simulate_contig
+from workbench.synth.genomes import CohortSource, de_novo_sites
+from workbench.synth.population import (
+    MUTATION_RATE,
+    PRESETS,
+    Preset,
+    make_people,
+    simulate_contig,
+)
 
 TINY = PRESETS["tiny"]
 
@@ -59,9 +65,11 @@ def test_same_seed_same_genomes(people):
 
 
 @pytest.mark.parametrize("contig", list(TINY.contigs))
-def test_no_mendel_errors_without_planted_de_novo(contigs, people, contig):
+def test_mendel_errors_only_at_true_de_novo_sites(contigs, people, contig):
     g = contigs[contig]
     gt = _genotypes(g, people)
+    positions = CohortSource([g], list(people.person_id))._positions[0]
+    de_novo = de_novo_sites([g], people)
     index = {p: i for i, p in enumerate(people.person_id)}
     checked = 0
     for i, row in people.iterrows():
@@ -80,9 +88,23 @@ def test_no_mendel_errors_without_planted_de_novo(contigs, people, contig):
             ok = ((child[:, 0] == father[:, 0]) | (child[:, 0] == father[:, 1])) & (
                 (child[:, 1] == mother[:, 0]) | (child[:, 1] == mother[:, 1])
             )
-        assert ok.all(), f"{row.person_id}: {np.count_nonzero(~ok)} Mendel errors on {contig}"
+        expected = np.isin(positions, de_novo.position[de_novo.person_id == row.person_id])
+        assert (~ok == expected).all(), f"{row.person_id}: Mendel errors away from de novo sites"
         checked += 1
     assert checked == TINY.trios + 2 * TINY.quads
+
+
+def test_every_child_carries_background_de_novo_mutations_at_the_human_rate(people):
+    # 2 Mb per child, both haplotypes: 2 * 2e6 * 1.25e-8 = 0.05 de novo mutations per child
+    # and contig; over the 12 children of the tiny families and 40 contigs, about 24.
+    length = 2_000_000
+    found = 0
+    for seed in range(40):
+        g = simulate_contig(people, contig="chr1", length=length, panel_per_population=1, seed=seed)
+        found += len(de_novo_sites([g], people))
+    children = int(people.father_id.notna().sum())
+    expected = children * 40 * 2 * length * MUTATION_RATE
+    assert 0.5 * expected < found < 1.6 * expected
 
 
 def test_males_are_hemizygous_on_x_only(contigs, people):

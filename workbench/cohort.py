@@ -25,7 +25,7 @@ import pandas as pd
 from . import manifest as _manifest
 from .errors import CohortFormatError, InputError
 
-__all__ = ["Cohort", "open_cohort"]
+__all__ = ["Cohort", "GenotypeStore", "open_cohort"]
 
 # Above this many genotype calls, genotypes() returns a dask-backed array by default.
 _DASK_THRESHOLD = 400_000_000
@@ -194,6 +194,50 @@ class Cohort:
 
     # -- genotypes -------------------------------------------------------------------------
     @functools.cached_property
+    def calls(self) -> GenotypeStore:
+        """The cohort's genotype calls (``genotypes.vcz``), what the genome centre holds."""
+        return GenotypeStore(self.path / "genotypes.vcz")
+
+    @functools.cached_property
+    def simulated(self) -> GenotypeStore | None:
+        """Instructor material: the simulated genotypes of the families' members before
+        calling noise (``truth/genotypes.vcz``), or ``None`` for a cohort without them.
+
+        Reads are simulated from these, and pipeline calls are scored against them; the
+        genotype calls differ by the missing calls and genotype errors of ``truth/noise.json``.
+        """
+        path = self.path / "truth" / "genotypes.vcz"
+        return GenotypeStore(path) if path.is_dir() else None
+
+    @property
+    def zarr(self):
+        """The VCF Zarr store of the calls (read-only :class:`zarr.Group`), checked against
+        its own metadata (see :attr:`GenotypeStore.zarr`)."""
+        return self.calls.zarr
+
+    @property
+    def sample_ids(self) -> list[str]:
+        return self.calls.sample_ids
+
+    def variants(self, *, contig: str | None = None, region=None) -> pd.DataFrame:
+        """Variant sites: ``contig, position`` (1-based), ``ref``, ``alt`` (comma-separated)."""
+        return self.calls.variants(contig=contig, region=region)
+
+    def genotypes(self, *, contig: str | None = None, region=None, dask: bool | None = None):
+        """Genotype calls as a scikit-allel array (see :meth:`GenotypeStore.genotypes`)."""
+        return self.calls.genotypes(contig=contig, region=region, dask=dask)
+
+
+class GenotypeStore:
+    """One VCF Zarr store of a cohort folder: its samples, sites and genotype calls."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"<GenotypeStore {str(self.path)!r}>"
+
+    @functools.cached_property
     def zarr(self):
         """The VCF Zarr store (read-only :class:`zarr.Group`), checked against its own metadata.
 
@@ -203,7 +247,7 @@ class Cohort:
             When the store or one of the arrays the workbench reads is missing or unreadable,
             or their shapes disagree (more calls than samples or sites, say).
         """
-        return _open_store(self.path / "genotypes.vcz")
+        return _open_store(self.path)
 
     @functools.cached_property
     def sample_ids(self) -> list[str]:
@@ -223,7 +267,9 @@ class Cohort:
                 raise InputError("a region needs its contig: genotypes(contig='chr1', region=…)")
             return slice(0, self.zarr["variant_position"].shape[0])
         if contig not in self._contig_bounds:
-            raise InputError(f"unknown contig {contig!r}; this cohort has {list(self.contigs)}")
+            raise InputError(
+                f"unknown contig {contig!r}; this cohort has {list(self._contig_bounds)}"
+            )
         lo, hi = self._contig_bounds[contig]
         if region is not None:
             start, end = region
@@ -274,9 +320,9 @@ class Cohort:
             return allel.GenotypeArray(arr[sl])
         except (RuntimeError, ValueError, OSError) as e:  # e.g. blosc cannot decompress a chunk
             raise CohortFormatError(
-                f"a chunk of {self.path / 'genotypes.vcz' / 'call_genotype'} is damaged ({e}); "
+                f"a chunk of {self.path / 'call_genotype'} is damaged ({e}); "
                 "restore the store or regenerate the cohort",
-                path=self.path / "genotypes.vcz",
+                path=self.path,
             ) from e
 
 

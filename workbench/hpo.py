@@ -136,6 +136,11 @@ def is_a(hpo_id: str, ancestor_id: str) -> bool:
     return bool(term(hpo_id).child_of(term(ancestor_id)))
 
 
+def parents(hpo_id: str) -> tuple[str, ...]:
+    """The direct parents (``is_a``) of ``hpo_id``, sorted."""
+    return tuple(sorted(str(t.id) for t in term(hpo_id).parents))
+
+
 def related(a: str, b: str) -> bool:
     """True when one of the two terms is the other or an ancestor of it."""
     return is_a(a, b) or is_a(b, a)

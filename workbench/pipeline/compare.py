@@ -1,8 +1,9 @@
 """Compare a family's calls with the generator's truth: precision, recall, genotype concordance.
 
-The truth is what the synthetic genomes really carry: :meth:`Cohort.genotypes` of the family's
-members over the called regions (simulated *and* planted variants), with sites where a member
-is homozygous reference dropped for that member. Truth and calls are normalised the same way
+The truth is what the synthetic genomes really carry: the simulated genotypes of the family's
+members (:attr:`Cohort.simulated`, before the cohort's calling noise) over the called regions
+(simulated *and* planted variants), with sites where a member is homozygous reference dropped
+for that member. Truth and calls are normalised the same way
 (``bcftools norm -f genome.fa -m -any``: multi-allelic sites split, indels left-aligned) and
 matched per sample on ``contig, pos, ref, alt``:
 
@@ -83,12 +84,22 @@ def _gt_string(alleles: Sequence[int]) -> str:
 # -- truth ------------------------------------------------------------------------------------
 
 
+def _truth_genomes(cohort, samples: Sequence[str]):
+    """The simulated genotypes (before calling noise) when they hold every sample, else the
+    cohort's calls (people outside the rare-disease families have no simulated copy kept)."""
+    simulated = getattr(cohort, "simulated", None)
+    if simulated is not None and set(samples) <= set(simulated.sample_ids):
+        return simulated
+    return cohort
+
+
 def _raw_truth_records(cohort, samples: Sequence[str], regions: Sequence[Region]):
     """``(contig, pos, ref, alts, {sample: allele tuple})`` of sites a member carries."""
-    index = {s: i for i, s in enumerate(cohort.sample_ids)}
-    missing = [s for s in samples if s not in index]
+    missing = [s for s in samples if s not in set(cohort.sample_ids)]
     if missing:
         raise InputError(f"samples {missing} are not in cohort {cohort.name!r}")
+    cohort = _truth_genomes(cohort, samples)
+    index = {s: i for i, s in enumerate(cohort.sample_ids)}
     cols = [index[s] for s in samples]
     seen = set()
     for contig, start, end in regions:

@@ -30,7 +30,7 @@ Genet Med 2023;25:100866 (ACMG SF v3.2); Köhler et al., the Human Phenotype Ont
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,7 @@ __all__ = [
     "NOISE_TERM_POOL",
     "PHENOTYPE_COLUMNS",
     "ClinicalPlan",
+    "PhenotypeNoise",
     "plan_cases",
 ]
 
@@ -75,6 +76,10 @@ CASE_COLUMNS = (
     "variant_keys",
 )
 PHENOTYPE_COLUMNS = ("person_id", "hpo_id", "label", "excluded")
+#: The answer key's view of a phenotype: how each recorded term came about. ``kind`` is
+#: ``disease`` (annotated to the disease), ``imprecise`` (a parent of the annotated term
+#: ``source``), ``noise`` (unrelated to the disease) or ``excluded``.
+PHENOTYPE_TRUTH_COLUMNS = ("person_id", "hpo_id", "kind", "source")
 FAMILY_COLUMNS = ("family_id", "proband_id", "indication")
 SKIPPED_COLUMNS = ("family_id", "reason")
 
@@ -157,6 +162,48 @@ _MODE_GENE = {
 
 
 @dataclass(frozen=True)
+class PhenotypeNoise:
+    """How a referral's phenotype differs from the disease's HPO annotations.
+
+    The model of simulated patients in Köhler et al. 2009 (Am J Hum Genet 85:457, the
+    Phenomizer) and in the LIRICAL and Exomiser benchmarks: a sample of the annotations
+    (the rest drop out), **imprecision** (a term replaced by a less specific parent) and
+    **noise** (terms unrelated to the disease), plus features recorded as absent.
+
+    Attributes
+    ----------
+    terms
+        Disease terms recorded, as an inclusive range, for a proband with one diagnosis (a
+        dual diagnosis records 3–6 of each disease).
+    few_terms_share
+        Share of probands described by only 1–3 disease terms (a short referral).
+    imprecision
+        Probability that a recorded term is replaced by one of its parents (never by an
+        organ-system term just below "Phenotypic abnormality").
+    noise_terms, excluded_terms
+        Unrelated terms and absent features, as inclusive ranges.
+    """
+
+    terms: tuple[int, int] = (4, 10)
+    few_terms_share: float = 0.15
+    imprecision: float = 0.3
+    noise_terms: tuple[int, int] = (1, 3)
+    excluded_terms: tuple[int, int] = (1, 2)
+
+    def __post_init__(self):
+        for name in ("terms", "noise_terms", "excluded_terms"):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo <= hi:
+                raise InputError(f"phenotype noise {name} must be a range lo <= hi, got {lo, hi}")
+        for name in ("few_terms_share", "imprecision"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise InputError(f"phenotype noise {name} must be in [0, 1]")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class ClinicalPlan:
     """What to plant and what the probands look like.
 
@@ -173,6 +220,8 @@ class ClinicalPlan:
         One row per planted allele copy, columns :data:`workbench.synth.model.PLANT_COLUMNS`.
     phenotypes
         ``person_id, hpo_id, label, excluded`` for each proband.
+    phenotype_truth
+        How each of those terms came about (:data:`PHENOTYPE_TRUTH_COLUMNS`; instructor truth).
     families
         ``family_id, proband_id, indication`` (the referral text, free of the diagnosis).
     skipped
@@ -182,6 +231,7 @@ class ClinicalPlan:
     cases: pd.DataFrame
     plants: pd.DataFrame
     phenotypes: pd.DataFrame
+    phenotype_truth: pd.DataFrame
     families: pd.DataFrame
     skipped: pd.DataFrame
 
@@ -413,20 +463,50 @@ def _disease_terms(disease_id: str, k: int, rng) -> list[str]:
     return chosen
 
 
-def _phenotype(disease_ids: list[str], rng) -> list[tuple[str, bool]]:
-    per = (4, 11) if len(disease_ids) == 1 else (3, 7)
-    observed: list[str] = []
+#: "Phenotypic abnormality": imprecision never climbs to it or to the organ systems below it.
+_PHENOTYPIC_ABNORMALITY = "HP:0000118"
+
+
+def _imprecise(term: str, rng) -> str:
+    """A random parent of ``term`` more specific than an organ system, else ``term``."""
+    options = [
+        p
+        for p in hpo.parents(term)
+        if p != _PHENOTYPIC_ABNORMALITY and _PHENOTYPIC_ABNORMALITY not in hpo.parents(p)
+    ]
+    return options[int(rng.integers(len(options)))] if options else term
+
+
+def _phenotype(
+    disease_ids: list[str], rng, noise: PhenotypeNoise
+) -> list[tuple[str, bool, str, str]]:
+    """``(hpo_id, excluded, kind, source)`` of a proband (see PHENOTYPE_TRUTH_COLUMNS)."""
+    if len(disease_ids) > 1:
+        per = (3, 6)
+    elif rng.random() < noise.few_terms_share:
+        per = (1, 3)
+    else:
+        per = noise.terms
+    observed: list[tuple[str, str]] = []  # (recorded term, annotated term)
     for disease_id in disease_ids:
-        k = int(rng.integers(*per))
+        k = int(rng.integers(per[0], per[1] + 1))
         for t in _disease_terms(disease_id, k, rng):
-            if not any(hpo.related(t, o) for o in observed):
-                observed.append(t)
+            shown = _imprecise(t, rng) if rng.random() < noise.imprecision else t
+            if not any(hpo.related(shown, o) for o, _ in observed):
+                observed.append((shown, t))
     annotated = sorted({t for d in disease_ids for t in hpo.disease_phenotype_terms(d)})
-    noise = _pick_unrelated(NOISE_TERM_POOL, annotated + observed, int(rng.integers(1, 4)), rng)
+    recorded = [o for o, _ in observed]
+    n_noise = int(rng.integers(noise.noise_terms[0], noise.noise_terms[1] + 1))
+    unrelated = _pick_unrelated(NOISE_TERM_POOL, annotated + recorded, n_noise, rng)
+    n_excluded = int(rng.integers(noise.excluded_terms[0], noise.excluded_terms[1] + 1))
     excluded = _pick_unrelated(
-        EXCLUDED_TERM_POOL, annotated + observed + noise, int(rng.integers(1, 3)), rng
+        EXCLUDED_TERM_POOL, annotated + recorded + unrelated, n_excluded, rng
     )
-    return [(t, False) for t in observed + noise] + [(t, True) for t in excluded]
+    return (
+        [(o, False, "disease" if o == t else "imprecise", t) for o, t in observed]
+        + [(t, False, "noise", "") for t in unrelated]
+        + [(t, True, "excluded", "") for t in excluded]
+    )
 
 
 _INDICATION_GROUPS = (
@@ -479,6 +559,7 @@ def plan_cases(
     catalogue: pd.DataFrame,
     rng: np.random.Generator,
     reference_year: int = 2025,
+    phenotype_noise: PhenotypeNoise | None = None,
 ) -> ClinicalPlan:
     """Plan diagnoses, planted variants and phenotypes for the families in ``people``.
 
@@ -495,6 +576,9 @@ def plan_cases(
     reference_year
         "Now" for ages: adults (secondary-finding carriers) are born at least 18 years
         before it.
+    phenotype_noise
+        How referrals describe the probands (:class:`PhenotypeNoise`; its defaults if
+        ``None``).
 
     Returns
     -------
@@ -522,6 +606,11 @@ def plan_cases(
     if not isinstance(reference_year, int | np.integer) or isinstance(reference_year, bool):
         raise InputError(f"expected reference_year as an int, got {reference_year!r}")
 
+    phenotype_noise = PhenotypeNoise() if phenotype_noise is None else phenotype_noise
+    if not isinstance(phenotype_noise, PhenotypeNoise):
+        raise InputError(
+            f"expected phenotype_noise as a PhenotypeNoise, got {type(phenotype_noise).__name__}"
+        )
     families, skipped = _families(people)
     kinds = _assign_kinds(families, rng)
     genes = _GenePicker(catalogue, rng)
@@ -565,7 +654,7 @@ def plan_cases(
             return [key]
         raise AssertionError(mode)  # pragma: no cover - modes are fixed above
 
-    case_rows, pheno_rows, family_rows = [], [], []
+    case_rows, pheno_rows, pheno_truth, family_rows = [], [], [], []
     for fam in families:
         kind = kinds[fam.family_id]
         rec = dict.fromkeys(CASE_COLUMNS)
@@ -614,11 +703,12 @@ def plan_cases(
         rec["phenotype_disease_ids"] = ",".join(d.disease_id for d in diseases)
         rec["variant_keys"] = ",".join(keys)
         case_rows.append(rec)
-        features = _phenotype([d.disease_id for d in diseases], rng)
-        for hpo_id, excluded in features:
+        features = _phenotype([d.disease_id for d in diseases], rng, phenotype_noise)
+        for hpo_id, excluded, kind, source in features:
             pheno_rows.append((fam.proband, hpo_id, hpo.label(hpo_id), excluded))
+            pheno_truth.append((fam.proband, hpo_id, kind, source))
         age = reference_year - int(by_id.loc[fam.proband, "birth_year"])
-        observed = [t for t, excluded in features if not excluded]
+        observed = [t for t, excluded, _, _ in features if not excluded]
         family_rows.append((fam.family_id, fam.proband, _indication(observed, age, fam.size, rng)))
 
     _plan_secondary(people, catalogue, reference_year, rng, new_key, plant)
@@ -629,6 +719,7 @@ def plan_cases(
         cases=pd.DataFrame(case_rows, columns=list(CASE_COLUMNS)),
         plants=pd.DataFrame(plants, columns=list(PLANT_COLUMNS)),
         phenotypes=pd.DataFrame(pheno_rows, columns=list(PHENOTYPE_COLUMNS)),
+        phenotype_truth=pd.DataFrame(pheno_truth, columns=list(PHENOTYPE_TRUTH_COLUMNS)),
         families=pd.DataFrame(family_rows, columns=list(FAMILY_COLUMNS)),
         skipped=pd.DataFrame(skipped, columns=list(SKIPPED_COLUMNS)),
     )

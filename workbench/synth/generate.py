@@ -22,6 +22,8 @@ failed or interrupted run leaves nothing half-written.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from pathlib import Path
 
@@ -39,12 +41,14 @@ from . import clinical, genes, knowledge, phenopackets, registry
 from .genomes import (
     CohortSource,
     assign_reference_alleles,
+    de_novo_sites,
     genotypes_at,
     panel_frequencies,
     plant_variants,
     write_vcf,
     write_vcz,
 )
+from .indels import INDEL_SHARE, add_indels
 from .model import POPULATIONS
 from .population import (
     MUTATION_RATE,
@@ -53,6 +57,7 @@ from .population import (
     make_people,
     simulate_contig,
 )
+from .selection import purify
 
 __all__ = ["ensure_cohort", "generate_cohort"]
 
@@ -77,6 +82,19 @@ def _parse_seed(seed) -> int:
     if not 0 <= seed < 2**32:
         raise InputError(f"seed must be between 0 and 2**32 - 1, got {seed}")
     return int(seed)
+
+
+#: Seeds the indel draws of a contig, next to the contig's simulation seed.
+_INDEL_STREAM = 0x1D
+#: Seeds the purifying-selection draws of a contig.
+_SELECTION_STREAM = 0x5E
+
+
+def _cds_intervals(reference, contig: str) -> list[tuple[int, int]]:
+    """0-based half-open CDS segments of every transcript on ``contig``."""
+    return [
+        (a - 1, b) for t in reference.transcripts if t.contig == contig for a, b in t.cds_segments()
+    ]
 
 
 def _layout_genes(catalogue: pd.DataFrame, contigs: dict[str, int]) -> list[tuple[str, str]]:
@@ -153,7 +171,11 @@ def generate_cohort(
 
         step("clinical plan")
         plan = clinical.plan_cases(
-            people=people, catalogue=catalogue, rng=rng(), reference_year=int(REFERENCE_DATE[:4])
+            people=people,
+            catalogue=catalogue,
+            rng=rng(),
+            reference_year=int(REFERENCE_DATE[:4]),
+            phenotype_noise=p.phenotype_noise,
         )
         bar.update()
 
@@ -173,6 +195,15 @@ def generate_cohort(
                 seed=int(s),
             )
             g.ts = assign_reference_alleles(g.ts, reference.sequence(contig))
+            g.ts = add_indels(
+                g.ts,
+                reference.sequence(contig),
+                rng=np.random.default_rng([int(s), _INDEL_STREAM]),
+                coding=_cds_intervals(reference, contig),
+            )
+            g.ts = purify(
+                g.ts, reference, contig, rng=np.random.default_rng([int(s), _SELECTION_STREAM])
+            )
             genomes[contig] = g
         bar.update()
 
@@ -189,8 +220,18 @@ def generate_cohort(
         bar.update()
 
         step("genotypes")
-        source = CohortSource(list(genomes.values()), list(people.person_id))
+        # Its own stream after the sixteen of the other steps, which it leaves unchanged.
+        noise_seed = int(np.random.SeedSequence(seed, spawn_key=(16,)).generate_state(1)[0])
+        source = CohortSource(
+            list(genomes.values()),
+            list(people.person_id),
+            noise=p.calling_noise,
+            noise_seed=noise_seed,
+            # planted variants are called as planted (a course's diagnosis is never miscalled)
+            exempt=planted.groupby("contig").position.apply(list).to_dict(),
+        )
         write_vcz(source, tmp / "genotypes.vcz", show_progress=progress)
+        _write_simulated(tmp / "truth" / "genotypes.vcz", genomes, people)
         if p.write_vcf:
             write_vcf(
                 source,
@@ -236,7 +277,18 @@ def generate_cohort(
             families=plan.families,
             reference_date=REFERENCE_DATE,
         )
-        _write_truth(tmp / "truth", plan.cases, truth_variants)
+        _write_truth(
+            tmp / "truth",
+            plan.cases,
+            truth_variants,
+            de_novo=de_novo_sites(genomes.values(), people),
+            phenotypes=plan.phenotype_truth,
+            noise={
+                "calling": p.calling_noise.as_dict(),
+                "calling_seed": noise_seed,
+                "phenotypes": p.phenotype_noise.as_dict(),
+            },
+        )
         bar.update()
 
         if p.reads_families:
@@ -260,6 +312,9 @@ def generate_cohort(
             "reference_date": REFERENCE_DATE,
             "mutation_rate": MUTATION_RATE,
             "recombination_rate": RECOMBINATION_RATE,
+            "indel_share": INDEL_SHARE,
+            "calling_noise": p.calling_noise.as_dict(),
+            "phenotype_noise": p.phenotype_noise.as_dict(),
         }
         _manifest.write_manifest(
             tmp,
@@ -389,6 +444,20 @@ def _truth_variants(planted, plants, genomes, people, reference) -> pd.DataFrame
     return table
 
 
+def _write_simulated(path: Path, genomes, people: pd.DataFrame) -> None:
+    """The families' members' simulated genotypes, without calling noise (instructor material).
+
+    Reads are simulated from them and pipeline calls are scored against them.
+    """
+    members = np.flatnonzero(people.family_id.notna().to_numpy())
+    source = CohortSource(
+        [dataclasses.replace(g, cohort_nodes=g.cohort_nodes[members]) for g in genomes.values()],
+        list(people.person_id.iloc[members]),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_vcz(source, path, show_progress=False)
+
+
 def _write_ped(path: Path, people: pd.DataFrame) -> None:
     """PLINK/PED-style pedigree: family, person, father, mother, sex (1/2), phenotype (1/2)."""
     with atomic_file(path, "w", encoding="utf-8") as f:
@@ -410,17 +479,33 @@ def _write_ped(path: Path, people: pd.DataFrame) -> None:
             )
 
 
-def _write_truth(folder: Path, cases: pd.DataFrame, variants: pd.DataFrame) -> None:
+def _write_truth(
+    folder: Path,
+    cases: pd.DataFrame,
+    variants: pd.DataFrame,
+    *,
+    de_novo: pd.DataFrame,
+    phenotypes: pd.DataFrame,
+    noise,
+) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    with atomic_file(folder / "cases.tsv", "w", encoding="utf-8") as f:
-        cases.to_csv(f, sep="\t", index=False, lineterminator="\n")
-    with atomic_file(folder / "variants.tsv", "w", encoding="utf-8") as f:
-        variants.to_csv(f, sep="\t", index=False, lineterminator="\n")
+    tables = {"cases": cases, "variants": variants, "de_novo": de_novo, "phenotypes": phenotypes}
+    for name, table in tables.items():
+        with atomic_file(folder / f"{name}.tsv", "w", encoding="utf-8") as f:
+            table.to_csv(f, sep="\t", index=False, lineterminator="\n")
+    with atomic_file(folder / "noise.json", "w", encoding="utf-8") as f:
+        json.dump(noise, f, indent=2, sort_keys=True)
+        f.write("\n")
     (folder / "README.md").write_text(
         "# Answer key (instructor material)\n\n"
         "`cases.tsv`: per family, the planted diagnosis (mode, gene, disease) or why the case is\n"
         "unsolved. `variants.tsv`: every planted variant with its annotation and carriers\n"
-        "(`person:genotype`, phased paternal|maternal; one allele on a male's X).\n"
+        "(`person:genotype`, phased paternal|maternal; one allele on a male's X), as simulated;\n"
+        "the genotype files hold calls with calling noise (`noise.json`), except at these\n"
+        "variants. `de_novo.tsv`: every true de novo variant of every child (planted or not).\n"
+        "`phenotypes.tsv`: how each proband's HPO term came about (`disease`, `imprecise` for\n"
+        "a parent of the annotated term `source`, `noise`, `excluded`). `genotypes.vcz`: the\n"
+        "families' simulated genotypes before calling noise (reads are made from them).\n"
         "Do not ship this folder to learners.\n",
         encoding="utf-8",
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +26,13 @@ from bio2zarr.zarr_utils import STRING_DTYPE_NAME
 from tqdm.auto import tqdm
 
 from ..errors import InputError
+from .calling import NO_NOISE, CallingNoise, noisy_call
 from .population import ContigGenomes
 
 __all__ = [
     "CohortSource",
     "assign_reference_alleles",
+    "de_novo_sites",
     "genotypes_at",
     "panel_frequencies",
     "plant_variants",
@@ -307,6 +309,48 @@ def _add_sites(ts: tskit.TreeSequence, planted: Sequence[_Plant]) -> tskit.TreeS
     return tables.tree_sequence()
 
 
+def _sites_with_cohort_carriers(g: ContigGenomes) -> np.ndarray:
+    """Ids of the sites where a cohort genotype node carries a non-reference allele."""
+    ts = g.ts
+    cohort = np.unique(g.cohort_nodes[g.cohort_nodes >= 0])
+    keep = np.zeros(ts.num_sites, dtype=bool)
+    for tree in ts.trees(tracked_samples=cohort):
+        for site in tree.sites():
+            keep[site.id] = any(
+                m.derived_state != site.ancestral_state and tree.num_tracked_samples(m.node)
+                for m in site.mutations
+            )
+    return np.flatnonzero(keep)
+
+
+def de_novo_sites(genomes: Iterable[ContigGenomes], people: pd.DataFrame) -> pd.DataFrame:
+    """The true de novo variants of every child with both parents in the cohort.
+
+    A mutation on one of the child's own genotype nodes arose in a parent's germline, on the
+    branch to this child: it is de novo in the child and absent from both parents. One row per
+    (child, variant): ``person_id, contig, position`` (1-based).
+    """
+    child = people.father_id.notna() & people.mother_id.notna()
+    rows = []
+    for g in genomes:
+        owner = {
+            int(n): people.person_id.iloc[i]
+            for i in np.flatnonzero(child)
+            for n in g.cohort_nodes[i]
+            if n >= 0
+        }
+        if not owner:
+            continue
+        muts = g.ts.tables.mutations
+        sites = g.ts.tables.sites
+        for m in np.flatnonzero(np.isin(muts.node, list(owner))):
+            rows.append((owner[int(muts.node[m])], g.contig, int(sites.position[muts.site[m]]) + 1))
+    table = pd.DataFrame(rows, columns=["person_id", "contig", "position"])
+    return table.drop_duplicates().sort_values(
+        ["person_id", "contig", "position"], ignore_index=True
+    )
+
+
 def genotypes_at(g: ContigGenomes, positions0: Sequence[int]) -> np.ndarray:
     """Cohort genotypes ``(len(positions0), n_people, 2)`` at the given 0-based site positions.
 
@@ -334,14 +378,39 @@ class CohortSource(vcz.Source):
     bio2zarr's :func:`bio2zarr.vcz.encode` asks for the variants partition by partition, and
     this source walks the tree sequences over just that range, so memory stays bounded by the
     chunk size whatever the cohort's size.
+
+    A record is written only where someone in the cohort carries a non-reference allele (the
+    tree sequences also hold reference-panel people; their private alleles stay in the panel's
+    frequencies). ``noise`` turns the true genotypes into calls (:mod:`.calling`), except at the
+    1-based positions in ``exempt`` (contig → positions), where the calls stay true.
     """
 
-    def __init__(self, genomes: Sequence[ContigGenomes], sample_ids: Sequence[str]):
+    def __init__(
+        self,
+        genomes: Sequence[ContigGenomes],
+        sample_ids: Sequence[str],
+        *,
+        noise: CallingNoise = NO_NOISE,
+        noise_seed: int = 0,
+        exempt: Mapping[str, Iterable[int]] | None = None,
+    ):
         self.genomes = list(genomes)
+        self.noise = noise
+        self._noise_seed = int(noise_seed)
         self._samples = [vcz.Sample(id=s) for s in sample_ids]
-        counts = [g.ts.num_sites for g in self.genomes]
+        # Per contig: the ids of the sites written, and their 1-based positions.
+        self._sites = [_sites_with_cohort_carriers(g) for g in self.genomes]
+        counts = [len(s) for s in self._sites]
         self._offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        self._positions = [g.ts.tables.sites.position.astype(np.int64) + 1 for g in self.genomes]
+        self._positions = [
+            g.ts.tables.sites.position[s].astype(np.int64) + 1
+            for g, s in zip(self.genomes, self._sites, strict=True)
+        ]
+        exempt = exempt or {}
+        self._exempt = [
+            np.isin(p, np.fromiter(exempt.get(g.contig, ()), dtype=np.int64))
+            for g, p in zip(self.genomes, self._positions, strict=True)
+        ]
         # Per contig: the sample nodes asked of tskit, and where each genotype slot reads from.
         self._layout = []
         for g in self.genomes:
@@ -390,19 +459,32 @@ class CohortSource(vcz.Source):
             yield from (int(p) for p in self._positions[c][lo:hi])
 
     def iter_records(self, start, stop) -> Iterator[tuple[int, int, tuple[str, ...], np.ndarray]]:
-        """(contig index, 1-based position, alleles, genotypes (samples × 2)) per variant."""
+        """(contig index, 1-based position, alleles, genotype calls (samples × 2)) per record."""
         n = self.num_samples
         for c, lo, hi in self._parts(start, stop):
             g = self.genomes[c]
+            sites = self._sites[c]
             samples, sample_index, ploidy_index, columns = self._layout[c]
             pos = g.ts.tables.sites.position
-            right = pos[hi] if hi < len(pos) else None
-            for k, var in enumerate(
-                g.ts.variants(samples=samples, left=pos[lo], right=right, copy=False)
-            ):
+            right = pos[sites[hi]] if hi < len(sites) else None
+            k = lo
+            for var in g.ts.variants(samples=samples, left=pos[sites[lo]], right=right, copy=False):
+                if k == hi:
+                    break
+                if var.site.id != sites[k]:  # a site no one in the cohort carries
+                    continue
                 gt = np.full((n, 2), constants.INT_FILL, dtype=np.int8)
                 gt[sample_index, ploidy_index] = var.genotypes[columns]
-                yield c, int(self._positions[c][lo + k]), var.alleles, gt
+                if not self._exempt[c][k]:
+                    noisy_call(
+                        gt,
+                        noise=self.noise,
+                        seed=self._noise_seed,
+                        record=int(self._offsets[c] + k),
+                        num_records=self.num_records,
+                    )
+                yield c, int(self._positions[c][k]), var.alleles, gt
+                k += 1
 
     def iter_alleles_and_genotypes(self, start, stop, shape, num_alleles):
         phased = np.ones(shape[:-1], dtype=bool)

@@ -6,10 +6,11 @@ The cohort is simulated in three layers, each the job of a well-kept tool:
    people of three populations, as the :data:`~workbench.synth.model.PEOPLE_COLUMNS` table.
 2. **Their genomes, one contig at a time** (:func:`simulate_contig`): msprime's fixed-pedigree
    model passes parental haplotypes to children with real recombination, then a coalescent run
-   under :func:`demography` completes the founders' ancestry, and mutations are placed only above
-   the pedigree's founders — so Mendel errors are zero apart from the de novo variants planted
-   afterwards. A reference panel (people *not* in the cohort) is simulated in the same genealogy;
-   it is the source of the population allele frequencies in ``knowledge/``.
+   under :func:`demography` completes the founders' ancestry, and mutations are placed on every
+   branch, the children's own germline included — so each child carries background de novo
+   variants as well as any planted one. A reference panel (people *not* in the cohort) is
+   simulated in the same genealogy; it is the source of the population allele frequencies in
+   ``knowledge/``.
 3. **Planted variants** (:func:`plant_variants`): clinically meaningful alleles placed on the
    branch of the tree sequence that gives exactly the intended carriers.
 
@@ -33,6 +34,8 @@ import pandas as pd
 import tskit
 
 from ..errors import InputError
+from .calling import CallingNoise
+from .clinical import PhenotypeNoise
 from .model import HOSPITALS, PEOPLE_COLUMNS, POPULATIONS, REGIONS
 
 __all__ = [
@@ -73,6 +76,13 @@ class Preset:
         People per population in the separately sampled reference panel.
     reads_families
         Families for which FASTQ reads are simulated (pipeline exercises).
+    write_vcf
+        Whether to write the bgzipped VCF copy next to the VCF Zarr store.
+    calling_noise
+        Missing calls and genotype errors of the genotype files (:mod:`.calling`).
+    phenotype_noise
+        Dropout, imprecision and noise of the probands' phenotypes
+        (:class:`~workbench.synth.clinical.PhenotypeNoise`).
     """
 
     samples: int
@@ -82,6 +92,8 @@ class Preset:
     panel_per_population: int
     reads_families: int = 0
     write_vcf: bool = True
+    calling_noise: CallingNoise = dataclasses.field(default_factory=CallingNoise)
+    phenotype_noise: PhenotypeNoise = dataclasses.field(default_factory=PhenotypeNoise)
 
 
 PRESETS: dict[str, Preset] = {
@@ -89,7 +101,7 @@ PRESETS: dict[str, Preset] = {
         samples=60,
         trios=8,
         quads=2,
-        contigs={"chr1": 160_000, "chr2": 130_000, "chrX": 110_000},
+        contigs={"chr1": 300_000, "chr2": 250_000, "chrX": 250_000},
         panel_per_population=60,
         reads_families=1,
     ),
@@ -125,25 +137,46 @@ def mutation_model() -> msprime.HKY:
     return msprime.HKY(kappa=KAPPA)
 
 
-def demography() -> msprime.Demography:
-    """Three populations that split from one ancestor, the majority one recently growing.
+#: Recent explosive growth of the majority population: Tennessen et al. 2012 (Science 337:64)
+#: fitted 1.95 % growth per generation over the last 204 generations (5,115 years) to an
+#: effective size of 512,000 for Europeans, the cause of the excess of rare variants.
+RECENT_GROWTH_GENERATIONS = 204
+RECENT_GROWTH_RATE = 0.0195
+MAJORITY_SIZE_NOW = 512_000
 
-    The numbers are illustrative, chosen so that principal components and Fst show clear
-    structure (Fst between the majority and either other group ≈ 0.05–0.1) on a few Mb.
+
+def demography() -> msprime.Demography:
+    """Three populations that split from one ancestor, all growing in the last 204 generations.
+
+    The majority population grows as Tennessen et al. 2012 fitted for Europeans (see
+    :data:`RECENT_GROWTH_RATE`); the two groups of other ancestry grow at half that rate from
+    smaller sizes. The older structure (split 1,800 generations ago, sizes 8,000–10,000,
+    migration 2e-5) is illustrative, chosen so that principal components and Fst show clear
+    structure (Fst between the majority and either other group ≈ 0.05–0.1).
     """
+    t = RECENT_GROWTH_GENERATIONS
     dem = msprime.Demography()
     dem.add_population(
         name="NOR",
-        description="majority population (recent growth)",
-        initial_size=40_000,
-        growth_rate=0.015,
+        description="majority population (recent explosive growth)",
+        initial_size=MAJORITY_SIZE_NOW,
+        growth_rate=RECENT_GROWTH_RATE,
     )
-    dem.add_population(name="MEN", description="group of other ancestry", initial_size=8_000)
-    dem.add_population(name="SAS", description="group of other ancestry", initial_size=8_000)
+    for name in ("MEN", "SAS"):
+        dem.add_population(
+            name=name,
+            description="group of other ancestry (recent growth)",
+            initial_size=8_000 * np.exp(RECENT_GROWTH_RATE / 2 * t),
+            growth_rate=RECENT_GROWTH_RATE / 2,
+        )
     dem.add_population(name="ANC", description="shared ancestral population", initial_size=10_000)
     dem.add_population_parameters_change(
-        time=150, population="NOR", initial_size=10_000, growth_rate=0
+        time=t, population="NOR", initial_size=10_000, growth_rate=0
     )
+    for name in ("MEN", "SAS"):
+        dem.add_population_parameters_change(
+            time=t, population=name, initial_size=8_000, growth_rate=0
+        )
     dem.add_symmetric_migration_rate_change(time=0, populations=["NOR", "MEN", "SAS"], rate=2e-5)
     dem.add_population_split(time=1_800, derived=["NOR", "MEN", "SAS"], ancestral="ANC")
     dem.sort_events()
@@ -354,11 +387,10 @@ def simulate_contig(
         recombination_rate=RECOMBINATION_RATE,
         random_seed=seed_anc,
     )
-    # Mutations only above the pedigree (time >= 1): the children's germline adds nothing
-    # unplanned, so every Mendel error is a planted de novo variant.
-    ts = msprime.sim_mutations(
-        ts, rate=MUTATION_RATE, model=mutation_model(), random_seed=seed_mut, start_time=1
-    )
+    # Mutations on every branch, the last generation's included: each child carries de novo
+    # mutations at the human rate (about 1.2e-8 per bp per generation, Kong et al. 2012),
+    # not only where a diagnosis is planted.
+    ts = msprime.sim_mutations(ts, rate=MUTATION_RATE, model=mutation_model(), random_seed=seed_mut)
     male = (people.sex == "male").to_numpy()
     cohort_nodes = _genotype_nodes(individual_nodes[ind_of], male, is_x)
     panel_male = np.zeros(len(panel_ind), dtype=bool)

@@ -104,8 +104,22 @@ def _is_male(cohort, person_id: str) -> bool:
     return bool(len(sex)) and str(sex.iloc[0]) == "male"
 
 
-def _window(cohort, contig: str, start: int, end: int) -> dict:
-    """Reference bases, variants and everyone's calls over a window (shared by all people)."""
+def _genomes(cohort, person_ids):
+    """Where the people's genomes are read: the simulated genotypes of the families' members
+    (``cohort.simulated``, before calling noise) when it holds them all, else the calls."""
+    simulated = getattr(cohort, "simulated", None)
+    if simulated is not None and set(person_ids) <= set(simulated.sample_ids):
+        return simulated
+    return cohort
+
+
+def _window(cohort, contig: str, start: int, end: int, genomes=None) -> dict:
+    """Reference bases, variants and everyone's genotypes over a window (shared by all people).
+
+    ``genomes`` (default: the cohort's calls) has ``variants``, ``genotypes`` and ``sample_ids``
+    as :class:`workbench.cohort.GenotypeStore` does.
+    """
+    genomes = cohort if genomes is None else genomes
     length = cohort.reference.contigs.get(contig)
     if length is None:
         raise InputError(
@@ -116,8 +130,9 @@ def _window(cohort, contig: str, start: int, end: int) -> dict:
             f"region {contig}:{start}-{end} must satisfy 1 <= start <= end <= {length} "
             "(1-based, inclusive)"
         )
-    variants = cohort.variants(contig=contig, region=(start, end))
+    variants = genomes.variants(contig=contig, region=(start, end))
     return {
+        "samples": list(genomes.sample_ids),
         "contig": contig,
         "start": start,
         "end": end,
@@ -125,7 +140,7 @@ def _window(cohort, contig: str, start: int, end: int) -> dict:
         "positions": variants.position.to_numpy(),
         "refs": variants.ref.to_numpy(),
         "alts": [a.split(",") if a else [] for a in variants.alt],
-        "calls": np.asarray(cohort.genotypes(contig=contig, region=(start, end)).values),
+        "calls": np.asarray(genomes.genotypes(contig=contig, region=(start, end)).values),
     }
 
 
@@ -134,7 +149,8 @@ def _haplotypes(cohort, person_id: str, window: dict):
 
     Returns a list of ``(column, sequence, refpos)`` for the haplotypes the person carries.
     """
-    idx = _sample_index(cohort, person_id)
+    _sample_index(cohort, person_id)
+    idx = window["samples"].index(person_id)
     contig, start, end, ref = window["contig"], window["start"], window["end"], window["ref"]
     calls = window["calls"][:, idx, :]
     if len(calls):
@@ -204,16 +220,20 @@ def haplotype_sequences(
     tuple of (str, str or None)
         The paternal (genotype column 0) and maternal (column 1) haplotype, with every
         non-reference allele the person carries applied: SNVs, insertions and deletions. A
-        male's X has one haplotype: ``(haplotype, None)``. Missing calls are read as the
-        reference allele; an allele overlapping one already applied on the same haplotype, or
-        whose reference allele runs past ``end``, is left out.
+        male's X has one haplotype: ``(haplotype, None)``. The alleles are the simulated ones
+        (``cohort.simulated``) for members of the rare-disease families, so reads show the
+        genome as it is and not the calling noise; for anyone else they are the calls, where
+        a missing call is read as the reference allele. An allele overlapping one already
+        applied on the same haplotype, or whose reference allele runs past ``end``, is left
+        out.
 
     Raises
     ------
     InputError
         For an unknown person or contig, or a window outside the contig.
     """
-    haps = _haplotypes(cohort, person_id, _window(cohort, contig, int(start), int(end)))
+    window = _window(cohort, contig, int(start), int(end), _genomes(cohort, [person_id]))
+    haps = _haplotypes(cohort, person_id, window)
     if len(haps) == 1:
         return haps[0][1], None
     return haps[0][1], haps[1][1]
@@ -557,8 +577,10 @@ def simulate_reads(
     if not isinstance(adapter, str) or not _BASES_RE.match(adapter.upper()):
         raise InputError(f"adapter must be a DNA sequence such as {DEFAULT_ADAPTER!r}")
     parsed = _parse_regions(cohort, regions)
+    genomes = _genomes(cohort, person_ids)
     windows = [
-        _window(cohort, *w) for w in _windows(cohort, parsed, int(insert_mean + 3 * insert_sd))
+        _window(cohort, *w, genomes)
+        for w in _windows(cohort, parsed, int(insert_mean + 3 * insert_sd))
     ]
     params = {
         "depth": float(depth),
