@@ -69,6 +69,40 @@ def verify(cohort):
 
 
 @main.command()
+@click.argument("cohort", type=click.Path(path_type=Path))
+@click.option(
+    "--max-unrelated",
+    type=click.IntRange(min=0),
+    default=1_500,
+    show_default=True,
+    help="People outside the families read for the per-person and per-cohort figures.",
+)
+@click.option("--no-funnel", is_flag=True, help="Skip the default trio filter per proband.")
+@click.option("--tsv", type=click.Path(dir_okay=False, path_type=Path), help="Also write a TSV.")
+@click.option("--check", is_flag=True, help="Exit with status 1 when a figure is outside.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@_friendly
+def realism(cohort, max_unrelated, no_funnel, tsv, check, quiet):
+    """Print a cohort's realism scorecard: its figures next to published ranges."""
+    from .cohort import open_cohort
+    from .io import atomic_file
+    from .realism import format_scorecard, scorecard
+
+    table = scorecard(
+        open_cohort(cohort, verify=False),
+        max_unrelated=max_unrelated,
+        funnel=not no_funnel,
+        progress=not quiet,
+    )
+    click.echo(format_scorecard(table))
+    if tsv is not None:
+        with atomic_file(tsv, "w", encoding="utf-8") as f:
+            table.to_csv(f, sep="\t", index=False, lineterminator="\n")
+    if check and (table.status == "outside").any():
+        raise SystemExit(1)
+
+
+@main.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--update", is_flag=True, help="Write the recorded values as the new baselines.")
 @click.option(

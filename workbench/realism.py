@@ -1,0 +1,691 @@
+"""The realism scorecard: a cohort's figures next to published ranges.
+
+A synthetic cohort is only useful for teaching and for prototyping methods if it behaves like
+real genomes: a ranking method that scores 100 % on it has learnt nothing. The scorecard puts
+each figure a real cohort is judged by next to the range published for real data, with its
+source, and flags what falls outside:
+
+* **per person** (median over people): variants, the indel share, Ti/Tv, the het/hom ratio,
+  protein-altering and loss-of-function variants, whole chromosomes without a heterozygous
+  site;
+* **per trio**: true de novo mutations (rate per bp), apparent de novo calls (true and false),
+  Mendelian errors, and the default interpretation's funnel — candidate genes per proband;
+* **per cohort**: the share of rare variant sites, kinship of known relatives and of
+  unrelated pairs (KING), Fst between the populations.
+
+Counts that depend on how much genome is simulated (variants, protein-altering and LoF per
+person) are compared with the published exome figure scaled to the coding length the cohort
+simulates; where too few are expected to judge, the row says so instead of passing.
+
+The scorecard reads the whole cohort folder, answer key included (``truth/de_novo.tsv``
+separates true from false de novo calls): it is a steward's and an instructor's tool, not a
+research session, and reads no registry table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .analysis.relatedness import expected_relatives, king_kinship
+from .analysis.structure import pairwise_fst
+from .errors import InputError
+from .genome import IMPACT, annotate
+from .interpret.filter import filter_variants
+
+__all__ = ["RANGES", "PublishedRange", "format_scorecard", "plot_scorecard", "scorecard"]
+
+#: Protein-coding sequence of the human genome (CCDS, GRCh38), the exome the counts scale to.
+EXOME_CDS_BP = 34_000_000
+#: A row is judged only when at least this many events are expected.
+MIN_EXPECTED = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class PublishedRange:
+    """A figure of real genomes: where it should lie, and who says so."""
+
+    key: str
+    section: str
+    label: str
+    low: float
+    high: float
+    source: str
+    #: The range is for a whole exome and scales with the simulated coding length.
+    per_exome: bool = False
+    #: Cohorts with fewer people are too small for this figure.
+    min_people: int = 0
+    #: The figure is judged only on at least this much data (``count_label`` says of what).
+    min_count: float = 0
+    count_label: str = ""
+
+
+RANGES: tuple[PublishedRange, ...] = (
+    PublishedRange(
+        "variants",
+        "person",
+        "variant sites per person, in coding sequence",
+        20_000,
+        25_000,
+        "about 20,000–24,000 coding variants per exome (Bamshad et al. 2011, Nat Rev Genet 12:745)",
+        per_exome=True,
+    ),
+    PublishedRange(
+        "indel_share",
+        "person",
+        "share of small indels among a person's small variants",
+        0.08,
+        0.14,
+        "4.1–5.0 M SNVs and ~0.5–0.6 M indels per genome (1000 Genomes 2015, Nature 526:68)",
+    ),
+    PublishedRange(
+        "titv",
+        "person",
+        "transition/transversion ratio of a person's SNVs",
+        1.9,
+        2.2,
+        "2.0–2.1 genome-wide (DePristo et al. 2011, Nat Genet 43:491); the simulated sites "
+        "carry no coding CpG excess, so the genome-wide range applies",
+        min_count=1_000,
+        count_label="SNVs per person",
+    ),
+    PublishedRange(
+        "het_hom",
+        "person",
+        "heterozygous / homozygous-alternate calls (autosomes)",
+        1.3,
+        2.3,
+        "about 1.5 (European) to 2 (African ancestry) (Wang et al. 2015, Bioinformatics 31:318)",
+        min_count=300,
+        count_label="homozygous-alternate calls per person",
+    ),
+    PublishedRange(
+        "protein_altering",
+        "person",
+        "protein-altering variants per person",
+        10_000,
+        12_000,
+        "10,000–12,000 peptide-altering sites per genome (1000 Genomes 2015)",
+        per_exome=True,
+    ),
+    PublishedRange(
+        "lof",
+        "person",
+        "loss-of-function variants per person",
+        100,
+        180,
+        "about 100 (MacArthur et al. 2012, Science 335:823) to 149–182 protein-truncating "
+        "sites (1000 Genomes 2015) per genome",
+        per_exome=True,
+    ),
+    PublishedRange(
+        "homozygous_chromosome",
+        "person",
+        "share of people with a whole chromosome without a heterozygous site",
+        0.0,
+        0.001,
+        "uniparental isodisomy, the only cause, in about 1 of 2,000 people (Nakka et al. "
+        "2019, Am J Hum Genet 105:921)",
+        min_count=20,
+        count_label="Mb in the shortest chromosome",
+    ),
+    PublishedRange(
+        "de_novo_rate",
+        "trio",
+        "true de novo mutation rate per bp per generation",
+        1.0e-8,
+        1.6e-8,
+        "1.20e-8 (Kong et al. 2012, Nature 488:471); 1.29e-8 (Jónsson et al. 2017, Nature 549:519)",
+    ),
+    PublishedRange(
+        "apparent_de_novo",
+        "trio",
+        "apparent de novo calls per trio (child carries, both parents homozygous reference)",
+        1.0,
+        5.0,
+        "about one true coding de novo variant per exome trio (Veltman & Brunner 2012, Nat "
+        "Rev Genet 13:565), with a few false candidate calls after standard filters",
+        min_count=20,
+        count_label="trios",
+    ),
+    PublishedRange(
+        "mendel_error_rate",
+        "trio",
+        "Mendelian errors per variant site of a trio",
+        0.001,
+        0.015,
+        "about 0.5 % of SNVs in GIAB trios called with DeepVariant (TrioTrain, Genome Res "
+        "2024, gr.279542)",
+        min_count=5_000,
+        count_label="trio variant sites",
+    ),
+    PublishedRange(
+        "candidate_genes",
+        "trio",
+        "candidate genes per proband after the default trio filter (median)",
+        5,
+        30,
+        "13.1 per real and 13.9 per simulated UDN patient (Alsentzer et al. 2023, Nat Commun "
+        "14:4400)",
+        min_count=5,
+        count_label="trio probands",
+    ),
+    PublishedRange(
+        "rare_share",
+        "cohort",
+        "share of coding SNV sites with minor allele frequency < 0.5 % in the cohort",
+        0.80,
+        0.95,
+        "86 % of coding SNVs in 2,440 exomes (Tennessen et al. 2012, Science 337:64)",
+        min_people=1_000,
+    ),
+    PublishedRange(
+        "king_first_degree",
+        "cohort",
+        "share of known parent–child and sibling pairs inferred as first degree by KING",
+        0.95,
+        1.0,
+        "KING's first-degree band 0.177–0.354 (Manichaikul et al. 2010, Bioinformatics 26:2867)",
+        min_count=300,
+        count_label="Mb of simulated genome (KING is noisy on short genomes)",
+    ),
+    PublishedRange(
+        "king_unrelated_related",
+        "cohort",
+        "share of unrelated pairs inferred third degree or closer by KING",
+        0.0,
+        0.001,
+        "107,162 pairs up to third degree among 488,377 UK Biobank participants, ~1e-6 of "
+        "pairs (Bycroft et al. 2018, Nature 562:203)",
+        min_count=300,
+        count_label="Mb of simulated genome (KING is noisy on short genomes)",
+    ),
+    PublishedRange(
+        "fst",
+        "cohort",
+        "Hudson's Fst between the majority and each other population (range over pairs)",
+        0.005,
+        0.12,
+        "0.01–0.04 between neighbouring continental groups, ~0.1 between the most distant "
+        "(1000 Genomes 2015; Bhatia et al. 2013, Genome Res 23:1514)",
+        min_count=50,
+        count_label="people in the smallest population",
+    ),
+)
+
+_BY_KEY = {r.key: r for r in RANGES}
+SCORECARD_COLUMNS = ("section", "figure", "value", "low", "high", "status", "detail", "source")
+
+
+def scorecard(
+    cohort,
+    *,
+    max_unrelated: int = 1_500,
+    funnel: bool = True,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """The realism scorecard of a cohort (:data:`SCORECARD_COLUMNS`, one row per figure).
+
+    Parameters
+    ----------
+    cohort
+        An open cohort (:func:`workbench.open_cohort`); its answer key must be present.
+    max_unrelated
+        People outside the rare-disease families, at most, read for the per-person and
+        per-cohort figures (the first ones in genotype order; every family member is read).
+    funnel
+        Run the default trio filter for every proband with both parents (the slowest row).
+    progress
+        Show progress bars.
+
+    ``status`` is ``inside``, ``outside`` or ``not judged`` (``detail`` says why).
+    """
+    if isinstance(max_unrelated, bool) or not isinstance(max_unrelated, int) or max_unrelated < 0:
+        raise InputError(f"max_unrelated must be a non-negative whole number, got {max_unrelated}")
+    data = _Data.read(cohort, max_unrelated=max_unrelated, progress=progress)
+    rows = []
+    rows += _person_rows(data)
+    rows += _trio_rows(data, funnel=funnel, progress=progress)
+    rows += _cohort_rows(data)
+    return pd.DataFrame(rows, columns=list(SCORECARD_COLUMNS))
+
+
+# -- reading --------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Data:
+    cohort: object
+    samples: pd.DataFrame  # the people read, in column order
+    variants: pd.DataFrame  # every site: contig, position, ref, alt
+    calls: np.ndarray  # sites × people read × 2
+    is_x: np.ndarray
+    is_indel: np.ndarray
+    is_ti: np.ndarray
+    is_tv: np.ndarray
+    impact: np.ndarray  # HIGH/MODERATE/LOW/MODIFIER of the first alternate allele
+    coding_bp: int
+    genome_bp: int
+    de_novo: pd.DataFrame  # every true de novo variant of every child
+    planted: pd.DataFrame  # contig, position of the planted variants
+
+    @classmethod
+    def read(cls, cohort, *, max_unrelated: int, progress: bool) -> _Data:
+        samples = cohort.samples()
+        in_family = samples.family_id.notna().to_numpy()
+        unrelated = np.flatnonzero(~in_family)[:max_unrelated]
+        columns = np.sort(np.concatenate([np.flatnonzero(in_family), unrelated]))
+        calls = cohort.zarr["call_genotype"].get_orthogonal_selection(
+            (slice(None), columns, slice(None))
+        )
+        variants = cohort.variants().reset_index(drop=True)
+        first_alt = variants.alt.str.split(",").str[0]
+        ref_len, alt_len = variants.ref.str.len(), first_alt.str.len()
+        snv = ((ref_len == 1) & (alt_len == 1)).to_numpy()
+        transition = {("A", "G"), ("G", "A"), ("C", "T"), ("T", "C")}
+        ti = np.array([(r, a) in transition for r, a in zip(variants.ref, first_alt, strict=True)])
+        reference = cohort.reference
+        impact = np.array(
+            [
+                _impact(reference, c, int(p), r, a)
+                for c, p, r, a in tqdm(
+                    zip(variants.contig, variants.position, variants.ref, first_alt, strict=True),
+                    total=len(variants),
+                    desc="annotate",
+                    disable=not progress,
+                )
+            ]
+        )
+        coding = sum(b - a + 1 for t in reference.transcripts for a, b in t.cds_segments())
+        truth = cohort.path / "truth" / "de_novo.tsv"
+        planted = cohort.path / "truth" / "variants.tsv"
+        if not truth.is_file() or not planted.is_file():
+            raise InputError(
+                f"{truth} is missing: the scorecard needs the answer key of a cohort made by "
+                "this version of `workbench generate`; regenerate the cohort"
+            )
+        return cls(
+            cohort=cohort,
+            samples=samples.iloc[columns].reset_index(drop=True),
+            variants=variants,
+            calls=np.asarray(calls),
+            is_x=variants.contig.isin(["chrX", "X"]).to_numpy(),
+            is_indel=(ref_len != alt_len).to_numpy(),
+            is_ti=snv & ti,
+            is_tv=snv & ~ti,
+            impact=impact,
+            coding_bp=int(coding),
+            genome_bp=int(sum(cohort.contigs.values())),
+            de_novo=pd.read_csv(truth, sep="\t"),
+            planted=pd.read_csv(planted, sep="\t", usecols=["contig", "position"]),
+        )
+
+
+def _impact(reference, contig, pos, ref, alt) -> str:
+    anns = [a for a in annotate(reference, contig, pos, ref, alt) if a.gene]
+    if not anns:
+        return "MODIFIER"
+    order = ("HIGH", "MODERATE", "LOW", "MODIFIER")
+    return min((IMPACT[a.consequence] for a in anns), key=order.index)
+
+
+# -- judging --------------------------------------------------------------------------------
+
+
+def _row(
+    key,
+    value,
+    *,
+    data: _Data,
+    detail: str = "",
+    expected: float | None = None,
+    count: float | None = None,
+) -> dict:
+    r = _BY_KEY[key]
+    low, high = r.low, r.high
+    if r.per_exome:
+        scale = data.coding_bp / EXOME_CDS_BP
+        low, high = low * scale, high * scale
+        detail = (
+            f"exome range scaled to the {data.coding_bp / 1e6:.2f} Mb of coding sequence "
+            f"simulated ({scale:.2%} of an exome)" + (f"; {detail}" if detail else "")
+        )
+        expected = low if expected is None else expected
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        status = "not judged"
+        detail = detail or "nothing to measure"
+    elif count is not None and count < r.min_count:
+        status = "not judged"
+        detail = f"needs at least {r.min_count:,} {r.count_label}, has {count:,.4g}" + (
+            f"; {detail}" if detail else ""
+        )
+    elif len(data.samples) < r.min_people:
+        status = "not judged"
+        detail = f"needs a cohort of at least {r.min_people:,} people" + (
+            f"; {detail}" if detail else ""
+        )
+    elif expected is not None and expected < MIN_EXPECTED:
+        status = "not judged"
+        detail = f"about {expected:.1f} expected, too few to judge" + (
+            f"; {detail}" if detail else ""
+        )
+    else:
+        status = "inside" if low <= value <= high else "outside"
+    return dict(
+        section=r.section,
+        figure=r.label,
+        value=value,
+        low=low,
+        high=high,
+        status=status,
+        detail=detail,
+        source=r.source,
+    )
+
+
+def _person_rows(data: _Data) -> list[dict]:
+    g = data.calls
+    carried = (g > 0).any(axis=2)
+    n_carried = carried.sum(axis=0)
+    indel = (carried & data.is_indel[:, None]).sum(axis=0)
+    ti = (carried & data.is_ti[:, None]).sum(axis=0)
+    tv = (carried & data.is_tv[:, None]).sum(axis=0)
+    auto = ~data.is_x
+    a0, a1 = g[auto, :, 0], g[auto, :, 1]
+    called = (a0 >= 0) & (a1 >= 0)
+    het = (called & (a0 != a1) & ((a0 > 0) | (a1 > 0))).sum(axis=0)
+    hom = (called & (a0 == a1) & (a0 > 0)).sum(axis=0)
+    coding_carried = carried & np.isin(data.impact, ["HIGH", "MODERATE", "LOW"])[:, None]
+    altering = (carried & np.isin(data.impact, ["HIGH", "MODERATE"])[:, None]).sum(axis=0)
+    lof = (carried & (data.impact == "HIGH")[:, None]).sum(axis=0)
+    rows = [
+        _row("variants", float(np.median(coding_carried.sum(axis=0))), data=data),
+        _row("indel_share", float(np.median(indel / np.maximum(n_carried, 1))), data=data),
+        _row(
+            "titv",
+            float(np.median(ti / np.maximum(tv, 1))),
+            data=data,
+            count=float(np.median(ti + tv)),
+        ),
+        _row(
+            "het_hom",
+            float(np.median(het / np.maximum(hom, 1))),
+            data=data,
+            count=float(np.median(hom)),
+        ),
+        _row("protein_altering", float(np.median(altering)), data=data),
+        _row("lof", float(np.median(lof)), data=data),
+    ]
+    homozygous = _homozygous_chromosomes(data)
+    detail = ", ".join(f"{p} ({c})" for p, c in homozygous[:5])
+    rows.append(
+        _row(
+            "homozygous_chromosome",
+            len({p for p, _ in homozygous}) / len(data.samples),
+            data=data,
+            detail=(f"{detail}{' …' if len(homozygous) > 5 else ''}" if homozygous else ""),
+            count=min(data.cohort.contigs.values()) / 1e6,
+        )
+    )
+    return rows
+
+
+def _homozygous_chromosomes(data: _Data) -> list[tuple[str, str]]:
+    """(person, contig) where a person has no heterozygous call on a whole chromosome."""
+    out = []
+    female = (data.samples.sex == "female").to_numpy()
+    for contig in pd.unique(data.variants.contig):
+        sites = (data.variants.contig == contig).to_numpy()
+        g = data.calls[sites]
+        het = ((g[..., 0] != g[..., 1]) & (g[..., 0] >= 0) & (g[..., 1] >= 0)).sum(axis=0)
+        diploid = female if data.is_x[sites].all() else np.ones(len(female), dtype=bool)
+        for k in np.flatnonzero(diploid & (het == 0)):
+            out.append((str(data.samples.person_id.iloc[k]), str(contig)))
+    return out
+
+
+def _trios(samples: pd.DataFrame) -> list[tuple[int, int, int]]:
+    col = {p: i for i, p in enumerate(samples.person_id)}
+    return [
+        (col[r.person_id], col[r.father_id], col[r.mother_id])
+        for r in samples.itertuples(index=False)
+        if r.father_id in col and r.mother_id in col
+    ]
+
+
+def _trio_rows(data: _Data, *, funnel: bool, progress: bool) -> list[dict]:
+    trios = _trios(data.samples)
+    if not trios:
+        return [
+            _row(k, None, data=data, detail="no child with both parents in the cohort")
+            for k in ("de_novo_rate", "apparent_de_novo", "mendel_error_rate", "candidate_genes")
+        ]
+    g = data.calls
+    children = [data.samples.person_id.iloc[c] for c, _, _ in trios]
+    true_dn = data.de_novo[data.de_novo.person_id.isin(children)]
+    # the rate counts background mutations only: planted diagnoses are no mutation rate
+    planted = pd.MultiIndex.from_frame(data.planted[["contig", "position"]])
+    background = true_dn[~pd.MultiIndex.from_frame(true_dn[["contig", "position"]]).isin(planted)]
+    haploid_bp = 2 * data.genome_bp * len(trios)
+    rate = len(background) / haploid_bp
+    expected = haploid_bp * 1.2e-8
+    key = pd.MultiIndex.from_frame(data.variants[["contig", "position"]])
+    apparent_true = apparent_false = errors = sites = 0
+    for c, f, m in trios:
+        child, father, mother = g[:, c], g[:, f], g[:, m]
+        haploid = child[:, 1] == -2
+        called = (child >= 0).any(axis=1) & ~(child == -1).any(axis=1)
+        called &= ~(father == -1).any(axis=1) & ~(mother == -1).any(axis=1)
+        parents_ref = ((father <= 0).all(axis=1)) & ((mother <= 0).all(axis=1))
+        apparent = called & (child > 0).any(axis=1) & parents_ref
+        mine = data.de_novo[data.de_novo.person_id == data.samples.person_id.iloc[c]]
+        is_true = key.isin(pd.MultiIndex.from_frame(mine[["contig", "position"]]))
+        apparent_true += int((apparent & is_true).sum())
+        apparent_false += int((apparent & ~is_true).sum())
+        any_alt = called & (
+            (child > 0).any(axis=1) | (father > 0).any(axis=1) | (mother > 0).any(axis=1)
+        )
+        ok = _mendel_ok(child, father, mother, haploid)
+        errors += int((any_alt & ~ok).sum())
+        sites += int(any_alt.sum())
+    n = len(trios)
+    rows = [
+        _row(
+            "de_novo_rate",
+            rate,
+            data=data,
+            expected=expected,
+            detail=f"{len(background)} background de novo variants in {n} children",
+        ),
+        _row(
+            "apparent_de_novo",
+            (apparent_true + apparent_false) / n,
+            data=data,
+            detail=f"{apparent_true / n:.2f} true and {apparent_false / n:.2f} false per trio",
+            count=n,
+        ),
+        _row(
+            "mendel_error_rate",
+            errors / max(sites, 1),
+            data=data,
+            detail=f"{errors} errors",
+            count=sites,
+        ),
+    ]
+    if funnel:
+        rows.append(_funnel_row(data, trios, progress=progress))
+    return rows
+
+
+def _mendel_ok(child, father, mother, haploid) -> np.ndarray:
+    def carries(parent, allele):
+        return ((parent == allele[:, None]) & (parent >= 0)).any(axis=1)
+
+    c0, c1 = child[:, 0], child[:, 1]
+    diploid_ok = (carries(father, c0) & carries(mother, c1)) | (
+        carries(father, c1) & carries(mother, c0)
+    )
+    return np.where(haploid, carries(mother, c0), diploid_ok)
+
+
+def _funnel_row(data: _Data, trios, *, progress: bool) -> dict:
+    knowledge = data.cohort.knowledge
+    variants = data.variants
+    counts = []
+    for c, f, m in tqdm(trios, desc="funnel", disable=not progress):
+        family = data.samples.iloc[[c, f, m]]
+        genotypes = {
+            "variants": variants,
+            "samples": list(family.person_id),
+            "calls": data.calls[:, [c, f, m]],
+        }
+        result = filter_variants(
+            genotypes,
+            proband=str(family.person_id.iloc[0]),
+            family=family[["person_id", "father_id", "mother_id", "sex", "affected"]],
+            reference=data.cohort.reference,
+            gene_disease=knowledge.gene_disease,
+            frequencies=knowledge.frequencies,
+        )
+        counts.append(result.candidates.gene.nunique())
+    counts = np.array(counts)
+    return _row(
+        "candidate_genes",
+        float(np.median(counts)),
+        data=data,
+        detail=(
+            f"{len(counts)} trio probands: {int((counts <= 1).sum())} with at most one "
+            f"candidate gene, most {int(counts.max())}"
+        ),
+        count=len(counts),
+    )
+
+
+def _cohort_rows(data: _Data) -> list[dict]:
+    g = data.calls
+    alleles = np.where(g >= 0, 1, 0).sum(axis=(1, 2))
+    alt = np.where(g > 0, 1, 0).sum(axis=(1, 2))
+    maf = np.minimum(alt, alleles - alt) / np.maximum(alleles, 1)
+    coding_snv = (data.is_ti | data.is_tv) & (data.impact != "MODIFIER")
+    rows = [
+        _row(
+            "rare_share",
+            float((maf[coding_snv] < 0.005).mean()) if coding_snv.any() else None,
+            data=data,
+            detail=f"{int(coding_snv.sum()):,} coding SNV sites; all sites "
+            f"{float((maf < 0.005).mean()):.2f}",
+        )
+    ]
+
+    samples = data.samples
+    auto = ~data.is_x
+    kin = king_kinship(g[auto], sample_ids=list(samples.person_id))
+    pairs = expected_relatives(samples)
+    phi = kin.to_numpy()
+    idx = {p: i for i, p in enumerate(kin.index)}
+    first = [phi[idx[a], idx[b]] for a, b in zip(pairs.sample_a, pairs.sample_b, strict=True)]
+    first = np.array(first)
+    rows.append(
+        _row(
+            "king_first_degree",
+            float(((first >= 0.177) & (first <= 0.354)).mean()) if len(first) else None,
+            data=data,
+            detail=f"{len(first)} known pairs, kinship {first.min():.3f}–{first.max():.3f}"
+            if len(first)
+            else "no known relatives",
+            count=data.genome_bp / 1e6,
+        )
+    )
+    family = samples.family_id.to_numpy()
+    same = (family[:, None] == family[None, :]) & pd.notna(family)[:, None]
+    upper = np.triu(np.ones_like(same, dtype=bool), k=1) & ~same
+    same_population = samples.population.to_numpy()
+    upper &= same_population[:, None] == same_population[None, :]
+    close = (phi > 0.0442) & upper
+    rows.append(
+        _row(
+            "king_unrelated_related",
+            float(close.sum() / max(upper.sum(), 1)),
+            data=data,
+            detail=f"{int(close.sum())} of {int(upper.sum()):,} unrelated same-population pairs",
+            count=data.genome_bp / 1e6,
+        )
+    )
+    sizes = samples.population.value_counts()
+    majority, others, values = sizes.index[0], [], []
+    if len(sizes) > 1:
+        fst = pairwise_fst(g, populations=samples.population.to_numpy())
+        others = [p for p in fst.index if p != majority]
+        values = [float(fst.loc[majority, p]) for p in others]
+    rows.append(
+        _row(
+            "fst",
+            float(np.median(values)) if values else None,
+            data=data,
+            detail=", ".join(
+                f"{majority}–{p} {v:.3f}" for p, v in zip(others, values, strict=True)
+            ),
+            count=int(sizes.min()),
+        )
+    )
+    return rows
+
+
+# -- showing --------------------------------------------------------------------------------
+
+
+def _fmt(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    value = float(value)
+    if value == 0:
+        return "0"
+    if abs(value) < 0.01:
+        return f"{value:.2e}"
+    if abs(value) < 10:
+        return f"{value:.3g}"
+    return f"{value:,.0f}"
+
+
+def format_scorecard(table: pd.DataFrame) -> str:
+    """The scorecard as plain text, one figure per line, flagged where outside."""
+    marks = {"inside": "ok ", "outside": "OUT", "not judged": " - "}
+    lines = []
+    for section, rows in table.groupby("section", sort=False):
+        lines.append(f"per {section}")
+        for r in rows.itertuples(index=False):
+            lines.append(
+                f"  [{marks[r.status]}] {r.figure}: {_fmt(r.value)} "
+                f"(published {_fmt(r.low)}–{_fmt(r.high)})" + (f" — {r.detail}" if r.detail else "")
+            )
+    inside = int((table.status == "inside").sum())
+    outside = int((table.status == "outside").sum())
+    lines.append(
+        f"{inside} inside, {outside} outside, {len(table) - inside - outside} not judged; "
+        "sources: scorecard(...).source"
+    )
+    return "\n".join(lines)
+
+
+def plot_scorecard(table: pd.DataFrame, *, ax=None):
+    """Each judged figure's place in its published range (0 = low end, 1 = high end)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.35 * len(table) + 1))
+    judged = table[table.status != "not judged"].reset_index(drop=True)
+    span = (judged.high - judged.low).replace(0, 1)
+    where = ((judged.value.astype(float) - judged.low) / span).clip(-0.5, 1.5)
+    colours = ["tab:green" if s == "inside" else "tab:red" for s in judged.status]
+    ax.axvspan(0, 1, color="0.9", label="published range")
+    ax.scatter(where, range(len(judged)), c=colours, zorder=3)
+    ax.set_yticks(range(len(judged)), judged.figure, fontsize=8)
+    ax.set_xlim(-0.6, 1.6)
+    ax.set_xlabel("position in the published range (clipped)")
+    ax.invert_yaxis()
+    ax.set_title("Realism scorecard")
+    return ax
