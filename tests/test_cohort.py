@@ -249,3 +249,14 @@ def test_phenotypes_use_valid_hpo_terms(tiny_cohort):
     for pid in probands:
         packet = tiny_cohort.phenopacket(pid)
         assert packet["subject"]["id"] == pid
+
+
+def test_genomes_are_read_as_simulated_for_families_and_as_called_otherwise(tiny_cohort):
+    samples = tiny_cohort.samples()
+    family = list(samples.person_id[samples.family_id.notna()][:3])
+    unrelated = samples.person_id[samples.family_id.isna()].iloc[0]
+    assert tiny_cohort.genomes(family) is tiny_cohort.simulated
+    assert tiny_cohort.genomes([*family, unrelated]) is tiny_cohort
+    assert set(tiny_cohort.simulated.sample_ids) == set(
+        samples.person_id[samples.family_id.notna()]
+    )

@@ -31,7 +31,7 @@ def _read_fastq(path):
 def _haplotypes_with_coordinates(cohort, person, contig):
     """Whole-contig haplotypes of ``person`` by column: (sequence, reference coordinate)."""
     n = cohort.contigs[contig]
-    window = reads._window(cohort, contig, 1, n, reads._genomes(cohort, [person]))
+    window = reads._window(cohort, contig, 1, n, cohort.genomes([person]))
     return {column: (seq, pos) for column, seq, pos in reads._haplotypes(cohort, person, window)}
 
 

@@ -209,6 +209,19 @@ class Cohort:
         path = self.path / "truth" / "genotypes.vcz"
         return GenotypeStore(path) if path.is_dir() else None
 
+    def genomes(self, person_ids):
+        """Where the genomes of ``person_ids`` are read as they are, not as called.
+
+        :attr:`simulated` when it holds every one of them (members of the rare-disease
+        families), else the cohort itself, whose calls are the best there is. Both have
+        ``variants``, ``genotypes`` and ``sample_ids``. Reads are simulated from these, and
+        pipeline calls are scored against them.
+        """
+        simulated = self.simulated
+        if simulated is not None and set(person_ids) <= set(simulated.sample_ids):
+            return simulated
+        return self
+
     @property
     def zarr(self):
         """The VCF Zarr store of the calls (read-only :class:`zarr.Group`), checked against

@@ -84,21 +84,12 @@ def _gt_string(alleles: Sequence[int]) -> str:
 # -- truth ------------------------------------------------------------------------------------
 
 
-def _truth_genomes(cohort, samples: Sequence[str]):
-    """The simulated genotypes (before calling noise) when they hold every sample, else the
-    cohort's calls (people outside the rare-disease families have no simulated copy kept)."""
-    simulated = getattr(cohort, "simulated", None)
-    if simulated is not None and set(samples) <= set(simulated.sample_ids):
-        return simulated
-    return cohort
-
-
 def _raw_truth_records(cohort, samples: Sequence[str], regions: Sequence[Region]):
     """``(contig, pos, ref, alts, {sample: allele tuple})`` of sites a member carries."""
     missing = [s for s in samples if s not in set(cohort.sample_ids)]
     if missing:
         raise InputError(f"samples {missing} are not in cohort {cohort.name!r}")
-    cohort = _truth_genomes(cohort, samples)
+    cohort = cohort.genomes(samples)
     index = {s: i for i, s in enumerate(cohort.sample_ids)}
     cols = [index[s] for s in samples]
     seen = set()

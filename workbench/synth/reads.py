@@ -104,15 +104,6 @@ def _is_male(cohort, person_id: str) -> bool:
     return bool(len(sex)) and str(sex.iloc[0]) == "male"
 
 
-def _genomes(cohort, person_ids):
-    """Where the people's genomes are read: the simulated genotypes of the families' members
-    (``cohort.simulated``, before calling noise) when it holds them all, else the calls."""
-    simulated = getattr(cohort, "simulated", None)
-    if simulated is not None and set(person_ids) <= set(simulated.sample_ids):
-        return simulated
-    return cohort
-
-
 def _window(cohort, contig: str, start: int, end: int, genomes=None) -> dict:
     """Reference bases, variants and everyone's genotypes over a window (shared by all people).
 
@@ -232,7 +223,7 @@ def haplotype_sequences(
     InputError
         For an unknown person or contig, or a window outside the contig.
     """
-    window = _window(cohort, contig, int(start), int(end), _genomes(cohort, [person_id]))
+    window = _window(cohort, contig, int(start), int(end), cohort.genomes([person_id]))
     haps = _haplotypes(cohort, person_id, window)
     if len(haps) == 1:
         return haps[0][1], None
@@ -577,7 +568,7 @@ def simulate_reads(
     if not isinstance(adapter, str) or not _BASES_RE.match(adapter.upper()):
         raise InputError(f"adapter must be a DNA sequence such as {DEFAULT_ADAPTER!r}")
     parsed = _parse_regions(cohort, regions)
-    genomes = _genomes(cohort, person_ids)
+    genomes = cohort.genomes(person_ids)
     windows = [
         _window(cohort, *w, genomes)
         for w in _windows(cohort, parsed, int(insert_mean + 3 * insert_sd))
