@@ -532,10 +532,32 @@ def _mendel_ok(child, father, mother, haploid) -> np.ndarray:
     return np.where(haploid, carries(mother, c0), diploid_ok)
 
 
+#: Reasons (prefixes) the default filter gives before frequency and inheritance are asked.
+_CONSEQUENCE_DROPS = (
+    "outside every panel gene",
+    "consequence",
+    "could not be annotated",
+    "not on a transcript",
+)
+
+
+def _funnel(table: pd.DataFrame) -> tuple[int, int, int, int]:
+    """Genes left at each step of the default filter: carried, protein-altering, rare, fitting."""
+    reason = table.reason.fillna("").astype(str)
+    consequence_ok = ~reason.str.startswith(_CONSEQUENCE_DROPS)
+    rare = consequence_ok & ~reason.str.startswith("allele frequency")
+    return (
+        int(table.gene.nunique()),
+        int(table.gene[consequence_ok].nunique()),
+        int(table.gene[rare].nunique()),
+        int(table.gene[table.kept.astype(bool)].nunique()),
+    )
+
+
 def _funnel_row(data: _Data, trios, *, progress: bool) -> dict:
     knowledge = data.cohort.knowledge
     variants = data.variants
-    counts = []
+    steps = []
     for c, f, m in tqdm(trios, desc="funnel", disable=not progress):
         family = data.samples.iloc[[c, f, m]]
         genotypes = {
@@ -551,17 +573,20 @@ def _funnel_row(data: _Data, trios, *, progress: bool) -> dict:
             gene_disease=knowledge.gene_disease,
             frequencies=knowledge.frequencies,
         )
-        counts.append(result.candidates.gene.nunique())
-    counts = np.array(counts)
+        steps.append(_funnel(result.table))
+    steps = np.array(steps)
+    carried, altering, rare, counts = (np.median(steps[:, k]) for k in range(4))
+    final = steps[:, 3]
     return _row(
         "candidate_genes",
-        float(np.median(counts)),
+        float(counts),
         data=data,
         detail=(
-            f"{len(counts)} trio probands: {int((counts <= 1).sum())} with at most one "
-            f"candidate gene, most {int(counts.max())}"
+            f"{len(final)} trio probands; median genes carried {carried:g} → protein-altering "
+            f"{altering:g} → rare {rare:g} → fitting the inheritance {counts:g}; "
+            f"{int((final <= 1).sum())} probands with at most one, most {int(final.max())}"
         ),
-        count=len(counts),
+        count=len(final),
     )
 
 

@@ -90,22 +90,23 @@ def noisy_call(
         return gt
     rng = np.random.default_rng([seed, record])
     n = gt.shape[0]
-    haploid = gt[:, 1] == _NO_ALLELE
     if noise.error_rate:
-        carriers = np.flatnonzero((gt > 0).any(axis=1))
+        # people with a non-reference allele (a flat scan: this runs once per record)
+        carriers = np.unique(np.flatnonzero(gt.reshape(-1) > 0) >> 1)
         for i in carriers[rng.random(carriers.size) < noise.error_rate]:
-            _miscall(gt[i], haploid[i], rng)
+            _miscall(gt[i], gt[i, 1] == _NO_ALLELE, rng)
     if noise.false_hets_per_person:
         # k draws among all calls, of which the homozygous-reference ones turn heterozygous:
         # the same as drawing among the homozygous-reference calls at the same per-call rate
         rate = noise.false_hets_per_person / max(num_records, 1)
         for i in np.unique(rng.integers(0, n, rng.poisson(rate * n))):
-            if gt[i, 0] == 0 and (gt[i, 1] == 0 or haploid[i]):
-                gt[i, 0 if haploid[i] else int(rng.integers(2))] = 1
+            haploid = gt[i, 1] == _NO_ALLELE
+            if gt[i, 0] == 0 and (gt[i, 1] == 0 or haploid):
+                gt[i, 0 if haploid else int(rng.integers(2))] = 1
     if noise.missing_rate:
         hit = np.unique(rng.integers(0, n, rng.binomial(n, noise.missing_rate)))
+        gt[hit, 1] = np.where(gt[hit, 1] == _NO_ALLELE, _NO_ALLELE, _MISSING)
         gt[hit, 0] = _MISSING
-        gt[hit, 1] = np.where(haploid[hit], _NO_ALLELE, _MISSING)
     return gt
 
 

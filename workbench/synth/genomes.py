@@ -418,7 +418,8 @@ class CohortSource(vcz.Source):
             samples = np.unique(nodes[nodes >= 0])
             sample_index, ploidy_index = np.nonzero(nodes >= 0)
             columns = np.searchsorted(samples, nodes[sample_index, ploidy_index])
-            self._layout.append((samples, sample_index, ploidy_index, columns))
+            # where each genotype slot sits in a flattened (samples × 2) record
+            self._layout.append((samples, sample_index * 2 + ploidy_index, columns))
 
     @property
     def path(self):
@@ -464,7 +465,7 @@ class CohortSource(vcz.Source):
         for c, lo, hi in self._parts(start, stop):
             g = self.genomes[c]
             sites = self._sites[c]
-            samples, sample_index, ploidy_index, columns = self._layout[c]
+            samples, slots, columns = self._layout[c]
             pos = g.ts.tables.sites.position
             right = pos[sites[hi]] if hi < len(sites) else None
             k = lo
@@ -474,7 +475,7 @@ class CohortSource(vcz.Source):
                 if var.site.id != sites[k]:  # a site no one in the cohort carries
                     continue
                 gt = np.full((n, 2), constants.INT_FILL, dtype=np.int8)
-                gt[sample_index, ploidy_index] = var.genotypes[columns]
+                gt.reshape(-1)[slots] = var.genotypes[columns]
                 if not self._exempt[c][k]:
                     noisy_call(
                         gt,
