@@ -97,3 +97,20 @@ def test_the_funnel_counts_genes_left_at_each_step():
     )
     # carried A–E; protein-altering A, B, D, E; rare A, D, E; fitting A, E
     assert _funnel(table) == (5, 4, 3, 2)
+
+
+def test_a_rare_event_rate_is_judged_by_its_sampling_interval():
+    from types import SimpleNamespace
+
+    from workbench.realism import _poisson_interval, _row
+
+    data = SimpleNamespace(samples=[0] * 2000, coding_bp=0)
+    exposure = 2 * 10e6 * 44  # 44 children, 10 Mb each, two haplotypes
+    # 8 events: the point estimate (9.1e-9) lies below 1e-8, its interval reaches it
+    eight = _poisson_interval(8, exposure)
+    assert eight[0] < 8 / exposure < 1e-8 < eight[1]
+    row = _row("de_novo_rate", 8 / exposure, data=data, interval=eight)
+    assert row["status"] == "inside" and "95 % interval" in row["detail"]
+    # 1 event in the same exposure: even the interval stays below the published range
+    one = _poisson_interval(1, exposure)
+    assert _row("de_novo_rate", 1 / exposure, data=data, interval=one)["status"] == "outside"

@@ -344,7 +344,10 @@ def _row(
     detail: str = "",
     expected: float | None = None,
     count: float | None = None,
+    interval: tuple[float, float] | None = None,
 ) -> dict:
+    """One scorecard row. ``interval`` is the value's 95 % sampling interval when it is a
+    count of rare events: the figure is inside when the interval reaches the range."""
     r = _BY_KEY[key]
     low, high = r.low, r.high
     if r.per_exome:
@@ -371,6 +374,11 @@ def _row(
     elif expected is not None and expected < MIN_EXPECTED:
         status = "not judged"
         detail = f"about {expected:.1f} expected, too few to judge" + (
+            f"; {detail}" if detail else ""
+        )
+    elif interval is not None:
+        status = "inside" if interval[0] <= high and interval[1] >= low else "outside"
+        detail = f"95 % interval {interval[0]:.3g}–{interval[1]:.3g}" + (
             f"; {detail}" if detail else ""
         )
     else:
@@ -500,6 +508,7 @@ def _trio_rows(data: _Data, *, funnel: bool, progress: bool) -> list[dict]:
             data=data,
             expected=expected,
             detail=f"{len(background)} background de novo variants in {n} children",
+            interval=_poisson_interval(len(background), haploid_bp),
         ),
         _row(
             "apparent_de_novo",
@@ -519,6 +528,15 @@ def _trio_rows(data: _Data, *, funnel: bool, progress: bool) -> list[dict]:
     if funnel:
         rows.append(_funnel_row(data, trios, progress=progress))
     return rows
+
+
+def _poisson_interval(events: int, exposure: float) -> tuple[float, float]:
+    """Exact 95 % interval of a Poisson rate: ``events`` over ``exposure``."""
+    from scipy.stats import chi2
+
+    low = chi2.ppf(0.025, 2 * events) / 2 if events else 0.0
+    high = chi2.ppf(0.975, 2 * events + 2) / 2
+    return float(low / exposure), float(high / exposure)
 
 
 def _mendel_ok(child, father, mother, haploid) -> np.ndarray:
