@@ -25,7 +25,7 @@ def test_every_published_range_has_a_row_and_a_source(card):
 
 
 def test_what_the_tiny_preset_can_show_is_inside_its_range(card):
-    # The tiny preset (60 people, 0.4 Mb) is too small for most figures, and says so; the
+    # The tiny preset (60 people, 0.8 Mb) is too small for most figures, and says so; the
     # ones it can show must be inside. Known gaps of the current genome model (too few genes
     # for the interpretation funnel, too little coding diversity after selection) are named.
     known_gaps = {

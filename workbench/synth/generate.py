@@ -7,9 +7,13 @@ people and families    :func:`workbench.synth.population.make_people`
 genes and reference    :func:`workbench.synth.genes.gene_catalogue`,
                        :func:`workbench.genome.build_reference`
 clinical plan          :func:`workbench.synth.clinical.plan_cases`
-genomes                :func:`workbench.synth.population.simulate_contig` per contig
+genomes                :func:`workbench.synth.population.simulate_contig` per contig, then
+                       :func:`workbench.synth.indels.add_indels` and
+                       :func:`workbench.synth.selection.purify`
 planted variants       :func:`workbench.synth.genomes.plant_variants`
-genotype files         bio2zarr (VCF Zarr) and pysam (bgzipped VCF + tabix)
+genotype files         bio2zarr (VCF Zarr) and pysam (bgzipped VCF + tabix), calls with
+                       :mod:`workbench.synth.calling` noise; the families' simulated
+                       genotypes without it in ``truth/genotypes.vcz``
 registry, keyholder    :mod:`workbench.synth.registry`
 service secrets        :func:`workbench.access.session.write_service_secrets`
 knowledge              :mod:`workbench.synth.knowledge` (reference-panel frequencies …)
@@ -127,7 +131,7 @@ def generate_cohort(
     Parameters
     ----------
     preset
-        ``"tiny"`` (tests: ~60 people, ~0.4 Mb), ``"teaching"`` (~2,000 people, ~10 Mb) or
+        ``"tiny"`` (tests: ~60 people, ~0.8 Mb), ``"teaching"`` (~2,000 people, ~10 Mb) or
         ``"national"`` (60,000 genomes, ~7 Mb, streamed to VCF Zarr; no VCF copy).
     out
         The cohort folder to write; it must not exist unless ``force``.
