@@ -13,7 +13,7 @@ Defaults, and the published figures they are chosen to match:
 
 * ``missing_rate = 0.005``: exome and genome call rates of 99–99.5 % after standard QC
   (gnomAD v2 sample QC keeps call rate >= 99 %; Karczewski et al. 2020).
-* ``error_rate = 2e-3`` per non-reference call: genotype concordance of 99.5–99.9 % for
+* ``error_rate = 1.5e-3`` per non-reference call: genotype concordance of 99.5–99.9 % for
   non-reference calls on GIAB benchmark samples (Zook et al. 2019, Nat Biotechnol 37:561), which
   puts Mendelian errors near the 0.1–1 % of a trio's variant sites seen with current callers
   (TrioTrain, Genome Res 2024: about 0.5 % of SNVs with DeepVariant).
@@ -56,7 +56,7 @@ class CallingNoise:
     """
 
     missing_rate: float = 0.005
-    error_rate: float = 2e-3
+    error_rate: float = 1.5e-3
     false_hets_per_person: float = 1.0
 
     def __post_init__(self):

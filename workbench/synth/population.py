@@ -138,11 +138,20 @@ def mutation_model() -> msprime.HKY:
 
 
 #: Recent explosive growth of the majority population: Tennessen et al. 2012 (Science 337:64)
-#: fitted 1.95 % growth per generation over the last 204 generations (5,115 years) to an
-#: effective size of 512,000 for Europeans, the cause of the excess of rare variants.
+#: fitted 1.95 % growth per generation over the last 204 generations (5,115 years), from 9,475
+#: to 512,000 for Europeans, the cause of the excess of rare variants. Their sizes, like those
+#: of every published human model fitted with a mutation rate near 2.36e-8 (Gutenkunst 2009,
+#: Gravel 2011; ancestral size 7,300), are scaled here by 2.36 / 1.25 = 1.89 for the direct
+#: estimate of the rate this simulation uses, so that diversity stays the same (about 0.0007
+#: heterozygosity per bp).
 RECENT_GROWTH_GENERATIONS = 204
 RECENT_GROWTH_RATE = 0.0195
-MAJORITY_SIZE_NOW = 512_000
+MODEL_RATE_SCALE = 2.36 / 1.25
+MAJORITY_SIZE_NOW = round(512_000 * MODEL_RATE_SCALE)
+MAJORITY_SIZE_BEFORE_GROWTH = round(9_475 * MODEL_RATE_SCALE)
+ANCESTRAL_SIZE = round(7_300 * MODEL_RATE_SCALE)
+#: The two groups of other ancestry: illustrative sizes, smaller than the majority's.
+OTHER_SIZE = 11_000
 
 
 def demography() -> msprime.Demography:
@@ -150,7 +159,7 @@ def demography() -> msprime.Demography:
 
     The majority population grows as Tennessen et al. 2012 fitted for Europeans (see
     :data:`RECENT_GROWTH_RATE`); the two groups of other ancestry grow at half that rate from
-    smaller sizes. The older structure (split 1,800 generations ago, sizes 8,000–10,000,
+    smaller sizes. The older structure (split 1,800 generations ago, sizes 11,000–17,900,
     migration 2e-5) is illustrative, chosen so that principal components and Fst show clear
     structure (Fst between the majority and either other group ≈ 0.05–0.1).
     """
@@ -166,16 +175,18 @@ def demography() -> msprime.Demography:
         dem.add_population(
             name=name,
             description="group of other ancestry (recent growth)",
-            initial_size=8_000 * np.exp(RECENT_GROWTH_RATE / 2 * t),
+            initial_size=OTHER_SIZE * np.exp(RECENT_GROWTH_RATE / 2 * t),
             growth_rate=RECENT_GROWTH_RATE / 2,
         )
-    dem.add_population(name="ANC", description="shared ancestral population", initial_size=10_000)
+    dem.add_population(
+        name="ANC", description="shared ancestral population", initial_size=ANCESTRAL_SIZE
+    )
     dem.add_population_parameters_change(
         time=t, population="NOR", initial_size=10_000, growth_rate=0
     )
     for name in ("MEN", "SAS"):
         dem.add_population_parameters_change(
-            time=t, population=name, initial_size=8_000, growth_rate=0
+            time=t, population=name, initial_size=OTHER_SIZE, growth_rate=0
         )
     dem.add_symmetric_migration_rate_change(time=0, populations=["NOR", "MEN", "SAS"], rate=2e-5)
     dem.add_population_split(time=1_800, derived=["NOR", "MEN", "SAS"], ancestral="ANC")
