@@ -466,3 +466,20 @@ def test_insertions_are_in_the_splice_region_only_between_two_region_bases(after
     assert expected <= set(a.consequences), a.consequences
     if after != 50:
         assert set(a.consequences) == expected
+
+
+@pytest.mark.parametrize(
+    ("effect", "impact"),
+    [("stop_gained", "HIGH"), ("missense_variant", "MODERATE"), ("synonymous_variant", "LOW")],
+)
+def test_gene_impact_is_the_impact_of_the_most_severe_consequence(reference, effect, impact):
+    from workbench.genome import gene_impact
+
+    contig, pos, ref, alt = design_variant(reference, "GENE3", effect, rng=np.random.default_rng(1))
+    assert gene_impact(reference, contig, pos, ref, alt) == impact
+    # before the first gene of chr1 nothing is touched
+    first = min(g.start for g in reference.genes if g.contig == "chr1")
+    base = reference.fetch("chr1", 0, 1)
+    assert first > 1 and gene_impact(reference, "chr1", 1, base, "T" if base != "T" else "C") == (
+        "MODIFIER"
+    )

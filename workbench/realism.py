@@ -31,10 +31,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .analysis.relatedness import expected_relatives, king_kinship
+from .analysis.relatedness import expected_relatives, king_kinship, mendel_errors
 from .analysis.structure import pairwise_fst
 from .errors import InputError
-from .genome import IMPACT, annotate
+from .genome import gene_impact
 from .interpret.filter import filter_variants
 
 __all__ = ["RANGES", "PublishedRange", "format_scorecard", "plot_scorecard", "scorecard"]
@@ -291,7 +291,7 @@ class _Data:
         reference = cohort.reference
         impact = np.array(
             [
-                _impact(reference, c, int(p), r, a)
+                gene_impact(reference, c, int(p), r, a)
                 for c, p, r, a in tqdm(
                     zip(variants.contig, variants.position, variants.ref, first_alt, strict=True),
                     total=len(variants),
@@ -323,14 +323,6 @@ class _Data:
             de_novo=pd.read_csv(truth, sep="\t"),
             planted=pd.read_csv(planted, sep="\t", usecols=["contig", "position"]),
         )
-
-
-def _impact(reference, contig, pos, ref, alt) -> str:
-    anns = [a for a in annotate(reference, contig, pos, ref, alt) if a.gene]
-    if not anns:
-        return "MODIFIER"
-    order = ("HIGH", "MODERATE", "LOW", "MODIFIER")
-    return min((IMPACT[a.consequence] for a in anns), key=order.index)
 
 
 # -- judging --------------------------------------------------------------------------------
@@ -482,10 +474,11 @@ def _trio_rows(data: _Data, *, funnel: bool, progress: bool) -> list[dict]:
     rate = len(background) / haploid_bp
     expected = haploid_bp * 1.2e-8
     key = pd.MultiIndex.from_frame(data.variants[["contig", "position"]])
-    apparent_true = apparent_false = errors = sites = 0
+    # Mendelian errors as the cohort QC counts them, over the sites where a trio varies
+    errors = int(mendel_errors(g, data.samples).per_trio.errors.sum())
+    apparent_true = apparent_false = sites = 0
     for c, f, m in trios:
         child, father, mother = g[:, c], g[:, f], g[:, m]
-        haploid = child[:, 1] == -2
         called = (child >= 0).any(axis=1) & ~(child == -1).any(axis=1)
         called &= ~(father == -1).any(axis=1) & ~(mother == -1).any(axis=1)
         parents_ref = ((father <= 0).all(axis=1)) & ((mother <= 0).all(axis=1))
@@ -497,8 +490,6 @@ def _trio_rows(data: _Data, *, funnel: bool, progress: bool) -> list[dict]:
         any_alt = called & (
             (child > 0).any(axis=1) | (father > 0).any(axis=1) | (mother > 0).any(axis=1)
         )
-        ok = _mendel_ok(child, father, mother, haploid)
-        errors += int((any_alt & ~ok).sum())
         sites += int(any_alt.sum())
     n = len(trios)
     rows = [
@@ -537,17 +528,6 @@ def _poisson_interval(events: int, exposure: float) -> tuple[float, float]:
     low = chi2.ppf(0.025, 2 * events) / 2 if events else 0.0
     high = chi2.ppf(0.975, 2 * events + 2) / 2
     return float(low / exposure), float(high / exposure)
-
-
-def _mendel_ok(child, father, mother, haploid) -> np.ndarray:
-    def carries(parent, allele):
-        return ((parent == allele[:, None]) & (parent >= 0)).any(axis=1)
-
-    c0, c1 = child[:, 0], child[:, 1]
-    diploid_ok = (carries(father, c0) & carries(mother, c1)) | (
-        carries(father, c1) & carries(mother, c0)
-    )
-    return np.where(haploid, carries(mother, c0), diploid_ok)
 
 
 #: Reasons (prefixes) the default filter gives before frequency and inheritance are asked.

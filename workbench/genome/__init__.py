@@ -16,6 +16,7 @@ from .annotate import (
     Annotation,
     annotate,
     design_variant,
+    gene_impact,
     most_severe,
 )
 from .reference import Gene, GeneSpec, Reference, Transcript, build_reference
@@ -32,6 +33,7 @@ __all__ = [
     "annotate",
     "build_reference",
     "design_variant",
+    "gene_impact",
     "most_severe",
     "reverse_complement",
     "translate",

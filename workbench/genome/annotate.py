@@ -78,6 +78,7 @@ __all__ = [
     "Annotation",
     "annotate",
     "design_variant",
+    "gene_impact",
     "most_severe",
 ]
 
@@ -126,6 +127,13 @@ DESIGNABLE_EFFECTS: tuple[str, ...] = tuple(
 def most_severe(terms) -> str:
     """The most severe of some consequence terms (VEP order)."""
     return min(terms, key=_RANK.__getitem__)
+
+
+def gene_impact(reference, contig: str, pos: int, ref: str, alt: str) -> str:
+    """The impact (HIGH, MODERATE, LOW, MODIFIER) of an allele's most severe consequence on
+    any transcript it touches; ``MODIFIER`` outside every gene."""
+    terms = [a.consequence for a in annotate(reference, contig, pos, ref, alt) if a.gene]
+    return IMPACT[most_severe(terms)] if terms else "MODIFIER"
 
 
 @dataclass(frozen=True)

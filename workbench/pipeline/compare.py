@@ -86,7 +86,8 @@ def _gt_string(alleles: Sequence[int]) -> str:
 
 def _raw_truth_records(cohort, samples: Sequence[str], regions: Sequence[Region]):
     """``(contig, pos, ref, alts, {sample: allele tuple})`` of sites a member carries."""
-    missing = [s for s in samples if s not in set(cohort.sample_ids)]
+    known = set(cohort.sample_ids)
+    missing = [s for s in samples if s not in known]
     if missing:
         raise InputError(f"samples {missing} are not in cohort {cohort.name!r}")
     cohort = cohort.genomes(samples)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import tskit
 
-from ..genome import IMPACT, annotate
+from ..genome import gene_impact
 
 __all__ = ["RETENTION", "purify"]
 
@@ -62,22 +62,13 @@ def purify(
             if site.id not in candidates or len(site.mutations) != 1:
                 continue
             m = site.mutations[0]
-            impact = _impact(reference, contig, int(site.position) + 1, site, m)
-            if impact is None:
+            impact = gene_impact(
+                reference, contig, int(site.position) + 1, site.ancestral_state, m.derived_state
+            )
+            if impact not in ("HIGH", "MODERATE"):
                 continue
             freq = tree.num_samples(m.node) / n
             keep = next(p for cls, below, p in RETENTION if cls == impact and freq < below)
             if rng.random() >= keep:
                 drop.append(site.id)
     return ts.delete_sites(drop) if drop else ts
-
-
-def _impact(reference, contig, pos, site, mutation) -> str | None:
-    """HIGH or MODERATE for the allele's most severe consequence, else None."""
-    order = {"HIGH": 0, "MODERATE": 1}
-    best = None
-    for a in annotate(reference, contig, pos, site.ancestral_state, mutation.derived_state):
-        level = IMPACT[a.consequence]
-        if level in order and (best is None or order[level] < order[best]):
-            best = level
-    return best
