@@ -965,3 +965,16 @@ def test_export_of_objects_not_made_by_the_session_is_refused(cohort):
     with pytest.raises(DisclosureRefused):
         other.export(counts)
     assert teaching.export(counts)["kind"] == "allele_counts"
+
+
+def test_export_releases_the_result_as_issued_not_as_edited_since(cohort):
+    # The airlock judged a remembered copy but released the live object: edited after issue,
+    # it carried a person's id out. Now the copy made at issue is what leaves.
+    teaching = cohort.session(user="teacher.berg", purpose=Teaching())
+    counts = teaching.allele_counts(gene=GENE)
+    issued = counts.to_dict(orient="records")
+    counts["who"] = "P00003"
+    counts.loc[:, "ac_all"] = 1
+    out = teaching.export(counts)
+    assert out["data"] == issued
+    assert "P00003" not in json.dumps(out)

@@ -575,11 +575,15 @@ def check_identifiers(obj) -> Decision:
 
 
 class DifferencingGuard:
-    """Remembers the populations behind released counts, per (user, project).
+    """Remembers the populations behind released counts, whoever asked for them.
 
     Members are stored as keyed BLAKE2b digests (the guard's own random key), never as ids.
-    A new count is refused when its population differs from an earlier released one by
-    1 … ``threshold`` − 1 people: subtracting the two counts would describe those people.
+    A new count is refused when its population differs from *any* earlier released one by
+    1 … ``threshold`` − 1 people: subtracting the two counts would describe those people. The
+    history is the population's, not the caller's: a count released to a trainer before an
+    opt-out and one released to a student after it differ by the person who opted out, and
+    two projects with identical views would otherwise each release half of a difference.
+    Who asked (user, project) is kept with each release, for the record only.
 
     With ``path``, every release is also appended to a JSON-lines file (user, project,
     label and the keyed digests) and the file is read back on creation, so the history
@@ -599,7 +603,8 @@ class DifferencingGuard:
         if not isinstance(key, bytes) or not 16 <= len(key) <= 64:
             raise InputError("key must be 16 to 64 bytes (or None for a random one)")
         self._key = key
-        self._released: dict[tuple[str, str], list[tuple[str, frozenset[bytes]]]] = {}
+        # (user, project, label, members) of every release, in order
+        self._released: list[tuple[str, str, str, frozenset[bytes]]] = []
         self.path = None if path is None else Path(path)
         if self.path is not None and self.path.exists():
             self._load()
@@ -611,7 +616,7 @@ class DifferencingGuard:
                     continue
                 try:
                     rec = json.loads(line)
-                    scope = self._scope(rec["user"], rec["project"])
+                    user, project = self._scope(rec["user"], rec["project"])
                     members = frozenset(bytes.fromhex(h) for h in rec["members"])
                     label = str(rec["label"])
                 except (ValueError, KeyError, TypeError) as e:
@@ -620,11 +625,10 @@ class DifferencingGuard:
                         "history is damaged — restore it before releasing more counts",
                         sequence=n,
                     ) from None
-                self._released.setdefault(scope, []).append((label, members))
+                self._released.append((user, project, label, members))
 
     def __repr__(self) -> str:
-        n = sum(len(v) for v in self._released.values())
-        return f"DifferencingGuard(threshold={self.threshold}, releases={n})"
+        return f"DifferencingGuard(threshold={self.threshold}, releases={len(self._released)})"
 
     def _digest(self, member) -> bytes:
         if not isinstance(member, str):
@@ -643,8 +647,8 @@ class DifferencingGuard:
                 raise InputError(f"{name} must be a non-empty str, got {v!r}")
         return (user, project)
 
-    def _check(self, scope, pop: frozenset[bytes], extra=()) -> Decision:
-        earlier = [*self._released.get(scope, []), *extra]
+    def _check(self, pop: frozenset[bytes], extra=()) -> Decision:
+        earlier = [*((label, q) for _, _, label, q in self._released), *extra]
         for label, q in earlier:
             d = len(pop ^ q)
             if 1 <= d < self.threshold:
@@ -657,21 +661,24 @@ class DifferencingGuard:
         return approve("disclosure.no_differencing", "no near-duplicate of an earlier release")
 
     def check(self, *, user: str, project: str, population) -> Decision:
-        """Would releasing a count over ``population`` be safe? (Records nothing.)"""
-        return self._check(self._scope(user, project), self._population(population))
+        """Would releasing a count over ``population`` to anyone be safe? (Records nothing.)
+
+        ``user`` and ``project`` are checked for shape only: the history is everyone's.
+        """
+        self._scope(user, project)
+        return self._check(self._population(population))
 
     def record(self, *, user: str, project: str, population, label: str = "") -> None:
-        """Remember that a count over ``population`` was released."""
-        scope = self._scope(user, project)
+        """Remember that a count over ``population`` was released (to ``user`` in ``project``)."""
+        user, project = self._scope(user, project)
         if not isinstance(label, str):
             raise InputError(f"label must be a str, got {type(label).__name__}")
-        releases = self._released.setdefault(scope, [])
-        label = label or f"release {len(releases) + 1}"
+        label = label or f"release {len(self._released) + 1}"
         members = self._population(population)
         if self.path is not None:
             record = {
-                "user": scope[0],
-                "project": scope[1],
+                "user": user,
+                "project": project,
                 "label": label,
                 "members": sorted(m.hex() for m in members),
             }
@@ -679,12 +686,14 @@ class DifferencingGuard:
                 f.write(json.dumps(record, sort_keys=True) + "\n")
                 f.flush()
                 os.fsync(f.fileno())
-        releases.append((label, members))
+        self._released.append((user, project, label, members))
 
     def releases(self, *, user: str, project: str) -> list[dict]:
-        """The earlier releases of (user, project): label and population size."""
+        """The earlier releases to (user, project): label and population size."""
         scope = self._scope(user, project)
-        return [{"label": lab, "size": len(q)} for lab, q in self._released.get(scope, [])]
+        return [
+            {"label": lab, "size": len(q)} for u, p, lab, q in self._released if (u, p) == scope
+        ]
 
 
 # -- the airlock --------------------------------------------------------------------------------
@@ -819,11 +828,11 @@ def review_export(
                 )
             )
     else:
-        scope = history._scope(result.user, result.project)
+        history._scope(result.user, result.project)
         seen: list[tuple[str, frozenset[bytes]]] = []
         for label, members in pops.items():
             pop = history._population(members)
-            d = history._check(scope, pop, extra=seen)
+            d = history._check(pop, extra=seen)
             decisions.append(d)
             seen.append((str(label), pop))
     decision = combine(*decisions)

@@ -177,8 +177,24 @@ def _active(since: str | None, until: str | None, today: str) -> bool:
     return (since is None or since <= today) and (until is None or today <= until)
 
 
-def evaluate(conn: sqlite3.Connection, user_id: str, purpose, *, today: str) -> Access:
-    """Decide whether ``user_id`` may work for ``purpose`` on ``today`` (ISO date)."""
+#: The entitlement a data steward grants a student for record-level teaching reads.
+SANDBOX = "teaching.sandbox"
+
+
+def evaluate(
+    conn: sqlite3.Connection,
+    user_id: str,
+    purpose,
+    *,
+    today: str,
+    entitlements: frozenset[str] | None = None,
+) -> Access:
+    """Decide whether ``user_id`` may work for ``purpose`` on ``today`` (ISO date).
+
+    ``entitlements`` are what a steward granted the user beyond their role, as the
+    data-access service records them; ``None`` (the cooperative in-process mode) takes a
+    teaching purpose's ``sandbox`` at its word.
+    """
     purpose = parse_purpose(purpose)
     principal = load_principal(conn, user_id)
     if principal is None:
@@ -188,7 +204,7 @@ def evaluate(conn: sqlite3.Connection, user_id: str, purpose, *, today: str) -> 
     if isinstance(purpose, Research):
         return _research(conn, principal, purpose, today)
     if isinstance(purpose, Teaching):
-        return _teaching(conn, principal, purpose)
+        return _teaching(conn, principal, purpose, entitlements)
     return _stewardship(principal)
 
 
@@ -312,11 +328,21 @@ def _research(conn, principal: Principal, purpose: Research, today: str) -> Acce
     )
 
 
-def _teaching(conn, principal: Principal, purpose: Teaching) -> Access:
+def _teaching(conn, principal: Principal, purpose: Teaching, entitlements) -> Access:
     if principal.role not in ("trainer", "student"):
         return _denied("teaching.not_teaching_role", f"role {principal.role} does not teach")
     if not principal.accepted_terms:
         return _denied("teaching.terms_not_accepted", "accept the teaching terms first")
+    if (
+        principal.role == "student"
+        and purpose.sandbox
+        and entitlements is not None
+        and SANDBOX not in entitlements
+    ):
+        return _denied(
+            "teaching.sandbox_not_granted",
+            "record-level teaching reads need the sandbox entitlement; ask a data steward",
+        )
     everyone = frozenset(r[0] for r in conn.execute("SELECT person_id FROM samples"))
     if principal.role == "student" and not purpose.sandbox:
         return Access(

@@ -23,6 +23,7 @@ re-identification) and ``service/`` (the access service's keys and audit checkpo
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import hashlib
 import hmac
@@ -111,6 +112,8 @@ class _Issued:
     record_level: bool
     populations: dict[str, tuple[str, ...]]
     masked: object = None
+    #: a copy taken when the result was issued: what the airlock judges and releases
+    frozen: object = None
 
 
 class Session:
@@ -132,17 +135,34 @@ class Session:
         synthetic world's fixed clock.
     clock
         Returns the audit timestamp; by default UTC now.
+    secrets
+        The folder of the access service's keys, audit checkpoints and release histories;
+        by default ``service/`` inside the cohort (the cooperative, single-user mode). The
+        data-access service (:mod:`workbench.service`) passes its own, outside the cohort.
+    entitlements
+        What a data steward granted this user beyond their role (``"teaching.sandbox"``), as
+        the service knows it; ``None`` in the cooperative mode, which takes the purpose's word.
     """
 
     def __init__(
-        self, cohort, *, user: str, purpose, today: str | None = None, clock: Callable | None = None
+        self,
+        cohort,
+        *,
+        user: str,
+        purpose,
+        today: str | None = None,
+        clock: Callable | None = None,
+        secrets: str | os.PathLike | None = None,
+        entitlements: frozenset[str] | None = None,
     ):
         if not isinstance(user, str) or not user:
             raise InputError(f"user must be a user id such as 'dr.jensen', got {user!r}")
         self.cohort = cohort
         self.user = user
         self.purpose = parse_purpose(purpose)
-        service = Path(cohort.path) / SERVICE_DIR
+        self._entitlements = None if entitlements is None else frozenset(entitlements)
+        service = Path(cohort.path) / SERVICE_DIR if secrets is None else Path(secrets)
+        self._secrets = service
         # Refuse to start without keys: no pseudonyms and no audit means no access.
         self._pseudonym_key = load_service_key(service / PSEUDONYM_KEY_FILE)
         audit_key = load_audit_key(service / AUDIT_KEY_FILE)
@@ -157,7 +177,7 @@ class Session:
         self._audit_key = audit_key
         self._checkpoint_path = service / CHECKPOINT_FILE
         self.today = today or today_of(self._conn)
-        self._guard = _guard_for(cohort)
+        self._guard = _guard_for(cohort, service)
         self._issued: dict[int, _Issued] = {}
         self._closed = False
         self._call("open_session", {}, lambda access, people: (None, 0), needs="any")
@@ -205,7 +225,7 @@ class Session:
         error: WorkbenchError | None = None
         try:
             with transaction(self._conn):
-                access = evaluate(self._conn, self.user, self.purpose, today=self.today)
+                access = self._evaluate(self._conn)
                 decision = _within_scope(access, needs)
                 if not decision.approved:
                     refusal = decision
@@ -269,6 +289,11 @@ class Session:
             raise _refusal_error(refusal)
         return value
 
+    def _evaluate(self, conn):
+        return evaluate(
+            conn, self.user, self.purpose, today=self.today, entitlements=self._entitlements
+        )
+
     def _maybe_checkpoint(self) -> None:
         seq = self._conn.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()[0]
         if seq and seq % CHECKPOINT_EVERY == 0:
@@ -276,8 +301,13 @@ class Session:
                 self._audit.checkpoint()
 
     def _remember(self, obj, *, kind: str, record_level: bool, populations=None, masked=None):
-        # Held strongly (so an id cannot be reused while remembered), the last few only.
-        self._issued[id(obj)] = _Issued(obj, kind, record_level, dict(populations or {}), masked)
+        # Held strongly (so an id cannot be reused while remembered), the last few only. A
+        # summary is also copied as issued: the airlock judges and releases that copy, so an
+        # edit made to the returned object afterwards never leaves.
+        frozen = None if record_level else copy.deepcopy(obj)
+        self._issued[id(obj)] = _Issued(
+            obj, kind, record_level, dict(populations or {}), masked, frozen
+        )
         while len(self._issued) > _REMEMBERED:
             self._issued.pop(next(iter(self._issued)))
         return obj
@@ -291,7 +321,7 @@ class Session:
         with contextlib.closing(
             connect(Path(self.cohort.path) / "registry.sqlite", readonly=True)
         ) as conn:
-            access = evaluate(conn, self.user, self.purpose, today=self.today)
+            access = self._evaluate(conn)
         out = _within_scope(access, "any").to_dict()
         out["scope"] = access.scope
         out["datasets"] = list(access.datasets)
@@ -544,7 +574,8 @@ class Session:
 
         Only summaries made by this session leave: record-level results, anything carrying
         identifiers or pseudonyms, unmasked small counts, and counts that differ by a few
-        people from an earlier release are refused with :class:`DisclosureRefused`.
+        people from an earlier release are refused with :class:`DisclosureRefused`. What is
+        judged and released is the result as it was issued: edits made to it since are not.
 
         Returns
         -------
@@ -555,10 +586,11 @@ class Session:
         if issued is None or issued.obj is not result:
             # Not made by this session (or edited into a new object): nothing vouches for it.
             issued = _Issued(result, "unknown", True, {})
+        released = result if issued.frozen is None else issued.frozen
         request = ExportRequest(
             user=self.user,
             project=self._project(),
-            content=issued.masked if issued.masked is not None else result,
+            content=issued.masked if issued.masked is not None else released,
             populations=issued.populations,
             record_level=issued.record_level,
         )
@@ -569,7 +601,11 @@ class Session:
                 raise DisclosureRefused(
                     "; ".join(r.detail for r in decision.reasons), reasons=decision.codes
                 )
-            data = result.to_dict(orient="records") if isinstance(result, pd.DataFrame) else result
+            data = (
+                released.to_dict(orient="records")
+                if isinstance(released, pd.DataFrame)
+                else released
+            )
             legend = issued.masked.legend if issued.masked is not None else {}
             return {"kind": issued.kind, "data": data, "legend": legend}, len(data)
 
@@ -712,7 +748,7 @@ class Session:
 
     # -- helpers -------------------------------------------------------------------------------
     def _export_guard(self) -> DifferencingGuard:
-        return _guard_for(self.cohort, name="_export_guard")
+        return _guard_for(self.cohort, self._secrets, name="_export_guard")
 
     def _region(self, *, gene, region) -> tuple[str, int, int]:
         if (gene is None) == (region is None):
@@ -899,17 +935,17 @@ RELEASE_FILES = {
 }
 
 
-def _guard_for(cohort, name: str = "_differencing_guard") -> DifferencingGuard:
-    """The release history of a cohort, shared by its sessions and kept in ``service/``.
+def _guard_for(cohort, service: Path, name: str = "_differencing_guard") -> DifferencingGuard:
+    """The release history kept in a secrets folder, shared by the sessions that use it.
 
     The guard's digest key is derived from the audit key, so the stored history still
     matches after the cohort is opened again in another process.
     """
-    guard = getattr(cohort, name, None)
+    guards = cohort.__dict__.setdefault("_release_guards", {})
+    guard = guards.get((name, service))
     if guard is None:
-        service = Path(cohort.path) / SERVICE_DIR
         audit_key = load_audit_key(service / AUDIT_KEY_FILE)
         key = hmac.new(audit_key.key, b"cgw/differencing-guard/v1", hashlib.sha256).digest()
         guard = DifferencingGuard(key=key, path=service / RELEASE_FILES[name])
-        setattr(cohort, name, guard)
+        guards[(name, service)] = guard
     return guard
