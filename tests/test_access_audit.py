@@ -416,6 +416,12 @@ def test_audit_key_file_and_rotation(tmp_path, conn):
     assert verify(conn, key=k2, checkpoint_path=cp).ok  # retired key verifies old entries
     only_new = ServiceKey(version=2, key=k2.key)
     assert verify(conn, key=only_new, checkpoint_path=cp).first_bad_seq == 1
+    # Someone holding only the retired key (a copy of the cohort's) appends after the rotation:
+    # the entry verifies under that key, but keys never move backwards along the chain.
+    _append(log1, 1, start=5)
+    report = verify(conn, key=k2, checkpoint_path=cp)
+    assert (report.ok, report.first_bad_seq) == (False, 5)
+    assert "retired key version 1" in report.problem
     with pytest.raises(KeyMissingError):
         load_audit_key(tmp_path / "missing.key")
 

@@ -5,6 +5,8 @@ The public API is small and explicit:
 * :func:`open_cohort` → :class:`Cohort`, the data layer over a cohort folder, and
   :meth:`Cohort.session` with the purposes :class:`Treatment`, :class:`Research`,
   :class:`Teaching` and :class:`Stewardship`: consent-aware, audited access;
+* :func:`connect` → a remote cohort served by the data-access service (``workbench service``),
+  whose sessions have the same methods;
 * :func:`record`, which notebooks call for the values the regression harness checks;
 * the exceptions in :mod:`workbench.errors`.
 
@@ -25,6 +27,18 @@ try:
 except _NotFound:  # pragma: no cover - running from a source tree without installing
     __version__ = "0+unknown"
 
+
+def connect(url: str, *, token: str | None = None):
+    """A cohort served by the data-access service at ``url`` (see :mod:`workbench.service`).
+
+    Its ``session(purpose=…)`` has the methods of :meth:`Cohort.session`'s; who asks is the
+    token's user (``token=`` or the ``WORKBENCH_TOKEN`` environment variable).
+    """
+    from .service.client import connect as _connect
+
+    return _connect(url, token=token)
+
+
 __all__ = [
     "Cohort",
     "Research",
@@ -33,6 +47,7 @@ __all__ = [
     "Treatment",
     "WorkbenchError",
     "__version__",
+    "connect",
     "open_cohort",
     "record",
 ]

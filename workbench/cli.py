@@ -210,9 +210,10 @@ def _register_command_groups() -> None:
     from .access.cli import audit, consent
     from .genome.cli import annotate
     from .pipeline.cli import pipeline
+    from .service.cli import service
     from .teach.cli import course
 
-    for group in (annotate, audit, consent, course, pipeline):
+    for group in (annotate, audit, consent, course, pipeline, service):
         main.add_command(group)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 __all__ = [
     "AccessDenied",
     "AuditIntegrityError",
+    "AuthenticationError",
     "CohortFormatError",
     "CohortIntegrityError",
     "ConfigurationError",
@@ -78,6 +79,11 @@ class AccessDenied(WorkbenchError, PermissionError):
     def __init__(self, message: str, *, reasons=()):
         self.reasons = tuple(str(getattr(r, "code", r)) for r in reasons)
         super().__init__(message)
+
+
+class AuthenticationError(AccessDenied):
+    """The data-access service did not accept the caller's token (missing, unknown, expired,
+    revoked)."""
 
 
 class ConsentDenied(AccessDenied):

@@ -568,6 +568,7 @@ def _verify(conn, ring: dict[int, bytes], checkpoint_path: Path) -> VerifyReport
         return VerifyReport(False, n, seq, problem, len(checkpoints))
 
     prev_mac = AUDIT_GENESIS_MAC
+    newest = 0
     macs: dict[int, str] = {}
     for expected, values in enumerate(rows, start=1):
         row = dict(zip(_COLUMNS, values, strict=True))
@@ -581,6 +582,15 @@ def _verify(conn, ring: dict[int, bytes], checkpoint_path: Path) -> VerifyReport
         k = ring.get(row["key_version"])
         if k is None:
             return bad(seq, f"entry {seq} names key version {row['key_version']!r}, not held")
+        # Keys only move forward: an entry under a retired key after a newer one was written
+        # by someone holding the old key (a copy of the cohort's), not by the service.
+        if isinstance(row["key_version"], int) and row["key_version"] < newest:
+            return bad(
+                seq,
+                f"entry {seq} uses retired key version {row['key_version']} after version "
+                f"{newest}: it was not written by the holder of the current key",
+            )
+        newest = max(newest, row["key_version"])
         if not isinstance(row["mac"], str) or not hmac.compare_digest(
             row["mac"].encode(), entry_mac(k, row).encode()
         ):

@@ -180,7 +180,9 @@ class Session:
         self._guard = _guard_for(cohort, service)
         self._issued: dict[int, _Issued] = {}
         self._closed = False
-        self._call("open_session", {}, lambda access, people: (None, 0), needs="any")
+        # A date other than the registry's is a what-if: the audit log says so.
+        opened = {} if today is None else {"today": self.today}
+        self._call("open_session", opened, lambda access, people: (None, 0), needs="any")
 
     # -- plumbing ------------------------------------------------------------------------------
     def __repr__(self) -> str:

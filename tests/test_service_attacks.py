@@ -1,0 +1,337 @@
+"""The data-access service against the attacks an ordinary account tried on the in-process mode.
+
+Each test starts ``workbench service run`` on 127.0.0.1 in its own process, acts as a client
+from this one (or, run as root, as another OS user) and checks that an attack of the issue "A
+real trust boundary" is refused. Each protection was removed once to see its test fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+import workbench
+from workbench import Research, Stewardship, Teaching, Treatment
+from workbench.access.pseudonyms import load_service_key
+from workbench.errors import (
+    AccessDenied,
+    AuthenticationError,
+    DisclosureRefused,
+    InputError,
+)
+from workbench.service import init_state, open_state
+
+pytestmark = pytest.mark.slow
+
+GENE_REGION = ("chr1", 1, 300_000)
+USERS = ("teacher.berg", "student.ali", "lab.researcher", "steward.larsen", "dr.jensen")
+TOKEN = re.compile(r"cgw_[A-Za-z0-9_-]{20,}")
+PERSON_ID = re.compile(r"\bP\d{5}\b")
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Service:
+    """A running service over a private copy of the tiny cohort, with a token per user."""
+
+    def __init__(self, root: Path, cohort: Path):
+        self.cohort = cohort
+        self.state_path = root / "state"
+        self.state = init_state(self.state_path, cohort)
+        self.tokens = {u: self.state.issue_token(u)[1] for u in USERS}
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = root / "service.log"
+        exe = Path(sys.executable).with_name("workbench")
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                [exe, "service", "run", "--state", self.state_path, "--port", str(self.port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{self.url}/api/v1/health", timeout=1).raise_for_status()
+                break
+            except requests.RequestException:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"no service:\n{self.log.read_text()}") from None
+                time.sleep(0.2)
+
+    def connect(self, user: str):
+        return workbench.connect(self.url, token=self.tokens[user])
+
+    def stop(self) -> str:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        return self.log.read_text()
+
+
+@pytest.fixture
+def service(cohort_copy, tmp_path):
+    running = Service(tmp_path, cohort_copy)
+    yield running
+    if running.process.poll() is None:
+        running.stop()
+
+
+def _registry(path: Path, statement: str, params=()):
+    with contextlib.closing(sqlite3.connect(Path(path) / "registry.sqlite")) as conn:
+        return conn.execute(statement, params).fetchall()
+
+
+def _consenting_person(path: Path) -> str:
+    return _registry(
+        path,
+        "SELECT person_id FROM consents c WHERE version = (SELECT max(version) FROM consents "
+        "WHERE person_id = c.person_id) AND research_opt_out = 0 AND withdrawn = 0 "
+        "ORDER BY person_id LIMIT 1",
+    )[0][0]
+
+
+# -- identity -------------------------------------------------------------------------------------
+def test_no_token_an_unknown_one_or_none_at_all_is_refused(service):
+    with pytest.raises(AuthenticationError):
+        workbench.connect(service.url, token="cgw_" + "A" * 43)
+    with pytest.raises(AuthenticationError):
+        workbench.connect(service.url, token=service.tokens["student.ali"][:-1] + "x")
+    for route in ("me", "cohort", "sessions"):
+        r = requests.post(f"{service.url}/api/v1/{route}", data=b"{}", timeout=5)
+        assert r.status_code == 401, route
+        assert r.json()["reasons"] == ["auth.no_valid_token"]
+
+
+def test_a_revoked_or_expired_token_stops_working_on_the_next_request(service):
+    state = open_state(service.state_path)
+    token_id, token = state.issue_token("teacher.berg", days=1)
+    remote = workbench.connect(service.url, token=token)
+    session = remote.session(purpose=Teaching())
+    assert len(session.samples()) > 0
+    state.revoke_token(token_id)
+    with pytest.raises(AuthenticationError):
+        session.samples()
+    token_id, token = state.issue_token("teacher.berg", days=1)
+    session = workbench.connect(service.url, token=token).session(purpose=Teaching())
+    # a day later (the service's UTC clock): the token's expiry has passed
+    with contextlib.closing(sqlite3.connect(service.state_path / "tokens.sqlite")) as conn:
+        conn.execute(
+            "UPDATE tokens SET expires_at = '2000-01-01T00:00:00Z' WHERE token_id = ?", (token_id,)
+        )
+        conn.commit()
+    with pytest.raises(AuthenticationError):
+        session.samples()
+
+
+def test_tokens_are_kept_as_digests_never_in_clear(service):
+    stored = (service.state_path / "tokens.sqlite").read_bytes()
+    for token in service.tokens.values():
+        assert token.encode() not in stored
+        assert token[4:20].encode() not in stored
+
+
+def test_identity_is_the_tokens_never_a_name_in_the_request(service):
+    student = service.connect("student.ali")
+    # the in-process API took any user name; the service answers as whom the token says
+    with pytest.raises(InputError, match=r"signed in to the service as 'student\.ali'"):
+        student.session(user="dr.jensen", purpose=Treatment(patient="P00003"))
+    headers = {"Authorization": f"token {service.tokens['student.ali']}"}
+    for extra in ({"user": "dr.jensen"}, {"clock": "2020-01-01T00:00:00Z"}):
+        body = {"purpose": {"kind": "teaching", "sandbox": False}, **extra}
+        r = requests.post(
+            f"{service.url}/api/v1/sessions", data=json.dumps(body), headers=headers, timeout=5
+        )
+        assert r.status_code == 400 and "the service knows who you are" in r.json()["message"]
+    # a student claiming a clinician's purpose is a student still
+    with pytest.raises(AccessDenied):
+        student.session(purpose=Treatment(patient="P00003")).samples()
+
+
+def test_another_users_session_is_as_if_absent(service):
+    teacher = service.connect("teacher.berg").session(purpose=Teaching())
+    headers = {"Authorization": f"token {service.tokens['student.ali']}"}
+    r = requests.post(
+        f"{service.url}/api/v1/sessions/{teacher._key}/call/samples",
+        data=b"{}",
+        headers=headers,
+        timeout=5,
+    )
+    assert r.status_code == 404
+    assert "sample_id" not in r.text
+
+
+# -- the clock and entitlements ------------------------------------------------------------------
+def test_the_services_clock_decides_and_a_what_if_is_a_stewards_recorded_question(service):
+    researcher = service.connect("lab.researcher")
+    with pytest.raises(AccessDenied) as refused:
+        researcher.session(purpose=Research(project="EPI-7"), today="2020-01-01")
+    assert refused.value.reasons == ("clock.service_decides",)
+    steward = service.connect("steward.larsen")
+    what_if = steward.session(purpose=Stewardship(), today="2030-06-01")
+    assert what_if.today == "2030-06-01"
+    log = steward.session(purpose=Stewardship()).audit_log(user="steward.larsen")
+    opened = log[log.action == "open_session"]
+    assert {"today": "2030-06-01"} in list(opened["query"])
+
+
+def test_audit_times_are_the_services_clock(service):
+    before = time.time()
+    service.connect("teacher.berg").session(purpose=Teaching()).samples()
+    at = _registry(service.cohort, "SELECT at FROM audit_log ORDER BY seq DESC LIMIT 1")[0][0]
+    stamp = time.mktime(time.strptime(at[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+    assert before - 5 <= stamp <= time.time() + 5
+
+
+def test_a_student_cannot_switch_herself_into_the_sandbox(service):
+    student = service.connect("student.ali")
+    with pytest.raises(AccessDenied) as refused:
+        student.session(purpose=Teaching(sandbox=True)).samples()
+    assert "teaching.sandbox_not_granted" in refused.value.reasons
+    with pytest.raises(AccessDenied):  # without the sandbox: aggregates only
+        student.session(purpose=Teaching()).samples()
+    open_state(service.state_path).entitle("student.ali", "teaching.sandbox")
+    assert len(student.session(purpose=Teaching(sandbox=True)).samples()) > 0
+
+
+# -- disclosure control for the population, not the caller -----------------------------------
+def test_a_count_before_an_opt_out_and_one_after_it_cannot_both_leave(service):
+    # The attack: a trainer counts everyone; the person opts out; a student counts again.
+    # The difference of the two tables would be that person's genotypes.
+    teacher = service.connect("teacher.berg").session(purpose=Teaching())
+    before = teacher.allele_counts(region=GENE_REGION)
+    assert len(before) > 0
+    person = _consenting_person(service.cohort)
+    steward = service.connect("steward.larsen").session(purpose=Stewardship())
+    today = steward.today
+    steward.set_research_opt_out(person, opt_out=True, signed_on=today, note="attack test")
+    student = service.connect("student.ali").session(purpose=Teaching())
+    with pytest.raises(DisclosureRefused) as refused:
+        student.allele_counts(region=GENE_REGION)
+    assert "disclosure.differencing" in refused.value.reasons
+
+
+def test_the_airlock_releases_what_it_issued_not_what_the_client_edited(service):
+    teacher = service.connect("teacher.berg").session(purpose=Teaching())
+    counts = teacher.allele_counts(region=GENE_REGION)
+    issued = counts.to_dict(orient="records")
+    counts["who"] = "P00003"
+    out = teacher.export(counts)
+    assert out["data"] == issued
+    assert not PERSON_ID.search(json.dumps(out))
+    with pytest.raises(DisclosureRefused):  # a table the service never issued
+        teacher.export({"n": 12, "who": "P00003"})
+
+
+# -- keys and the audit chain --------------------------------------------------------------------
+def test_keys_are_the_services_not_the_cohorts(service):
+    cohort = service.cohort
+    for name in ("project-pseudonym.key", "audit.key"):
+        assert (service.state_path / "secrets" / name).stat().st_mode & 0o077 == 0
+    remote = service.connect("teacher.berg").session(purpose=Teaching())
+    labels = set(remote.samples().sample_id)
+    # the cohort folder's key (re-derivable from the seed) names no one the service shows
+    seeded = load_service_key(cohort / "service" / "project-pseudonym.key").pseudonymiser()
+    people = [r[0] for r in _registry(cohort, "SELECT person_id FROM samples")]
+    assert labels.isdisjoint(seeded.project_pseudonyms(people, "teaching"))
+
+
+def test_a_folder_attacker_holding_the_cohorts_key_cannot_rewrite_the_chain(service):
+    from workbench.access.audit import entry_mac, load_audit_key
+
+    service.connect("student.ali").session(purpose=Teaching()).allele_counts(region=GENE_REGION)
+    # Turn the last entry into an innocent one, re-MAC it with the cohort folder's own key.
+    cohort_key = load_audit_key(service.cohort / "service" / "audit.key")
+    with contextlib.closing(sqlite3.connect(service.cohort / "registry.sqlite")) as conn:
+        conn.row_factory = sqlite3.Row
+        row = dict(conn.execute("SELECT * FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone())
+        triggers = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'"
+        ).fetchall()
+        for name, _ in triggers:
+            conn.execute(f"DROP TRIGGER {name}")
+        row.update(action="open_session", key_version=cohort_key.version)
+        row["mac"] = entry_mac(cohort_key.key, row)
+        conn.execute(
+            "UPDATE audit_log SET action = ?, key_version = ?, mac = ? WHERE seq = ?",
+            (row["action"], row["key_version"], row["mac"], row["seq"]),
+        )
+        for _, statement in triggers:
+            conn.execute(statement)
+        conn.commit()
+    report = service.connect("steward.larsen").session(purpose=Stewardship()).audit_verify()
+    assert not report["ok"] and report["first_bad_seq"] == row["seq"]
+
+
+def test_the_log_carries_no_token_person_id_or_handle(service):
+    remote = service.connect("dr.jensen")
+    patient = _registry(
+        service.cohort,
+        "SELECT person_id FROM care_relationships WHERE user_id = 'dr.jensen' LIMIT 1",
+    )[0][0]
+    session = remote.session(purpose=Treatment(patient=patient))
+    assert patient in set(session.samples().person_id)
+    with pytest.raises(InputError):
+        session.phenopacket("P99999")
+    text = service.stop()
+    assert "Call" in text  # the route is logged …
+    assert not TOKEN.search(text)  # … never a token,
+    assert not PERSON_ID.search(text)  # a person's id
+    assert session._key not in text  # or a session handle
+
+
+# -- another OS user ------------------------------------------------------------------------------
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root")
+def test_a_client_as_another_os_user_reads_through_the_service_but_not_the_files(service):
+    # The deployment: the cohort and the service's state belong to the service's account.
+    for path in (service.cohort, service.state_path):
+        os.chmod(path, 0o700)
+    # The interpreter lives under root's private home, so the client starts as root, makes
+    # one call to load every module it needs, then drops to 'nobody' for good.
+    script = (
+        "import os, sys, workbench\n"
+        "from workbench import Teaching\n"
+        f"remote = workbench.connect({service.url!r}, token=sys.argv[1])\n"
+        "remote.session(purpose=Teaching()).samples()\n"
+        "os.setgroups([]); os.setgid(65534); os.setuid(65534)\n"
+        "try:\n"
+        f"    open({str(service.cohort / 'registry.sqlite')!r}, 'rb')\n"
+        "    print('files readable')\n"
+        "except PermissionError:\n"
+        "    print('files closed')\n"
+        "print('rows', len(remote.session(purpose=Teaching()).samples()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, service.tokens["teacher.berg"]],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.split("\n")
+    assert lines[0] == "files closed"
+    assert int(lines[1].split()[1]) > 0
+
+
+def test_service_refuses_to_set_up_inside_the_cohort_or_twice(cohort_copy, tmp_path):
+    with pytest.raises(InputError, match="inside the cohort folder"):
+        init_state(cohort_copy / "state", cohort_copy)
+    init_state(tmp_path / "state", cohort_copy)
+    with pytest.raises(workbench.errors.OutputExistsError):
+        init_state(tmp_path / "state", cohort_copy)
+    shutil.rmtree(tmp_path / "state")

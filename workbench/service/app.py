@@ -1,0 +1,426 @@
+"""The data-access service: a Tornado application that alone holds the data, keys and clock.
+
+Tornado is the web stack of Jupyter itself (jupyter_server, JupyterHub and its service
+authentication are built on it), so the service adds no new stack to the workbench and can
+become a JupyterHub-managed service without a second framework.
+
+Routes (JSON unless said otherwise; every route but ``health`` needs
+``Authorization: token <token>``)::
+
+    GET  /api/v1/health                         liveness, no data
+    GET  /api/v1/me                             the caller's identity as the service sees it
+    GET  /api/v1/cohort                         name, preset, contigs (no one's data)
+    POST /api/v1/sessions                       {"purpose": {...}, "today": null} → {"session"}
+    POST /api/v1/sessions/<s>/call/<method>     {"args": [...], "kwargs": {...}} → result
+    POST /api/v1/sessions/<s>/views/<v>/<op>    a genotype view: variants, genotypes
+    GET  /api/v1/sessions/<s>/reads/<r>/<i>     chunk i of a genotype read (.npy body)
+    DELETE /api/v1/sessions/<s>                 close the session
+
+Who asks is the token's user, never a field of the request; the decision date is the
+service's (the registry's reference date, the synthetic world's clock) and the audit times are
+the service's UTC clock. A request for another date (``today``) is a what-if only a data steward
+may ask, recorded in the audit log. Sessions and the results they issued stay in this process:
+the client holds handles, so the airlock releases what was issued, not what a client sends.
+
+The service runs its calls one at a time on Tornado's event loop (SQLite connections and the
+audit chain are not shared across threads): a class's light calls interleave, a long one makes
+the others wait. The access log names the route and status only — never a path (which
+carries handles), a body (which may carry person ids) or a token.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+import tornado.web
+
+from ..errors import (
+    AccessDenied,
+    AuditIntegrityError,
+    ConfigurationError,
+    InputError,
+    WorkbenchError,
+)
+from . import wire
+from .state import Identity, ServiceState
+
+__all__ = ["SESSION_METHODS", "make_app"]
+
+log = logging.getLogger("workbench.service")
+
+#: Session methods a client may call (each decided and audited by the session itself).
+SESSION_METHODS = (
+    "decision",
+    "samples",
+    "genotypes",
+    "phenotypes",
+    "phenopacket",
+    "findings",
+    "allele_counts",
+    "export",
+    "reidentify",
+    "audit_verify",
+    "audit_log",
+    "consents",
+    "grants",
+    "record_consent",
+    "withdraw_consent",
+    "set_research_opt_out",
+    "grant_project",
+    "revoke_grant",
+    "consent_history",
+    "genotype_view",
+)
+#: Sessions a user may hold open at once, and how long an idle one lives (seconds).
+MAX_SESSIONS_PER_USER = 16
+IDLE_SECONDS = 3600
+#: How many issued results (and reads) a session keeps handles for.
+_KEPT = 64
+
+
+@dataclass
+class _Open:
+    """A session the service holds for one user, with the handles it gave out."""
+
+    session: object
+    user: str
+    last_used: float
+    results: dict[str, object] = field(default_factory=dict)
+    views: dict[str, object] = field(default_factory=dict)
+    reads: dict[str, object] = field(default_factory=dict)
+
+    def keep(self, table: dict, obj) -> str:
+        handle = secrets.token_urlsafe(12)
+        table[handle] = obj
+        while len(table) > _KEPT:
+            table.pop(next(iter(table)))
+        return handle
+
+
+class Registry:
+    """The service's open sessions, owned by the users who opened them."""
+
+    def __init__(self, state: ServiceState):
+        from ..cohort import open_cohort
+
+        self.state = state
+        self.cohort = open_cohort(state.cohort_path)
+        self.open: dict[str, _Open] = {}
+
+    def create(self, identity: Identity, purpose, today: str | None) -> tuple[str, object]:
+        from ..access.policy import load_principal
+        from ..access.schema import connect
+        from ..access.session import Session
+
+        self.reap()
+        mine = [k for k, o in self.open.items() if o.user == identity.user]
+        if len(mine) >= MAX_SESSIONS_PER_USER:
+            raise InputError(
+                f"you hold {len(mine)} open sessions; close some (session.close()) first"
+            )
+        if today is not None:
+            conn = connect(self.state.cohort_path / "registry.sqlite", readonly=True)
+            try:
+                principal = load_principal(conn, identity.user)
+            finally:
+                conn.close()
+            if principal is None or principal.role != "steward":
+                raise AccessDenied(
+                    "the service's clock decides; only a data steward may ask a what-if for "
+                    "another date",
+                    reasons=("clock.service_decides",),
+                )
+        session = Session(
+            self.cohort,
+            user=identity.user,
+            purpose=purpose,
+            today=today,
+            secrets=self.state.secrets,
+            entitlements=identity.entitlements,
+        )
+        key = secrets.token_urlsafe(18)
+        self.open[key] = _Open(session, identity.user, time.monotonic())
+        return key, session
+
+    def get(self, identity: Identity, key: str) -> _Open:
+        held = self.open.get(key)
+        if held is None or held.user != identity.user:  # another's session: as if absent
+            raise tornado.web.HTTPError(404)
+        held.last_used = time.monotonic()
+        return held
+
+    def close(self, key: str) -> None:
+        held = self.open.pop(key, None)
+        if held is not None:
+            held.session.close()
+
+    def reap(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, o in self.open.items() if now - o.last_used > IDLE_SECONDS]:
+            self.close(key)
+
+
+def _status(error: WorkbenchError) -> int:
+    if isinstance(error, AccessDenied):
+        return 403
+    if isinstance(error, InputError):
+        return 400
+    if isinstance(error, ConfigurationError | AuditIntegrityError):
+        return 503
+    return 400
+
+
+class _Handler(tornado.web.RequestHandler):
+    """Authenticates every request and turns errors into one JSON line."""
+
+    needs_identity = True
+
+    def initialize(self, registry: Registry):
+        self.registry = registry
+        self.identity: Identity | None = None
+
+    def prepare(self):
+        if not self.needs_identity:
+            return
+        header = self.request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() in ("token", "bearer"):
+            self.identity = self.registry.state.authenticate(token.strip())
+        if self.identity is None:
+            self.set_status(401)
+            self.set_header("WWW-Authenticate", 'Token realm="workbench"')
+            self._json(
+                {
+                    "error": "AuthenticationError",
+                    "message": "no valid token: ask a data steward for one "
+                    "(`workbench service token issue`) and pass it to workbench.connect",
+                    "reasons": ["auth.no_valid_token"],
+                }
+            )
+            self.finish()
+
+    def _json(self, obj) -> None:
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.write(json.dumps(obj, ensure_ascii=False))
+
+    def _send(self, value) -> None:
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.write(wire.dumps(value))
+
+    def _body(self) -> dict:
+        body = wire.loads(self.request.body)
+        if not isinstance(body, dict):
+            raise InputError("the request body must be a JSON object")
+        return body
+
+    def log_exception(self, typ, value, tb):
+        """Tornado logs an exception with its message; the message may carry a person's id."""
+        if isinstance(value, WorkbenchError | tornado.web.HTTPError):
+            return  # a refusal or a bad request: the access log line says enough
+        log.error(
+            "internal error %s in %s\n%s",
+            typ.__name__,
+            type(self).__name__,
+            "".join(traceback.format_tb(tb)),
+        )
+
+    def write_error(self, status_code: int, **kwargs):
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, WorkbenchError):
+            self.set_status(_status(exc))
+            self._json(
+                {
+                    "error": type(exc).__name__,
+                    "message": str(exc),
+                    "reasons": [str(r) for r in getattr(exc, "reasons", ()) or ()],
+                }
+            )
+            return
+        message = {404: "no such session, view or route", 401: "not authenticated"}.get(
+            status_code, "the service failed; a steward can read its log"
+        )
+        self._json({"error": "ServiceError", "message": message, "reasons": []})
+
+
+class Health(_Handler):
+    needs_identity = False
+
+    def get(self):
+        self._json({"status": "ok"})
+
+
+class Me(_Handler):
+    def get(self):
+        self._json(
+            {
+                "user": self.identity.user,
+                "token_id": self.identity.token_id,
+                "expires_at": self.identity.expires_at,
+                "entitlements": sorted(self.identity.entitlements),
+            }
+        )
+
+
+class CohortInfo(_Handler):
+    def get(self):
+        cohort = self.registry.cohort
+        self._json({"name": cohort.name, "preset": cohort.preset, "contigs": cohort.contigs})
+
+
+class Sessions(_Handler):
+    def post(self):
+        from ..access.policy import purpose_to_dict
+
+        body = self._body()
+        unknown = sorted(set(body) - {"purpose", "today"})
+        if unknown:
+            raise InputError(
+                f"a session is opened with a purpose (and a steward's what-if date) only; "
+                f"{', '.join(unknown)} not accepted: the service knows who you are"
+            )
+        key, session = self.registry.create(self.identity, body.get("purpose"), body.get("today"))
+        self._json(
+            {
+                "session": key,
+                "user": session.user,
+                "purpose": purpose_to_dict(session.purpose),
+                "today": session.today,
+            }
+        )
+
+
+class SessionClose(_Handler):
+    def delete(self, key):
+        self.registry.get(self.identity, key)
+        self.registry.close(key)
+        self.set_status(204)
+
+
+class Call(_Handler):
+    def post(self, key, method):
+        if method not in SESSION_METHODS:
+            raise tornado.web.HTTPError(404)
+        held = self.registry.get(self.identity, key)
+        body = self._body()
+        args, kwargs = body.get("args", []), body.get("kwargs", {})
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise InputError("args must be a list and kwargs an object")
+        if method == "export":
+            args = [self._issued(held, args, kwargs)]
+            kwargs = {}
+        value = getattr(held.session, method)(*args, **kwargs)
+        if method == "genotype_view":
+            handle = held.keep(held.views, value)
+            self._send(
+                {
+                    "$view": {
+                        "handle": handle,
+                        "samples": value.samples(),
+                        "contigs": value.contigs,
+                        "notes": list(value.notes),
+                    }
+                }
+            )
+            return
+        handle = held.keep(held.results, value) if method not in ("export",) else None
+        self._send({"value": value, "handle": handle})
+
+    @staticmethod
+    def _issued(held: _Open, args, kwargs):
+        """What to export: a result this session issued (by handle), else what was sent."""
+        handle = kwargs.get("handle")
+        if handle is not None:
+            if handle not in held.results:
+                raise InputError("that result is no longer held; compute it again, then export")
+            return held.results[handle]
+        if len(args) != 1:
+            raise InputError("export takes one result")
+        return args[0]  # not issued here: the airlock will refuse it, audited
+
+
+class ViewOp(_Handler):
+    def post(self, key, handle, op):
+        held = self.registry.get(self.identity, key)
+        view = held.views.get(handle)
+        if view is None or op not in ("variants", "genotypes"):
+            raise tornado.web.HTTPError(404)
+        kwargs = self._body().get("kwargs", {})
+        if not isinstance(kwargs, dict) or set(kwargs) - {"contig", "region"}:
+            raise InputError("a view takes contig= and region= only")
+        if op == "variants":
+            self._send({"value": view.variants(**kwargs)})
+            return
+        gt = view.genotypes(**kwargs)  # decided and audited: a read
+        dask_array = gt.values
+        read = held.keep(held.reads, dask_array)
+        self._json(
+            {
+                "read": read,
+                "shape": list(dask_array.shape),
+                "dtype": str(dask_array.dtype),
+                "chunks": [int(c) for c in dask_array.chunks[0]],
+            }
+        )
+
+
+class ReadChunk(_Handler):
+    def get(self, key, read, index):
+        held = self.registry.get(self.identity, key)
+        array = held.reads.get(read)
+        i = int(index)
+        if array is None or not 0 <= i < len(array.chunks[0]):
+            raise tornado.web.HTTPError(404)
+        start = sum(array.chunks[0][:i])
+        block = np.asarray(array[start : start + array.chunks[0][i]].compute())
+        self.set_header("Content-Type", "application/x-npy")
+        self.write(wire.array_to_bytes(block))
+
+
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    """One line per request: status, method, route and time; never a path, body or token."""
+    ms = 1000.0 * handler.request.request_time()
+    log.info(
+        "%d %s %s %.1fms",
+        handler.get_status(),
+        handler.request.method,
+        type(handler).__name__,
+        ms,
+    )
+
+
+def make_app(state: ServiceState) -> tornado.web.Application:
+    """The service's application for ``state`` (opened cohort, keys, tokens)."""
+    registry = Registry(state)
+    args = {"registry": registry}
+    handle = r"([A-Za-z0-9_-]{8,64})"
+    routes = [
+        (r"/api/v1/health", Health, args),
+        (r"/api/v1/me", Me, args),
+        (r"/api/v1/cohort", CohortInfo, args),
+        (r"/api/v1/sessions", Sessions, args),
+        (rf"/api/v1/sessions/{handle}", SessionClose, args),
+        (rf"/api/v1/sessions/{handle}/call/([a-z_]+)", Call, args),
+        (rf"/api/v1/sessions/{handle}/views/{handle}/([a-z_]+)", ViewOp, args),
+        (rf"/api/v1/sessions/{handle}/reads/{handle}/([0-9]{{1,9}})", ReadChunk, args),
+    ]
+    app = tornado.web.Application(
+        routes,
+        log_function=_log_request,
+        default_handler_class=_NotFound,
+        default_handler_args=args,
+    )
+    app.registry = registry
+    return app
+
+
+class _NotFound(_Handler):
+    def prepare(self):
+        super().prepare()
+        if not self._finished:
+            raise tornado.web.HTTPError(404)

@@ -1,0 +1,117 @@
+"""``workbench service …``: set up, run and administer the data-access service.
+
+    workbench service init COHORT --state DIR      keys and token store, outside the cohort
+    workbench service token issue USER --state DIR  prints a new token once
+    workbench service token list --state DIR        ids, users, expiry (never the tokens)
+    workbench service token revoke ID --state DIR
+    workbench service entitle USER teaching.sandbox --state DIR [--revoke]
+    workbench service run --state DIR [--host 127.0.0.1] [--port 8765]
+
+Errors print one line (``error: …``) and exit non-zero: 2 for bad input, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..clierrors import friendly as _friendly
+
+__all__ = ["service"]
+
+_state_option = click.option(
+    "--state",
+    "state",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The service's state folder (made by `workbench service init`).",
+)
+
+
+@click.group()
+def service():
+    """The data-access service: the one process that reads a cohort's protected files."""
+
+
+@service.command("init")
+@click.argument("cohort", type=click.Path(file_okay=False, path_type=Path))
+@_state_option
+@_friendly
+def init_command(cohort: Path, state: Path):
+    """Create the service's state folder for COHORT: fresh keys and an empty token store."""
+    from .state import init_state
+
+    init_state(state, cohort)
+    click.echo(f"service state for {cohort} created in {state} (keep it private: 0700)")
+
+
+@service.group()
+def token():
+    """Issue, list and revoke the tokens users sign in with."""
+
+
+@token.command("issue")
+@click.argument("user")
+@_state_option
+@click.option("--days", default=30, show_default=True, type=int, help="Days until it expires.")
+@click.option("--note", default="", help="What the token is for (one line).")
+@_friendly
+def token_issue(user: str, state: Path, days: int, note: str):
+    """Issue a token for USER and print it once (only its digest is kept)."""
+    from .state import open_state
+
+    token_id, secret = open_state(state).issue_token(user, days=days, note=note)
+    click.echo(f"token {token_id} for {user}, valid {days} days (shown once, keep it private):",
+               err=True)  # fmt: skip
+    click.echo(secret)
+
+
+@token.command("list")
+@_state_option
+@_friendly
+def token_list(state: Path):
+    """Every token issued: id, user, expiry and revocation (never the tokens)."""
+    from .state import open_state
+
+    for t in open_state(state).tokens():
+        status = f"revoked {t['revoked_at']}" if t["revoked_at"] else f"expires {t['expires_at']}"
+        click.echo(f"{t['token_id']}  {t['user']}  {status}  {t['note']}".rstrip())
+
+
+@token.command("revoke")
+@click.argument("token_id")
+@_state_option
+@_friendly
+def token_revoke(token_id: str, state: Path):
+    """Revoke the token TOKEN_ID: it stops working on the next request."""
+    from .state import open_state
+
+    open_state(state).revoke_token(token_id)
+    click.echo(f"token {token_id} revoked")
+
+
+@service.command("entitle")
+@click.argument("user")
+@click.argument("entitlement")
+@_state_option
+@click.option("--revoke", is_flag=True, help="Withdraw the entitlement instead.")
+@_friendly
+def entitle(user: str, entitlement: str, state: Path, revoke: bool):
+    """Grant USER an ENTITLEMENT beyond their role (teaching.sandbox: record-level teaching)."""
+    from .state import open_state
+
+    open_state(state).entitle(user, entitlement, revoke=revoke)
+    click.echo(f"{entitlement} {'withdrawn from' if revoke else 'granted to'} {user}")
+
+
+@service.command("run")
+@_state_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535))
+@_friendly
+def run(state: Path, host: str, port: int):
+    """Serve the cohort of STATE over HTTP until stopped (Ctrl-C or SIGTERM)."""
+    from .server import serve
+
+    serve(state, host=host, port=port)

@@ -1,0 +1,272 @@
+"""The client of the data-access service: ``workbench.connect(url)`` → a remote cohort.
+
+>>> cohort = workbench.connect("http://127.0.0.1:8765")            # doctest: +SKIP
+>>> s = cohort.session(purpose=workbench.Research(project="EPI-7"))  # doctest: +SKIP
+>>> s.allele_counts(gene="SCN1A")                                    # doctest: +SKIP
+
+A :class:`RemoteSession` has the methods of :class:`workbench.access.session.Session`, with the
+same arguments, results and errors (``AccessDenied``, ``DisclosureRefused`` …), so notebooks
+run unchanged against either. The difference is where the work happens: the service decides,
+filters, computes and audits; the client sends a purpose and arguments and receives plain
+values. Who asks is the token's user. The token comes from ``token=`` or the environment
+(``WORKBENCH_TOKEN``); a data steward issues it (``workbench service token issue``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import numpy as np
+import pandas as pd
+import requests
+
+from .. import errors as _errors
+from ..access.policy import purpose_to_dict
+from ..access.session import Session
+from ..errors import (
+    AccessDenied,
+    AuthenticationError,
+    ConfigurationError,
+    InputError,
+    WorkbenchError,
+)
+from . import wire
+from .app import SESSION_METHODS
+
+__all__ = ["AuthenticationError", "RemoteCohort", "RemoteSession", "connect"]
+
+TOKEN_ENV = "WORKBENCH_TOKEN"
+_TIMEOUT = (5, 600)
+#: How many issued results a client remembers handles for (the service keeps 64).
+_REMEMBERED = 32
+
+
+def connect(url: str, *, token: str | None = None) -> RemoteCohort:
+    """A :class:`RemoteCohort` served by the data-access service at ``url``.
+
+    Raises :class:`AuthenticationError` when the token is refused and
+    :class:`~workbench.errors.ConfigurationError` when no service answers at ``url``.
+    """
+    token = token or os.environ.get(TOKEN_ENV)
+    if not token:
+        raise InputError(
+            f"no token: pass token=… or set {TOKEN_ENV}; a data steward issues one with "
+            "`workbench service token issue USER --state DIR`"
+        )
+    return RemoteCohort(url, token)
+
+
+class _Transport:
+    def __init__(self, url: str, token: str):
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise InputError(f"url must be http(s)://host:port, got {url!r}")
+        self.url = url.rstrip("/")
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"token {token}"
+
+    def request(self, method: str, path: str, *, body=None, raw: bool = False):
+        try:
+            r = self.http.request(
+                method,
+                f"{self.url}/api/v1/{path}",
+                data=None if body is None else wire.dumps(body),
+                headers={"Content-Type": "application/json"},
+                timeout=_TIMEOUT,
+            )
+        except requests.ConnectionError:
+            raise ConfigurationError(
+                f"no data-access service answers at {self.url}; start it with "
+                "`workbench service run --state DIR` or check the address"
+            ) from None
+        if r.status_code >= 400:
+            raise _error(r)
+        if r.status_code == 204:
+            return None
+        if raw:
+            return r.content
+        return wire.loads(r.content)
+
+
+def _error(r: requests.Response) -> WorkbenchError:
+    """The workbench error the service reported, rebuilt on this side."""
+    try:
+        body = r.json()
+        name, message, reasons = body["error"], body["message"], tuple(body.get("reasons", ()))
+    except (ValueError, KeyError, TypeError):
+        return ConfigurationError(f"the service answered {r.status_code} without an explanation")
+    cls = getattr(_errors, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, WorkbenchError)):
+        cls = AccessDenied if r.status_code == 403 else WorkbenchError
+    if issubclass(cls, AccessDenied):
+        return cls(message, reasons=reasons)
+    if cls is _errors.AuditIntegrityError:
+        return cls(message, sequence=None)
+    try:
+        return cls(message)
+    except TypeError:
+        return WorkbenchError(message)
+
+
+class RemoteCohort:
+    """A cohort behind the data-access service: sessions only, no files."""
+
+    def __init__(self, url: str, token: str):
+        self._transport = _Transport(url, token)
+        self._info = self._transport.request("GET", "cohort")
+        self.user = self._transport.request("GET", "me")["user"]
+
+    @property
+    def name(self) -> str:
+        return self._info["name"]
+
+    @property
+    def preset(self) -> str:
+        return self._info["preset"]
+
+    @property
+    def contigs(self) -> dict[str, int]:
+        return dict(self._info["contigs"])
+
+    def __repr__(self) -> str:
+        return f"<RemoteCohort {self.name!r} at {self._transport.url} as {self.user!r}>"
+
+    def session(self, *, purpose, user: str | None = None, today: str | None = None):
+        """A :class:`RemoteSession` for ``purpose``, as the token's user.
+
+        ``user`` may be given so code written for the in-process mode runs unchanged; it must
+        then be the token's user. ``today`` is a data steward's what-if (recorded).
+        """
+        if user is not None and user != self.user:
+            raise InputError(
+                f"you are signed in to the service as {self.user!r}, not {user!r}: the service "
+                "knows who you are from your token"
+            )
+        body = {"purpose": purpose_to_dict(purpose)}
+        if today is not None:
+            body["today"] = today
+        opened = self._transport.request("POST", "sessions", body=body)
+        return RemoteSession(self, opened)
+
+
+def _remote(name: str):
+    @functools.wraps(getattr(Session, name))
+    def method(self, *args, **kwargs):
+        return self._call(name, args, kwargs)
+
+    return method
+
+
+class RemoteSession:
+    """A session held by the service; the same methods as an in-process ``Session``."""
+
+    def __init__(self, cohort: RemoteCohort, opened: dict):
+        self.cohort = cohort
+        self.user = opened["user"]
+        self.purpose = opened["purpose"]
+        self.today = opened["today"]
+        self._key = opened["session"]
+        self._handles: dict[int, tuple[object, str]] = {}
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<RemoteSession user={self.user!r} purpose={self.purpose}>"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        """Close the session on the service (a closed session refuses every call)."""
+        if not self._closed:
+            self._closed = True
+            self.cohort._transport.request("DELETE", f"sessions/{self._key}")
+
+    def _call(self, name: str, args, kwargs):
+        if self._closed:
+            raise AccessDenied("this session is closed; open a new one", reasons=())
+        reply = self.cohort._transport.request(
+            "POST", f"sessions/{self._key}/call/{name}", body={"args": list(args), "kwargs": kwargs}
+        )
+        if "$view" in reply:
+            return RemoteGenotypeView(self, reply["$view"])
+        value, handle = reply["value"], reply["handle"]
+        if handle is not None and isinstance(value, pd.DataFrame | dict | list):
+            self._handles[id(value)] = (value, handle)
+            while len(self._handles) > _REMEMBERED:
+                self._handles.pop(next(iter(self._handles)))
+        return value
+
+    def export(self, result) -> dict:
+        """The airlock (see :meth:`Session.export`): the service releases what it issued."""
+        held = self._handles.get(id(result))
+        if held is not None and held[0] is result:
+            return self._call("export", (), {"handle": held[1]})
+        return self._call("export", (result,), {})
+
+
+for _name in SESSION_METHODS:
+    if _name != "export":
+        setattr(RemoteSession, _name, _remote(_name))
+RemoteSession.export.__doc__ = Session.export.__doc__
+
+
+class RemoteGenotypeView:
+    """A genotype view held by the service (see :class:`workbench.access.view.GenotypeView`).
+
+    ``genotypes()`` is decided and audited by the service as one read; its chunks then come
+    over the wire as ``.npy`` bodies, lazily, as a dask array.
+    """
+
+    def __init__(self, session: RemoteSession, opened: dict):
+        self._session = session
+        self._handle = opened["handle"]
+        self._samples = opened["samples"]
+        self._contigs = dict(opened["contigs"])
+        self.notes = tuple(opened["notes"])
+
+    def __repr__(self) -> str:
+        return f"<RemoteGenotypeView people={len(self._samples)} for {self._session!r}>"
+
+    @property
+    def sample_ids(self) -> list[str]:
+        return list(self._samples.person_id)
+
+    @property
+    def contigs(self) -> dict[str, int]:
+        return dict(self._contigs)
+
+    def samples(self) -> pd.DataFrame:
+        return self._samples.copy()
+
+    def _op(self, op: str, kwargs: dict):
+        s = self._session
+        return s.cohort._transport.request(
+            "POST", f"sessions/{s._key}/views/{self._handle}/{op}", body={"kwargs": kwargs}
+        )
+
+    def variants(self, *, contig: str | None = None, region=None) -> pd.DataFrame:
+        return self._op("variants", {"contig": contig, "region": region})["value"]
+
+    def genotypes(self, *, contig: str | None = None, region=None):
+        """Calls of the people in view, as a lazy :class:`allel.GenotypeDaskArray`."""
+        import allel
+        import dask
+        import dask.array as da
+
+        opened = self._op("genotypes", {"contig": contig, "region": region})
+        transport, key = self._session.cohort._transport, self._session._key
+        shape, dtype = tuple(opened["shape"]), np.dtype(opened["dtype"])
+
+        def fetch(i: int) -> np.ndarray:
+            body = transport.request("GET", f"sessions/{key}/reads/{opened['read']}/{i}", raw=True)
+            return wire.array_from_bytes(body)
+
+        blocks = [
+            da.from_delayed(dask.delayed(fetch)(i), shape=(n, *shape[1:]), dtype=dtype)
+            for i, n in enumerate(opened["chunks"])
+        ]
+        array = da.concatenate(blocks, axis=0) if blocks else da.zeros(shape, dtype=dtype)
+        return allel.GenotypeDaskArray(array)

@@ -1,0 +1,277 @@
+"""The data-access service's own state: its keys, its users' tokens and entitlements.
+
+``workbench service init COHORT --state DIR`` creates, outside the cohort folder::
+
+    DIR/                      0700, owned by the service's OS account
+      service.json            which cohort it serves; when it was set up
+      secrets/                0700: the keys the sessions use, never inside the cohort
+        project-pseudonym.key   fresh from the OS random source (not derivable from the seed)
+        audit.key               the cohort's audit key ring plus a fresh current version
+        audit-checkpoints.jsonl the chain's heads, written by the service only
+        releases-*.jsonl        disclosure history, for everyone who asks
+      tokens.sqlite           0600: token digests (SHA-256, never the token), expiry,
+                              revocation; entitlements a steward granted
+
+Tokens are random 256-bit strings shown once at issue: only their SHA-256 digest is kept (a
+token has the entropy of a key, so a slow password hash adds nothing; JupyterHub stores its API
+tokens the same way). Every token expires, and a revoked or expired one stops working on the
+next request. The cohort's own files stay reproducible from its seed; nothing here is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigurationError, InputError, KeyMissingError, OutputExistsError
+from ..io import atomic_dir, write_json
+
+__all__ = [
+    "ENTITLEMENTS",
+    "ServiceState",
+    "init_state",
+    "open_state",
+]
+
+#: What a steward may grant beyond a role.
+ENTITLEMENTS = ("teaching.sandbox",)
+SECRETS_DIR = "secrets"
+CONFIG_FILE = "service.json"
+TOKENS_FILE = "tokens.sqlite"
+TOKEN_PREFIX = "cgw_"
+_MAX_DAYS = 366
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS tokens (
+        token_id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        digest TEXT NOT NULL UNIQUE,
+        note TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        revoked_at TEXT
+    ) STRICT""",
+    """CREATE TABLE IF NOT EXISTS entitlements (
+        user_id TEXT NOT NULL,
+        entitlement TEXT NOT NULL,
+        granted_at TEXT NOT NULL,
+        PRIMARY KEY (user_id, entitlement)
+    ) STRICT""",
+)
+
+
+def _now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0)
+
+
+def _iso(t: _dt.datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a token belongs to, as the service decided it."""
+
+    user: str
+    token_id: str
+    expires_at: str
+    entitlements: frozenset[str]
+
+
+class ServiceState:
+    """An initialised state folder (see the module docstring); open with :func:`open_state`."""
+
+    def __init__(self, path: Path, config: dict):
+        self.path = path
+        self.cohort_path = Path(config["cohort"])
+        self.secrets = path / SECRETS_DIR
+        self._tokens = path / TOKENS_FILE
+
+    def __repr__(self) -> str:
+        return f"<ServiceState {self.path} serving {self.cohort_path.name}>"
+
+    @contextlib.contextmanager
+    def _db(self):
+        conn = sqlite3.connect(self._tokens, isolation_level=None, timeout=10)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    # -- tokens ---------------------------------------------------------------------------------
+    def issue_token(self, user: str, *, days: int = 30, note: str = "") -> tuple[str, str]:
+        """A new token for ``user`` (a principal of the cohort's registry): ``(token_id, token)``.
+
+        The token itself is returned once and never stored.
+        """
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= _MAX_DAYS:
+            raise InputError(f"--days must be 1 to {_MAX_DAYS}, got {days!r}")
+        if "\n" in note or len(note) > 200:
+            raise InputError("--note must be one line of at most 200 characters")
+        self._known_principal(user)
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token_id = secrets.token_hex(4)
+        now = _now()
+        with self._db() as conn:
+            conn.execute(
+                "INSERT INTO tokens VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                (token_id, user, _digest(token), note, _iso(now),
+                 _iso(now + _dt.timedelta(days=days))),
+            )  # fmt: skip
+        return token_id, token
+
+    def revoke_token(self, token_id: str) -> None:
+        """Revoke a token by its id (as ``token list`` shows it); it stops working at once."""
+        with self._db() as conn:
+            cur = conn.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL",
+                (_iso(_now()), token_id),
+            )
+        if cur.rowcount != 1:
+            raise InputError(f"no token {token_id!r} in force; see `workbench service token list`")
+
+    def tokens(self) -> list[dict]:
+        """Every token ever issued: id, user, note, created, expires, revoked (no secrets)."""
+        with self._db() as conn:
+            rows = conn.execute(
+                "SELECT token_id, user_id, note, created_at, expires_at, revoked_at FROM tokens "
+                "ORDER BY created_at, token_id"
+            ).fetchall()
+        keys = ("token_id", "user", "note", "created_at", "expires_at", "revoked_at")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def authenticate(self, token: str | None) -> Identity | None:
+        """The identity behind ``token``, or ``None`` (unknown, expired or revoked)."""
+        if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+            return None
+        with self._db() as conn:
+            row = conn.execute(
+                "SELECT token_id, user_id, expires_at, revoked_at FROM tokens WHERE digest = ?",
+                (_digest(token),),
+            ).fetchone()
+            if row is None or row[3] is not None or row[2] <= _iso(_now()):
+                return None
+            granted = conn.execute(
+                "SELECT entitlement FROM entitlements WHERE user_id = ?", (row[1],)
+            ).fetchall()
+        return Identity(row[1], row[0], row[2], frozenset(g for (g,) in granted))
+
+    # -- entitlements -----------------------------------------------------------------------------
+    def entitle(self, user: str, entitlement: str, *, revoke: bool = False) -> None:
+        """Grant (or with ``revoke``, withdraw) an entitlement such as ``teaching.sandbox``."""
+        if entitlement not in ENTITLEMENTS:
+            raise InputError(
+                f"unknown entitlement {entitlement!r}; one of {', '.join(ENTITLEMENTS)}"
+            )
+        self._known_principal(user)
+        with self._db() as conn:
+            if revoke:
+                conn.execute(
+                    "DELETE FROM entitlements WHERE user_id = ? AND entitlement = ?",
+                    (user, entitlement),
+                )
+            else:
+                conn.execute(
+                    "INSERT OR IGNORE INTO entitlements VALUES (?, ?, ?)",
+                    (user, entitlement, _iso(_now())),
+                )
+
+    def _known_principal(self, user: str) -> None:
+        from ..access.policy import load_principal
+        from ..access.schema import connect
+
+        if not isinstance(user, str) or not user:
+            raise InputError("give a user id such as 'dr.jensen'")
+        with contextlib.closing(connect(self.cohort_path / "registry.sqlite", readonly=True)) as c:
+            if load_principal(c, user) is None:
+                raise InputError(
+                    f"{user!r} is not a principal of the cohort's registry; add them first"
+                )
+
+
+def init_state(state: str | os.PathLike, cohort: str | os.PathLike) -> ServiceState:
+    """Create a service state folder for ``cohort`` (see the module docstring).
+
+    Refuses a state folder inside the cohort folder (a copy of the cohort would carry the
+    keys) and one that exists already. Written to a temporary folder, then renamed.
+    """
+    from ..access.pseudonyms import rotate_key, write_service_key
+    from ..access.session import AUDIT_KEY_FILE, CHECKPOINT_FILE, PSEUDONYM_KEY_FILE, SERVICE_DIR
+
+    state, cohort = Path(state).absolute(), Path(cohort).absolute()
+    if not (cohort / "registry.sqlite").is_file():
+        raise InputError(
+            f"{cohort} is not a cohort folder (no registry.sqlite); give the folder "
+            "`workbench generate` wrote"
+        )
+    if state.resolve().is_relative_to(cohort.resolve()):
+        raise InputError(
+            f"the service state {state} lies inside the cohort folder; keep it outside, where "
+            "no copy of the cohort carries its keys"
+        )
+    if state.exists():
+        raise OutputExistsError(
+            f"{state} exists; a service state is created once: choose a new --state folder"
+        )
+    cohort_audit_key = cohort / SERVICE_DIR / AUDIT_KEY_FILE
+    if not cohort_audit_key.is_file():
+        raise KeyMissingError(f"{cohort_audit_key} is missing; regenerate the cohort")
+    with atomic_dir(state) as tmp:
+        os.chmod(tmp, 0o700)
+        keys = tmp / SECRETS_DIR
+        keys.mkdir(mode=0o700)
+        write_service_key(
+            keys / PSEUDONYM_KEY_FILE, rng=None, created_for="data-access service pseudonyms"
+        )
+        # Earlier entries of the audit chain verify with the cohort's key; every entry the
+        # service writes uses a fresh version only the service holds.
+        shutil.copyfile(cohort_audit_key, keys / AUDIT_KEY_FILE)
+        os.chmod(keys / AUDIT_KEY_FILE, 0o600)
+        rotate_key(keys / AUDIT_KEY_FILE, rng=None)
+        # The chain's heads so far come along, so the earlier entries stay anchored.
+        checkpoints = cohort / SERVICE_DIR / CHECKPOINT_FILE
+        if checkpoints.is_file():
+            shutil.copyfile(checkpoints, keys / CHECKPOINT_FILE)
+        else:
+            (keys / CHECKPOINT_FILE).touch()
+        os.chmod(keys / CHECKPOINT_FILE, 0o600)
+        write_json(tmp / CONFIG_FILE, {"cohort": str(cohort), "created_at": _iso(_now())})
+        with contextlib.closing(sqlite3.connect(tmp / TOKENS_FILE, isolation_level=None)) as c:
+            for statement in _SCHEMA:
+                c.execute(statement)
+        os.chmod(tmp / TOKENS_FILE, 0o600)
+    return open_state(state)
+
+
+def open_state(state: str | os.PathLike) -> ServiceState:
+    """Open a state folder made by :func:`init_state`; one-line errors when it is not one."""
+    state = Path(state)
+    config_path = state / CONFIG_FILE
+    if not config_path.is_file():
+        raise ConfigurationError(
+            f"{state} is not a service state folder (no {CONFIG_FILE}); create one with "
+            "`workbench service init COHORT --state DIR`"
+        )
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        Path(config["cohort"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise ConfigurationError(
+            f"{config_path} is damaged ({e}); restore it from backup"
+        ) from None
+    for part in (SECRETS_DIR, TOKENS_FILE):
+        if not (state / part).exists():
+            raise ConfigurationError(f"{state / part} is missing; restore the state folder")
+    return ServiceState(state, config)
