@@ -12,7 +12,12 @@ Fixture rules:
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -40,3 +45,73 @@ def cohort_copy(tiny_cohort_path, tmp_path) -> Path:
     dest = tmp_path / "cohort"
     shutil.copytree(tiny_cohort_path, dest)
     return dest
+
+
+# -- the data-access service -------------------------------------------------------------------
+#: One token is issued for each of these principals of the tiny cohort.
+SERVICE_USERS = (
+    "teacher.berg",
+    "student.ali",
+    "lab.researcher",
+    "anc.researcher",
+    "steward.larsen",
+    "dr.jensen",
+)
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Service:
+    """``workbench service run`` over a private copy of the tiny cohort, a token per user."""
+
+    def __init__(self, root: Path, cohort: Path):
+        import requests
+
+        from workbench.service import init_state
+
+        self.cohort = cohort
+        self.state_path = root / "state"
+        self.state = init_state(self.state_path, cohort)
+        self.tokens = {u: self.state.issue_token(u)[1] for u in SERVICE_USERS}
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = root / "service.log"
+        exe = Path(sys.executable).with_name("workbench")
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                [exe, "service", "run", "--state", self.state_path, "--port", str(self.port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{self.url}/api/v1/health", timeout=1).raise_for_status()
+                break
+            except requests.RequestException:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"no service:\n{self.log.read_text()}") from None
+                time.sleep(0.2)
+
+    def connect(self, user: str):
+        import workbench
+
+        return workbench.connect(self.url, token=self.tokens[user])
+
+    def stop(self) -> str:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        return self.log.read_text()
+
+
+@pytest.fixture
+def service(cohort_copy, tmp_path):
+    """A data-access service on 127.0.0.1 over a copy of the tiny cohort, stopped after."""
+    running = Service(tmp_path, cohort_copy)
+    yield running
+    if running.process.poll() is None:
+        running.stop()

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -36,60 +35,8 @@ from workbench.service import init_state, open_state
 pytestmark = pytest.mark.slow
 
 GENE_REGION = ("chr1", 1, 300_000)
-USERS = ("teacher.berg", "student.ali", "lab.researcher", "steward.larsen", "dr.jensen")
 TOKEN = re.compile(r"cgw_[A-Za-z0-9_-]{20,}")
 PERSON_ID = re.compile(r"\bP\d{5}\b")
-
-
-def _free_port() -> int:
-    with contextlib.closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Service:
-    """A running service over a private copy of the tiny cohort, with a token per user."""
-
-    def __init__(self, root: Path, cohort: Path):
-        self.cohort = cohort
-        self.state_path = root / "state"
-        self.state = init_state(self.state_path, cohort)
-        self.tokens = {u: self.state.issue_token(u)[1] for u in USERS}
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = root / "service.log"
-        exe = Path(sys.executable).with_name("workbench")
-        with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(
-                [exe, "service", "run", "--state", self.state_path, "--port", str(self.port)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"{self.url}/api/v1/health", timeout=1).raise_for_status()
-                break
-            except requests.RequestException:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"no service:\n{self.log.read_text()}") from None
-                time.sleep(0.2)
-
-    def connect(self, user: str):
-        return workbench.connect(self.url, token=self.tokens[user])
-
-    def stop(self) -> str:
-        self.process.terminate()
-        self.process.wait(timeout=30)
-        return self.log.read_text()
-
-
-@pytest.fixture
-def service(cohort_copy, tmp_path):
-    running = Service(tmp_path, cohort_copy)
-    yield running
-    if running.process.poll() is None:
-        running.stop()
 
 
 def _registry(path: Path, statement: str, params=()):

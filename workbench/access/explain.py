@@ -22,10 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import AccessDenied, ConsentDenied, InputError
+from ..errors import AccessDenied, InputError
 from .policy import (
     Research,
-    Stewardship,
     Teaching,
     Treatment,
     consent_filter,
@@ -207,8 +206,8 @@ def consent_history(source, person_id: str) -> pd.DataFrame:
     """
     if not isinstance(person_id, str) or not person_id:
         raise InputError(f"person_id must be an internal id such as 'P00003', got {person_id!r}")
-    if isinstance(source, Session):
-        return _history_in_session(source, person_id)
+    if hasattr(source, "consent_history"):  # a session, in process or through the service
+        return source.consent_history(person_id)
     if not callable(source):
         raise InputError(
             "source must be a Session or a callable returning a registry connection, "
@@ -219,33 +218,6 @@ def consent_history(source, person_id: str) -> pd.DataFrame:
     if history.empty:
         raise InputError(f"no consent is recorded for {person_id!r}; check the person id")
     return history
-
-
-def _history_in_session(session: Session, person_id: str) -> pd.DataFrame:
-    purpose = session.purpose
-
-    def compute(access, people):
-        if not isinstance(purpose, Treatment | Stewardship):
-            raise AccessDenied(
-                "a person's consent is shown to their treating clinician or a data steward only",
-                reasons=("consent.view_not_allowed",),
-            )
-        # A clinician may see a withdrawn patient's consent too: check the care view
-        # before consent filters, not the filtered people.
-        if isinstance(purpose, Treatment) and person_id not in access.people:
-            raise ConsentDenied(
-                "this person is not a patient in this care session",
-                reasons=("consent.view_not_own_patient",),
-            )
-        history = load_consent_history(session._conn, person_id=person_id)
-        if history.empty:
-            raise InputError(f"no consent is recorded for {person_id!r}; check the person id")
-        return history, len(history)
-
-    needs = {Treatment: "record", Stewardship: "admin"}.get(type(purpose), "any")
-    # Session._call decides, audits and refuses exactly as the session's own reads do: a
-    # refused look at someone's consent is on the audit log too.
-    return session._call("consent_history", {"person": person_id}, compute, needs=needs)
 
 
 # -- access ----------------------------------------------------------------------------------
@@ -298,6 +270,8 @@ def explain_access(session: Session, *, count: bool = True) -> dict:
         Never a person id or pseudonym, never another user's grant.
     """
     if not isinstance(session, Session):
+        if hasattr(session, "explain"):  # a session held by the data-access service
+            return session.explain(count=count)
         raise InputError(f"session must be a workbench Session, got {type(session).__name__}")
     decision = session.decision()
     purpose = session.purpose
@@ -392,6 +366,13 @@ def patients_of(cohort, *, user: str, today: str | None = None) -> list[str]:
     """
     if not isinstance(user, str) or not user:
         raise InputError(f"user must be a user id such as 'dr.jensen', got {user!r}")
+    if hasattr(cohort, "worklist"):  # a cohort behind the data-access service
+        if user != cohort.user or today is not None:
+            raise InputError(
+                f"through the service you see your own worklist ({cohort.user!r}) on the "
+                "service's date only"
+            )
+        return cohort.worklist()
     with contextlib.closing(connect(Path(cohort.path) / "registry.sqlite", readonly=True)) as conn:
         if today is None:
             row = conn.execute("SELECT value FROM meta WHERE key = 'reference_date'").fetchone()
@@ -423,6 +404,8 @@ def view_overlap(a: Session, b: Session) -> dict:
         ``shared_labels`` (labels that appear in both results: 0 when the projects' pseudonyms
         cannot be joined).
     """
+    if hasattr(a, "overlap_with"):  # sessions held by the data-access service
+        return a.overlap_with(b)
     for name, s in (("a", a), ("b", b)):
         if not isinstance(s, Session):
             raise InputError(f"{name} must be a workbench Session, got {type(s).__name__}")

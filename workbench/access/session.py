@@ -52,6 +52,7 @@ from .disclosure import DifferencingGuard, ExportRequest, mask_counts, review_ex
 from .duo import Decision, Reason, deny
 from .policy import (
     Research,
+    Stewardship,
     Treatment,
     consent_filter,
     evaluate,
@@ -744,9 +745,45 @@ class Session:
         return self._administer("revoke_grant", _admin.revoke_grant, {}, fields)
 
     def consent_history(self, person_id: str) -> pd.DataFrame:
-        """Every consent version of one person, oldest first (stewards)."""
-        fixed = {"person_id": person_id}
-        return self._administer("consent_history", _admin.consent_history, fixed, {})
+        """Every consent version of one person, oldest first; decided and audited.
+
+        A treating clinician may read the consent of a patient in their care (a withdrawn
+        one's too: it says why the patient left the view), a data steward anyone's; every
+        other purpose is refused with :class:`~workbench.errors.AccessDenied`.
+        """
+        if not isinstance(person_id, str) or not person_id:
+            raise InputError(
+                f"person_id must be an internal id such as 'P00003', got {person_id!r}"
+            )
+        purpose = self.purpose
+
+        def compute(access, people):
+            if not isinstance(purpose, Treatment | Stewardship):
+                raise AccessDenied(
+                    "a person's consent is shown to their treating clinician or a data steward "
+                    "only",
+                    reasons=("consent.view_not_allowed",),
+                )
+            # The care view before consent filters, not the filtered people.
+            if isinstance(purpose, Treatment) and person_id not in access.people:
+                raise ConsentDenied(
+                    "this person is not a patient in this care session",
+                    reasons=("consent.view_not_own_patient",),
+                )
+            history = _admin.consent_history(self._conn, person_id=person_id)
+            return history, len(history)
+
+        needs = {Treatment: "record", Stewardship: "admin"}.get(type(purpose), "any")
+        return self._call("consent_history", {"person": person_id}, compute, needs=needs)
+
+    def explain(self, *, count: bool = True) -> dict:
+        """Why this session's view includes or excludes what it does, in words and counts.
+
+        See :func:`workbench.access.explain.explain_access` (never an id or a pseudonym).
+        """
+        from .explain import explain_access
+
+        return explain_access(self, count=count)
 
     # -- helpers -------------------------------------------------------------------------------
     def _export_guard(self) -> DifferencingGuard:

@@ -10,10 +10,12 @@ Routes (JSON unless said otherwise; every route but ``health`` needs
     GET  /api/v1/health                         liveness, no data
     GET  /api/v1/me                             the caller's identity as the service sees it
     GET  /api/v1/cohort                         name, preset, contigs (no one's data)
+    GET  /api/v1/worklist                       the caller's own patients (clinicians)
     POST /api/v1/sessions                       {"purpose": {...}, "today": null} → {"session"}
     POST /api/v1/sessions/<s>/call/<method>     {"args": [...], "kwargs": {...}} → result
     POST /api/v1/sessions/<s>/views/<v>/<op>    a genotype view: variants, genotypes
     GET  /api/v1/sessions/<s>/reads/<r>/<i>     chunk i of a genotype read (.npy body)
+    POST /api/v1/sessions/<s>/overlap           {"other", "other_token"}: two views, counts
     DELETE /api/v1/sessions/<s>                 close the session
 
 Who asks is the token's user, never a field of the request; the decision date is the
@@ -76,6 +78,7 @@ SESSION_METHODS = (
     "revoke_grant",
     "consent_history",
     "genotype_view",
+    "explain",
 )
 #: Sessions a user may hold open at once, and how long an idle one lives (seconds).
 MAX_SESSIONS_PER_USER = 16
@@ -295,6 +298,28 @@ class Sessions(_Handler):
         )
 
 
+class Worklist(_Handler):
+    def get(self):
+        from ..access.explain import patients_of
+
+        self._json({"patients": patients_of(self.registry.cohort, user=self.identity.user)})
+
+
+class Overlap(_Handler):
+    """How two sessions' views overlap, in counts: the caller proves they hold both."""
+
+    def post(self, key):
+        from ..access.explain import view_overlap
+
+        held = self.registry.get(self.identity, key)
+        body = self._body()
+        other = self.registry.state.authenticate(body.get("other_token"))
+        if other is None:
+            raise tornado.web.HTTPError(404)
+        held_other = self.registry.get(other, str(body.get("other")))
+        self._json(view_overlap(held.session, held_other.session))
+
+
 class SessionClose(_Handler):
     def delete(self, key):
         self.registry.get(self.identity, key)
@@ -404,7 +429,9 @@ def make_app(state: ServiceState) -> tornado.web.Application:
         (r"/api/v1/me", Me, args),
         (r"/api/v1/cohort", CohortInfo, args),
         (r"/api/v1/sessions", Sessions, args),
+        (r"/api/v1/worklist", Worklist, args),
         (rf"/api/v1/sessions/{handle}", SessionClose, args),
+        (rf"/api/v1/sessions/{handle}/overlap", Overlap, args),
         (rf"/api/v1/sessions/{handle}/call/([a-z_]+)", Call, args),
         (rf"/api/v1/sessions/{handle}/views/{handle}/([a-z_]+)", ViewOp, args),
         (rf"/api/v1/sessions/{handle}/reads/{handle}/([0-9]{{1,9}})", ReadChunk, args),

@@ -62,6 +62,7 @@ class _Transport:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise InputError(f"url must be http(s)://host:port, got {url!r}")
         self.url = url.rstrip("/")
+        self.token = token
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"token {token}"
 
@@ -131,6 +132,10 @@ class RemoteCohort:
     def __repr__(self) -> str:
         return f"<RemoteCohort {self.name!r} at {self._transport.url} as {self.user!r}>"
 
+    def worklist(self) -> list[str]:
+        """The probands in your own current care (clinicians; empty for anyone else)."""
+        return list(self._transport.request("GET", "worklist")["patients"])
+
     def session(self, *, purpose, user: str | None = None, today: str | None = None):
         """A :class:`RemoteSession` for ``purpose``, as the token's user.
 
@@ -198,6 +203,16 @@ class RemoteSession:
             while len(self._handles) > _REMEMBERED:
                 self._handles.pop(next(iter(self._handles)))
         return value
+
+    def overlap_with(self, other: RemoteSession) -> dict:
+        """How this view and ``other``'s overlap, in counts (you must hold both sessions)."""
+        if not isinstance(other, RemoteSession):
+            raise InputError("both sessions must be held by the same data-access service")
+        return self.cohort._transport.request(
+            "POST",
+            f"sessions/{self._key}/overlap",
+            body={"other": other._key, "other_token": other.cohort._transport.token},
+        )
 
     def export(self, result) -> dict:
         """The airlock (see :meth:`Session.export`): the service releases what it issued."""
