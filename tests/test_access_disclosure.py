@@ -449,3 +449,17 @@ def test_persisted_history_survives_a_new_guard_and_damage_fails_closed(tmp_path
         DifferencingGuard(key=key, path=path)
     with pytest.raises(InputError, match="fixed key"):
         DifferencingGuard(path=tmp_path / "other.jsonl")
+
+
+def test_mask_rows_withholds_rows_whose_public_total_pins_a_small_count():
+    from workbench.access.disclosure import mask_rows
+
+    t = pd.DataFrame({"female": [29, 5, 3, 2], "male": [13, 1, 9, 3]}, index=["a", "b", "c", "d"])
+    masked, withheld = mask_rows(t, count_columns=["female", "male"])
+    # b: hiding 5 leaves it >= 5, and the total 6 then pins the 1; it cannot leave
+    assert withheld == ["b"]
+    out = masked.table
+    assert list(out.index) == ["a", "c", "d"]
+    assert list(out.loc["a"]) == [29, 13]  # nothing small: shown in full
+    assert list(out.loc["c"]) == ["<5", "*"]  # the total is public: one hidden cell is not
+    assert list(out.loc["d"]) == ["<5", "<5"]

@@ -67,6 +67,7 @@ __all__ = [
     "MaskedTable",
     "check_identifiers",
     "mask_counts",
+    "mask_rows",
     "review_export",
 ]
 
@@ -175,13 +176,13 @@ def _equations(n, m, n_counts, total_col, total_row, assume_known):
         cells = [((i, j), 1) for j in body_cols]
         if total_col is not None:
             eqs.append([*cells, ((i, total_col), -1)])
-        elif assume_known and len(cells) >= 2:
+        elif assume_known in (True, "rows") and len(cells) >= 2:
             eqs.append(cells)
     for j in range(m):
         cells = [((i, j), 1) for i in body_rows]
         if total_row is not None:
             eqs.append([*cells, ((total_row, j), -1)])
-        elif assume_known and len(cells) >= 2:
+        elif assume_known is True and len(cells) >= 2:
             eqs.append(cells)
     return eqs
 
@@ -340,7 +341,7 @@ def mask_counts(
     threshold: int = DEFAULT_THRESHOLD,
     total_column: str | None = None,
     total_row=None,
-    assume_margins_known: bool = True,
+    assume_margins_known: bool | str = True,
 ) -> MaskedTable:
     """Mask small counts and suppress complementary cells until none can be recovered.
 
@@ -359,8 +360,10 @@ def mask_counts(
         The index label of a row holding each column's sum over the other rows.
     assume_margins_known
         Treat every row and column total as known even when the table does not show it
-        (they can usually be had from another query). Set to false only when the totals are
-        truly unavailable; then only totals shown in the table are used.
+        (they can usually be had from another query). ``"rows"`` treats the row totals only
+        as known (each row's total is published elsewhere; column totals cannot be had). Set
+        to false only when the totals are truly unavailable; then only totals shown in the
+        table are used.
 
     Returns
     -------
@@ -397,8 +400,10 @@ def mask_counts(
         )
     if not table.index.is_unique:
         raise InputError("table index labels must be unique (cells are reported by label)")
-    if not isinstance(assume_margins_known, bool):
-        raise InputError(f"assume_margins_known must be a bool, got {assume_margins_known!r}")
+    if not isinstance(assume_margins_known, bool) and assume_margins_known != "rows":
+        raise InputError(
+            f"assume_margins_known must be True, False or 'rows', got {assume_margins_known!r}"
+        )
     values_arr = _count_matrix(table, columns)
     n, m = values_arr.shape
     n_counts = len(count_columns)
@@ -492,6 +497,52 @@ def mask_counts(
         total_column=total_column,
         total_row=total_row,
     )
+
+
+def mask_rows(
+    table: pd.DataFrame, *, count_columns, threshold: int = DEFAULT_THRESHOLD
+) -> tuple[MaskedTable, list]:
+    """Mask a table whose every row total is public, withholding rows no mask protects.
+
+    Each row's total is known (a variant's allele count is the same whoever it is grouped
+    by, and another table shows it), column totals are not: the rows are independent
+    problems. A row whose total pins a small count whatever is hidden (``[5, 1]`` with a total
+    of 6: hiding the 5 leaves it at least 5, so the other is 1) cannot leave at all; it is
+    withheld rather than refusing the whole table.
+
+    Returns
+    -------
+    (MaskedTable, list)
+        The masked table of the rows that may leave, and the index labels withheld.
+    """
+    try:
+        return (
+            mask_counts(
+                table,
+                count_columns=count_columns,
+                threshold=threshold,
+                assume_margins_known="rows",
+            ),
+            [],
+        )
+    except DisclosureRefused:
+        pass
+    withheld = []
+    for label in table.index:
+        try:
+            mask_counts(
+                table.loc[[label]],
+                count_columns=count_columns,
+                threshold=threshold,
+                assume_margins_known="rows",
+            )
+        except DisclosureRefused:
+            withheld.append(label)
+    kept = table.drop(index=withheld)
+    masked = mask_counts(
+        kept, count_columns=count_columns, threshold=threshold, assume_margins_known="rows"
+    )
+    return masked, withheld
 
 
 # -- identifiers ----------------------------------------------------------------------------

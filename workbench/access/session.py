@@ -48,7 +48,7 @@ from ..errors import (
 )
 from . import admin as _admin
 from .audit import AuditEntry, AuditLog, load_audit_key, query_log, verify, write_audit_key
-from .disclosure import DifferencingGuard, ExportRequest, mask_counts, review_export
+from .disclosure import DifferencingGuard, ExportRequest, mask_rows, review_export
 from .duo import Decision, Reason, deny
 from .policy import (
     Research,
@@ -549,14 +549,15 @@ class Session:
                 if not decision.approved:
                     raise DisclosureRefused(decision.reasons[0].detail, reasons=decision.codes)
             columns = [c for c in table.columns if c.startswith("ac_") and c != "ac_all"]
-            # Only the row total is shown; group totals over variants mean nothing to add up.
-            masked = mask_counts(
-                table.set_index("variant"),
-                count_columns=columns,
-                total_column="ac_all",
-                assume_margins_known=False,
-            )
+            # A variant's total (ac_all) is the same whatever the grouping, so it is always
+            # known: a table by sex shows what one by population would hide. It is never
+            # hidden (it is at least the threshold), and the groups are masked as if it were
+            # public. Group totals over variants add nothing a query can give.
+            by_variant = table.set_index("variant")
+            masked, withheld = mask_rows(by_variant[columns], count_columns=columns)
+            masked.table["ac_all"] = by_variant["ac_all"].drop(index=withheld).astype(int)
             masked.table.attrs.update(table.attrs)
+            masked.table.attrs["variants_not_shown"] += len(withheld)
             for group, population in populations.items():
                 self._guard.record(
                     user=self.user,
