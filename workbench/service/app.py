@@ -401,8 +401,7 @@ class ReadChunk(_Handler):
         i = int(index)
         if array is None or not 0 <= i < len(array.chunks[0]):
             raise tornado.web.HTTPError(404)
-        start = sum(array.chunks[0][:i])
-        block = np.asarray(array[start : start + array.chunks[0][i]].compute())
+        block = np.asarray(array.blocks[i].compute(scheduler="synchronous"))
         self.set_header("Content-Type", "application/x-npy")
         self.write(wire.array_to_bytes(block))
 

@@ -98,17 +98,19 @@ class ServiceState:
         self.cohort_path = Path(config["cohort"])
         self.secrets = path / SECRETS_DIR
         self._tokens = path / TOKENS_FILE
+        self._conn: sqlite3.Connection | None = None
 
     def __repr__(self) -> str:
         return f"<ServiceState {self.path} serving {self.cohort_path.name}>"
 
     @contextlib.contextmanager
     def _db(self):
-        conn = sqlite3.connect(self._tokens, isolation_level=None, timeout=10)
-        try:
-            yield conn
-        finally:
-            conn.close()
+        # One connection per state object, kept open: the service authenticates every
+        # request. Autocommit, so a revocation by `workbench service token revoke` in another
+        # process is seen on the very next request.
+        if self._conn is None:
+            self._conn = sqlite3.connect(self._tokens, isolation_level=None, timeout=10)
+        yield self._conn
 
     # -- tokens ---------------------------------------------------------------------------------
     def issue_token(self, user: str, *, days: int = 30, note: str = "") -> tuple[str, str]:

@@ -1,0 +1,160 @@
+"""What the trust boundary costs: the data-access service against the in-process session.
+
+All measured in one run, on one cohort, as ratios against the in-process peer:
+
+* **per call**: median wall time of ``session.samples()`` (decided, consent-filtered,
+  audited with a durable commit) and of ``session.decision()`` (decided only), through the
+  service on 127.0.0.1 and in process. Target: an audited call through the service under
+  5 ms.
+* **genotype reads**: a genotype view's calls over a whole contig, streamed as ``.npy`` chunks
+  from the service, against the same read in process, as throughput (MB/s) and a ratio.
+  Target: at least 50 % of in-process throughput.
+* **a notebook**: notebook 07 (one question, three roles) through the service and in process.
+  Target: within 1.5× of in-process.
+
+    python benchmarks/bench_service.py            # teaching cohort (~80 s to generate)
+    python benchmarks/bench_service.py --quick    # tiny cohort
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+USERS = ("teacher.berg", "lab.researcher", "anc.researcher", "student.ali", "steward.larsen",
+         "dr.jensen")  # fmt: skip
+N_CALLS = 200
+N_READS = 5
+
+
+def emit(case, metric, value, unit):
+    print(
+        json.dumps(dict(benchmark="service", case=case, metric=metric, value=value, unit=unit)),
+        flush=True,
+    )
+
+
+def median_ms(fn, n: int) -> float:
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+@contextlib.contextmanager
+def running_service(cohort: Path, root: Path):
+    from workbench.service import init_state
+
+    state = init_state(root / "state", cohort)
+    tokens = {u: state.issue_token(u)[1] for u in USERS}
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).with_name("workbench")
+    proc = subprocess.Popen(
+        [exe, "service", "run", "--state", root / "state", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        import requests
+
+        for _ in range(300):
+            with contextlib.suppress(requests.RequestException):
+                requests.get(f"{url}/api/v1/health", timeout=1).raise_for_status()
+                break
+            time.sleep(0.2)
+        yield url, tokens
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def bench_calls(local, remote, case: str) -> None:
+    from workbench import Teaching
+
+    for where, cohort in (("in process", local), ("service", remote)):
+        session = cohort.session(user="teacher.berg", purpose=Teaching())
+        session.samples()
+        samples = median_ms(session.samples, N_CALLS)
+        decision = median_ms(session.decision, N_CALLS)
+        emit(case, f"samples() per call, median, {where}", round(samples, 2), "ms")
+        emit(case, f"decision() per call, median, {where}", round(decision, 2), "ms")
+        if where == "in process":
+            base = samples
+    emit(case, "samples() service/in-process", round(samples / base, 2), "x")
+
+
+def bench_reads(local, remote, case: str) -> None:
+    from workbench import Teaching
+
+    contig = max(local.contigs, key=local.contigs.get)
+    speeds = {}
+    for where, cohort in (("in process", local), ("service", remote)):
+        view = cohort.session(user="teacher.berg", purpose=Teaching()).genotype_view()
+        times, nbytes = [], 0
+        for _ in range(N_READS):
+            t0 = time.perf_counter()
+            calls = np.asarray(view.genotypes(contig=contig).values.compute())
+            times.append(time.perf_counter() - t0)
+            nbytes = calls.nbytes
+        speeds[where] = nbytes / statistics.median(times) / 1e6
+        emit(f"{case} {contig}", f"genotype view read, {where}", round(speeds[where], 1), "MB/s")
+    ratio = speeds["service"] / speeds["in process"]
+    emit(f"{case} {contig}", "service/in-process throughput", round(ratio, 2), "x")
+
+
+def bench_notebook(cohort: Path, url: str, tokens: dict, case: str) -> None:
+    from workbench.regress.runner import run_notebook
+
+    path = REPO / "notebooks" / "07_consent_aware_access.ipynb"
+    timings = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        local_copy = Path(tmp) / "cohort"
+        shutil.copytree(cohort, local_copy)
+        for where, params in (
+            ("in process", {"cohort": str(local_copy)}),
+            ("service", {"cohort": str(cohort), "service": url, "tokens": tokens}),
+        ):
+            t0 = time.perf_counter()
+            run_notebook(path, parameters=params, cwd=path.parent)
+            timings[where] = time.perf_counter() - t0
+            emit(case, f"notebook 07, {where}", round(timings[where], 1), "s")
+    ratio = timings["service"] / timings["in process"]
+    emit(case, "notebook 07 service/in-process", round(ratio, 2), "x")
+
+
+def main(argv) -> None:
+    import workbench
+    from workbench.synth.generate import generate_cohort
+
+    preset = "tiny" if "--quick" in argv else "teaching"
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        made = generate_cohort(preset=preset, out=tmp / "made", seed=1, progress=False)
+        served = tmp / "served"
+        shutil.copytree(made, served)
+        local = workbench.open_cohort(made)
+        with running_service(served, tmp) as (url, tokens):
+            remote = workbench.connect(url, token=tokens["teacher.berg"])
+            bench_calls(local, remote, preset)
+            bench_reads(local, remote, preset)
+            bench_notebook(served, url, tokens, preset)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
