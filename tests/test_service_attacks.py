@@ -225,6 +225,30 @@ def test_a_folder_attacker_holding_the_cohorts_key_cannot_rewrite_the_chain(serv
     assert not report["ok"] and report["first_bad_seq"] == row["seq"]
 
 
+def test_a_registry_edited_outside_the_service_is_refused_until_a_steward_seals_it(service):
+    teacher = service.connect("teacher.berg").session(purpose=Teaching())
+    assert len(teacher.samples()) > 0
+    # A student with write access to the file makes herself a trainer (record-level reads).
+    with contextlib.closing(sqlite3.connect(service.cohort / "registry.sqlite")) as conn:
+        conn.execute("UPDATE principals SET role = 'trainer' WHERE user_id = 'student.ali'")
+        conn.commit()
+    student = service.connect("student.ali")
+    with pytest.raises(AccessDenied) as refused:
+        student.session(purpose=Teaching()).samples()
+    assert refused.value.reasons == ("integrity.registry_changed",)
+    with pytest.raises(AccessDenied):  # everyone's calls stop, not only hers
+        teacher.samples()
+    steward = service.connect("steward.larsen").session(purpose=Stewardship())
+    log = steward.audit_log(user="student.ali")
+    assert list(log.decision)[-1] == "deny"
+    with pytest.raises(AccessDenied):  # nothing is changed on top of an unexplained edit
+        steward.set_research_opt_out(
+            _consenting_person(service.cohort), opt_out=True, signed_on=steward.today, note="x"
+        )
+    steward.seal_registry(note="checked: student.ali's role change was approved by the trainer")
+    assert len(teacher.samples()) > 0
+
+
 def test_the_log_carries_no_token_person_id_or_handle(service):
     remote = service.connect("dr.jensen")
     patient = _registry(

@@ -50,6 +50,7 @@ from . import admin as _admin
 from .audit import AuditEntry, AuditLog, load_audit_key, query_log, verify, write_audit_key
 from .disclosure import DifferencingGuard, ExportRequest, mask_rows, review_export
 from .duo import Decision, Reason, deny
+from .integrity import SEAL_FILE, Seal
 from .policy import (
     Research,
     Stewardship,
@@ -83,6 +84,10 @@ CHECKPOINT_EVERY = 25
 #: The pseudonym namespace of teaching sessions (teaching sees no internal ids either).
 TEACHING_PROJECT = "teaching"
 _PATHOGENIC = ("Pathogenic", "Likely pathogenic")
+#: Steward calls that change the registry (each re-seals it in the service).
+_ADMIN_CHANGES = frozenset(
+    {"record_consent", "withdraw_consent", "set_research_opt_out", "grant_project", "revoke_grant"}
+)
 #: How many recent results a session remembers for the airlock.
 _REMEMBERED = 32
 
@@ -177,6 +182,10 @@ class Session:
         )
         self._audit_key = audit_key
         self._checkpoint_path = service / CHECKPOINT_FILE
+        # The data-access service seals the registry (see workbench.access.integrity); the
+        # cooperative mode has no seal: whoever holds the folder may edit it anyway.
+        seal = service / SEAL_FILE
+        self._seal = Seal(seal, audit_key.key) if seal.exists() else None
         self.today = today or today_of(self._conn)
         self._guard = _guard_for(cohort, service)
         self._issued: dict[int, _Issued] = {}
@@ -230,6 +239,12 @@ class Session:
             with transaction(self._conn):
                 access = self._evaluate(self._conn)
                 decision = _within_scope(access, needs)
+                if decision.approved and self._registry_changed(action):
+                    decision = deny(
+                        "integrity.registry_changed",
+                        "the registry was changed outside the data-access service; every call "
+                        "is refused until a data steward has checked it and sealed it again",
+                    )
                 if not decision.approved:
                     refusal = decision
                     self._audit.append(
@@ -297,11 +312,26 @@ class Session:
             conn, self.user, self.purpose, today=self.today, entitlements=self._entitlements
         )
 
+    def _registry_changed(self, action: str) -> bool:
+        """Whether the sealed registry was edited by someone else (fail closed from then on)."""
+        if self._seal is None or action == "seal_registry":
+            return False
+        changed = (
+            not self._seal.check(self._conn) if action == "open_session" else self._seal.broken()
+        )
+        # A steward must be able to look (audit log, consents) before sealing again, but not
+        # change anything on top of an outside edit: the new seal would vouch for both.
+        if changed and isinstance(self.purpose, Stewardship) and action not in _ADMIN_CHANGES:
+            return False
+        return changed
+
     def _maybe_checkpoint(self) -> None:
         seq = self._conn.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()[0]
         if seq and seq % CHECKPOINT_EVERY == 0:
             with transaction(self._conn):
                 self._audit.checkpoint()
+            if self._seal is not None:
+                self._seal.check(self._conn)
 
     def _remember(self, obj, *, kind: str, record_level: bool, populations=None, masked=None):
         # Held strongly (so an id cannot be reused while remembered), the last few only. A
@@ -719,7 +749,28 @@ class Session:
             value = function(self._conn, **fixed, **fields)
             return value, len(value) if isinstance(value, list | pd.DataFrame) else 1
 
-        return self._call(action, query, compute, needs="admin")
+        value = self._call(action, query, compute, needs="admin")
+        if self._seal is not None:
+            self._seal.write(self._conn)  # the service's own change: the new state is sealed
+        return value
+
+    def seal_registry(self, *, note: str) -> dict:
+        """Seal the registry as it is now, after a steward has checked an outside change.
+
+        Until then every call of the data-access service is refused. Stewards only; audited
+        with the ``note`` (say what was checked).
+        """
+        if self._seal is None:
+            raise InputError("this cohort is opened in process: there is no seal to renew")
+        if not isinstance(note, str) or not note.strip() or "\n" in note:
+            raise InputError("note must be one line saying what was checked")
+
+        def compute(access, people):
+            return {"sealed": True}, 1
+
+        value = self._call("seal_registry", {"note": note}, compute, needs="admin")
+        self._seal.write(self._conn)
+        return value
 
     def record_consent(self, person_id: str, **fields) -> dict:
         """Append a consent version, recorded by this steward (:func:`.admin.record_consent`)."""

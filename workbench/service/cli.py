@@ -5,6 +5,7 @@
     workbench service token list --state DIR        ids, users, expiry (never the tokens)
     workbench service token revoke ID --state DIR
     workbench service entitle USER teaching.sandbox --state DIR [--revoke]
+    workbench service seal --state DIR --steward USER --note TEXT   after an outside change
     workbench service run --state DIR [--host 127.0.0.1] [--port 8765]
 
 Errors print one line (``error: …``) and exit non-zero: 2 for bad input, 1 otherwise.
@@ -103,6 +104,29 @@ def entitle(user: str, entitlement: str, state: Path, revoke: bool):
 
     open_state(state).entitle(user, entitlement, revoke=revoke)
     click.echo(f"{entitlement} {'withdrawn from' if revoke else 'granted to'} {user}")
+
+
+@service.command("seal")
+@_state_option
+@click.option("--steward", required=True, help="The data steward who checked the registry.")
+@click.option("--note", required=True, help="What was checked (one line, audited).")
+@_friendly
+def seal(state: Path, steward: str, note: str):
+    """Seal the registry again after checking a change made outside the service.
+
+    Until then the service refuses every call. Run as the service's OS account; the sealing
+    is a steward's audited call.
+    """
+    from ..access.policy import Stewardship
+    from ..access.session import Session
+    from ..cohort import open_cohort
+    from .state import open_state
+
+    opened = open_state(state)
+    cohort = open_cohort(opened.cohort_path, verify=False)
+    with Session(cohort, user=steward, purpose=Stewardship(), secrets=opened.secrets) as s:
+        s.seal_registry(note=note)
+    click.echo(f"registry of {opened.cohort_path.name} sealed by {steward}")
 
 
 @service.command("run")

@@ -8,6 +8,7 @@
         project-pseudonym.key   fresh from the OS random source (not derivable from the seed)
         audit.key               the cohort's audit key ring plus a fresh current version
         audit-checkpoints.jsonl the chain's heads, written by the service only
+        registry.seal           keyed digest of the registry (see workbench.access.integrity)
         releases-*.jsonl        disclosure history, for everyone who asks
       tokens.sqlite           0600: token digests (SHA-256, never the token), expiry,
                               revocation; entitlements a steward granted
@@ -209,7 +210,10 @@ def init_state(state: str | os.PathLike, cohort: str | os.PathLike) -> ServiceSt
     Refuses a state folder inside the cohort folder (a copy of the cohort would carry the
     keys) and one that exists already. Written to a temporary folder, then renamed.
     """
+    from ..access.audit import load_audit_key
+    from ..access.integrity import SEAL_FILE, Seal
     from ..access.pseudonyms import rotate_key, write_service_key
+    from ..access.schema import connect
     from ..access.session import AUDIT_KEY_FILE, CHECKPOINT_FILE, PSEUDONYM_KEY_FILE, SERVICE_DIR
 
     state, cohort = Path(state).absolute(), Path(cohort).absolute()
@@ -249,6 +253,10 @@ def init_state(state: str | os.PathLike, cohort: str | os.PathLike) -> ServiceSt
         else:
             (keys / CHECKPOINT_FILE).touch()
         os.chmod(keys / CHECKPOINT_FILE, 0o600)
+        # The registry as it is now is what the service vouches for (see access.integrity).
+        audit_key = load_audit_key(keys / AUDIT_KEY_FILE)
+        with contextlib.closing(connect(cohort / "registry.sqlite", readonly=True)) as conn:
+            Seal(keys / SEAL_FILE, audit_key.key).write(conn)
         write_json(tmp / CONFIG_FILE, {"cohort": str(cohort), "created_at": _iso(_now())})
         with contextlib.closing(sqlite3.connect(tmp / TOKENS_FILE, isolation_level=None)) as c:
             for statement in _SCHEMA:
@@ -273,7 +281,7 @@ def open_state(state: str | os.PathLike) -> ServiceState:
         raise ConfigurationError(
             f"{config_path} is damaged ({e}); restore it from backup"
         ) from None
-    for part in (SECRETS_DIR, TOKENS_FILE):
+    for part in (SECRETS_DIR, TOKENS_FILE, f"{SECRETS_DIR}/registry.seal"):
         if not (state / part).exists():
             raise ConfigurationError(f"{state / part} is missing; restore the state folder")
     return ServiceState(state, config)
