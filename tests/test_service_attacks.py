@@ -249,6 +249,25 @@ def test_a_registry_edited_outside_the_service_is_refused_until_a_steward_seals_
     assert len(teacher.samples()) > 0
 
 
+def test_a_registry_restored_from_an_older_copy_stops_the_service(service):
+    # With no key at all: keep a copy, let work go on, put the copy back. The chain in the
+    # copy is intact; only the checkpoints kept in the service's state know it is old.
+    teacher = service.connect("teacher.berg").session(purpose=Teaching())
+    live = sqlite3.connect(service.cohort / "registry.sqlite")
+    old = sqlite3.connect(":memory:")
+    live.backup(old)
+    for _ in range(30):  # past the next external checkpoint
+        teacher.samples()
+    old.backup(live)  # through SQLite itself, so the live file and its WAL agree
+    live.close()
+    with pytest.raises(AccessDenied) as refused:
+        service.connect("student.ali").session(purpose=Teaching()).allele_counts(region=GENE_REGION)
+    assert refused.value.reasons == ("integrity.registry_changed",)
+    steward = service.connect("steward.larsen").session(purpose=Stewardship())
+    report = steward.audit_verify()
+    assert not report["ok"] and "cut off" in report["problem"]
+
+
 def test_the_log_carries_no_token_person_id_or_handle(service):
     remote = service.connect("dr.jensen")
     patient = _registry(

@@ -530,6 +530,35 @@ def _read_checkpoints(path: Path) -> tuple[list[dict], str | None]:
     return records, None
 
 
+def behind_last_checkpoint(conn: sqlite3.Connection, checkpoint_path) -> str | None:
+    """Whether the log lost what its newest external checkpoint recorded (cheap).
+
+    Reads only the checkpoint file's last line and one entry: a database restored from an
+    older copy, or truncated, no longer holds the checkpointed head. Returns the problem, or
+    ``None``. (:func:`verify` checks the whole chain.)
+    """
+    path = Path(checkpoint_path)
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 4096))
+            lines = f.read().decode("utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return None
+    if not lines or not lines[-1].strip():
+        return None
+    try:
+        head = json.loads(lines[-1])
+        seq, mac = int(head["head_seq"]), str(head["head_mac"])
+    except (ValueError, KeyError, TypeError):
+        return f"the last line of {path.name} is not a checkpoint"
+    row = conn.execute("SELECT mac FROM audit_log WHERE seq = ?", (seq,)).fetchone()
+    if row is None:
+        return f"the log no longer holds entry {seq}, which a checkpoint recorded: it was cut off"
+    if not hmac.compare_digest(str(row[0]), mac):
+        return f"entry {seq} differs from what a checkpoint recorded: the log was replaced"
+    return None
+
+
 def verify(conn: sqlite3.Connection, *, key, checkpoint_path, strict: bool = False) -> VerifyReport:
     """Recompute the chain and compare it with the external checkpoints.
 

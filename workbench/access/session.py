@@ -47,7 +47,15 @@ from ..errors import (
     WorkbenchError,
 )
 from . import admin as _admin
-from .audit import AuditEntry, AuditLog, load_audit_key, query_log, verify, write_audit_key
+from .audit import (
+    AuditEntry,
+    AuditLog,
+    behind_last_checkpoint,
+    load_audit_key,
+    query_log,
+    verify,
+    write_audit_key,
+)
 from .disclosure import DifferencingGuard, ExportRequest, mask_rows, review_export
 from .duo import Decision, Reason, deny
 from .integrity import SEAL_FILE, Seal
@@ -316,9 +324,13 @@ class Session:
         """Whether the sealed registry was edited by someone else (fail closed from then on)."""
         if self._seal is None or action == "seal_registry":
             return False
-        changed = (
-            not self._seal.check(self._conn) if action == "open_session" else self._seal.broken()
-        )
+        if action == "open_session":
+            rolled_back = behind_last_checkpoint(self._conn, self._checkpoint_path)
+            if rolled_back:
+                self._seal.mark_broken(rolled_back)
+            changed = not self._seal.check(self._conn)
+        else:
+            changed = self._seal.broken()
         # A steward must be able to look (audit log, consents) before sealing again, but not
         # change anything on top of an outside edit: the new seal would vouch for both.
         if changed and isinstance(self.purpose, Stewardship) and action not in _ADMIN_CHANGES:
