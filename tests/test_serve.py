@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -115,12 +116,57 @@ def test_bundle_holds_everything_to_start(tiny_cohort_path, tmp_path):
         "pool_size": 1
     }
     start = (out / "start.sh").read_text()
-    assert "requirements.lock" in start and '"$here/cohort"' not in start
-    assert "$here/cohort" in start
+    assert "requirements.lock" in start and 'default_cohort="$here/cohort"' in start
     assert subprocess.run(["sh", "-n", str(out / "start.sh")]).returncode == 0
     compile((out / "jupyterhub_service.py").read_text(), "hub", "exec")
     nb = json.loads((out / "case_review.ipynb").read_text())
     assert all(not c.get("outputs") for c in nb["cells"])
+
+
+def test_a_bundles_cohort_never_holds_the_hospital_side_and_the_answers_only_if_asked(
+    tiny_cohort_path, tmp_path
+):
+    from workbench import open_cohort
+
+    out = publish_bundle(
+        "case_review", out=tmp_path / "b", root=REPO, cohort=tiny_cohort_path, copy_cohort=True
+    )
+    copied = {p.name for p in (out / "cohort").iterdir()}
+    assert "keyholder" not in copied and "truth" not in copied
+    assert {"registry.sqlite", "genotypes.vcz", "manifest.json"} <= copied
+    assert open_cohort(out / "cohort").name  # withheld parts are absent, not missing
+    answers = publish_bundle(
+        "pipeline_qc",
+        out=tmp_path / "a",
+        root=REPO,
+        cohort=tiny_cohort_path,
+        copy_cohort=True,
+        with_answers=True,
+    )
+    assert (answers / "cohort" / "truth").is_dir()
+    assert not (answers / "cohort" / "keyholder").exists()
+    with pytest.raises(InputError, match="--with-answers"):
+        publish_bundle(
+            "pipeline_qc", out=tmp_path / "q", root=REPO, cohort=tiny_cohort_path, copy_cohort=True
+        )
+
+
+def test_start_script_quotes_every_name(tiny_cohort_path, tmp_path):
+    odd = tmp_path / "a cohort $(touch pwned) 'x' \"y\""
+    shutil.copytree(tiny_cohort_path, odd)
+    out = publish_bundle("consent_console", out=tmp_path / "b", root=REPO, cohort=odd)
+    start = (out / "start.sh").read_text()
+    line = next(x for x in start.splitlines() if x.startswith("default_cohort="))
+    shown = subprocess.run(
+        ["sh", "-c", f'{line}\nprintf %s "$default_cohort"'],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    )
+    assert shown.stdout == str(odd.resolve())
+    assert not (tmp_path / "pwned").exists()
+    compile((out / "jupyterhub_service.py").read_text(), "hub", "exec")
 
 
 def test_bundle_refers_to_the_cohort_and_refuses_a_full_folder(tiny_cohort_path, tmp_path):

@@ -189,9 +189,16 @@ def serve(dashboard, serve_all, cohort, port, no_preheat):
     default=Path("datasets/synthetic/teaching"),
     show_default=True,
 )
-@click.option("--copy-cohort", is_flag=True, help="Copy the cohort into the bundle.")
+@click.option(
+    "--copy-cohort", is_flag=True, help="Copy the cohort into the bundle (never keyholder/)."
+)
+@click.option(
+    "--with-answers",
+    is_flag=True,
+    help="Copy truth/ too (instructor material; needs --copy-cohort).",
+)
 @_friendly
-def publish(dashboard, out, static, cohort, copy_cohort):
+def publish(dashboard, out, static, cohort, copy_cohort, with_answers):
     """Publish a dashboard: a bundle that starts Voila anywhere, or a static HTML snapshot."""
     from .serve.publish import publish_bundle, static_snapshot
 
@@ -200,7 +207,9 @@ def publish(dashboard, out, static, cohort, copy_cohort):
             raise InputError("--copy-cohort is for bundles; a snapshot holds no data files")
         path = static_snapshot(dashboard, out=out, cohort=cohort)
     else:
-        path = publish_bundle(dashboard, out=out, cohort=cohort, copy_cohort=copy_cohort)
+        path = publish_bundle(
+            dashboard, out=out, cohort=cohort, copy_cohort=copy_cohort, with_answers=with_answers
+        )
         path = path / "start.sh"
     click.echo(f"wrote {path}")
 

@@ -160,6 +160,11 @@ class Cohort:
     def truth(self) -> dict[str, pd.DataFrame]:
         """Instructor material: ``cases`` and planted ``variants`` (answers to the exercises)."""
         folder = self.path / "truth"
+        if not folder.is_dir():
+            raise CohortFormatError(
+                f"{self.path} holds no truth/: the answers were withheld from this copy; an "
+                "instructor publishes them with --with-answers"
+            )
         return {
             "cases": pd.read_csv(folder / "cases.tsv", sep="\t"),
             "variants": pd.read_csv(folder / "variants.tsv", sep="\t"),

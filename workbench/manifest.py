@@ -117,12 +117,24 @@ def read_manifest(folder: str | os.PathLike) -> dict:
     return manifest
 
 
+#: Parts of a cohort a copy may withhold whole (a published bundle never carries the hospital
+#: side, and carries the answers only when an instructor asks): absent, not missing.
+WITHHOLDABLE = ("keyholder", "truth")
+
+
 def verify(folder: str | os.PathLike, manifest: Mapping | None = None) -> None:
-    """Raise :class:`CohortIntegrityError` naming every missing or altered file."""
+    """Raise :class:`CohortIntegrityError` naming every missing or altered file.
+
+    A part of :data:`WITHHOLDABLE` may be absent as a whole folder; a part present is
+    checked file by file.
+    """
     folder = Path(folder)
     manifest = read_manifest(folder) if manifest is None else manifest
+    withheld = tuple(f"{part}/" for part in WITHHOLDABLE if not (folder / part).exists())
     missing, changed = [], []
     for rel, digest in manifest["files"].items():
+        if rel.startswith(withheld):
+            continue
         p = folder / rel
         if p.is_symlink():
             raise CohortIntegrityError(
@@ -135,7 +147,11 @@ def verify(folder: str | os.PathLike, manifest: Mapping | None = None) -> None:
             missing.append(rel)
         elif file_sha256(p) != digest:
             changed.append(rel)
-    missing += [rel for rel in manifest.get("live_files", ()) if not (folder / rel).is_file()]
+    missing += [
+        rel
+        for rel in manifest.get("live_files", ())
+        if not rel.startswith(withheld) and not (folder / rel).is_file()
+    ]
     if missing or changed:
         parts = []
         if missing:

@@ -8,7 +8,9 @@ registry (or an existing environment)::
       voila.json              the project's Voila configuration (workbench.serve.voila_config)
       requirements.lock       the exact versions the project is tested with
       src/workbench/          the workbench package (no install step; on PYTHONPATH)
-      cohort/                 a copy of the cohort (--copy-cohort), else start.sh names it
+      cohort/                 a copy of the cohort (--copy-cohort), else start.sh names it:
+                              never its keyholder/ (the hospital side), and truth/ (the
+                              answers) only with --with-answers
       start.sh                creates .venv from the lock file when missing, starts Voila
       jupyterhub_service.py   a snippet registering the dashboard as a JupyterHub service
       README.md
@@ -26,6 +28,7 @@ import contextlib
 import html
 import json
 import os
+import shlex
 import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -52,6 +55,24 @@ WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
 _RECORD_MIME = "application/vnd.workbench.record+json"
 _PACKAGE = Path(__file__).resolve().parents[1]
+#: What a bundle's copy of a cohort holds (an allowlist: a new part stays out until named).
+#: ``service/`` holds the cooperative mode's keys, which a seeded cohort re-derives anyway;
+#: a data-access service's keys live in its own state folder, never in a cohort.
+COHORT_PARTS = (
+    "manifest.json",
+    "reference",
+    "genotypes.vcz",
+    "genotypes.vcf.gz",
+    "genotypes.vcf.gz.tbi",
+    "pedigree.ped",
+    "phenopackets",
+    "registry.sqlite",
+    "knowledge",
+    "reads",
+    "service",
+)
+#: Dashboards that show the planted truth next to results.
+NEEDS_ANSWERS = ("pipeline_qc",)
 
 
 def _e(value) -> str:
@@ -92,11 +113,12 @@ else
   fi
   py="$here/.venv/bin/python"
 fi
-export WORKBENCH_COHORT="${{WORKBENCH_COHORT:-{cohort}}}"
+default_cohort={cohort}
+export WORKBENCH_COHORT="${{WORKBENCH_COHORT:-$default_cohort}}"
 export PYTHONPATH="$here/src${{PYTHONPATH:+:$PYTHONPATH}}"
 export JUPYTER_PATH="$here/src/workbench/serve/share${{JUPYTER_PATH:+:$JUPYTER_PATH}}"
 export MPLBACKEND=Agg PYTHONDONTWRITEBYTECODE=1
-exec "$py" -m voila "$here/{name}.ipynb" --port="$PORT" --no-browser \\
+exec "$py" -m voila "$here"/{notebook} --port="$PORT" --no-browser \\
   --Voila.config_file_paths="$here" "$@"
 """
 
@@ -111,7 +133,7 @@ c.JupyterHub.services = [  # noqa: F821 (c is the hub's config object)
         "name": "{name}",
         "url": "http://127.0.0.1:{port}",
         "command": [
-            "{bundle}/start.sh",
+            {start},
             "--Voila.base_url=/services/{name}/",
             "--Voila.tornado_settings={{'headers': {{'Content-Security-Policy': "
             "\\"frame-ancestors 'self'\\"}}}}",
@@ -145,6 +167,7 @@ def publish_bundle(
     root: str | os.PathLike = ".",
     cohort: str | os.PathLike | None = None,
     copy_cohort: bool = False,
+    with_answers: bool = False,
     port: int = 8866,
 ) -> Path:
     """Write a self-contained folder that serves one dashboard (see the module docstring).
@@ -161,6 +184,9 @@ def publish_bundle(
         The cohort the dashboard opens (default ``<root>/datasets/synthetic/teaching``).
     copy_cohort
         Copy the cohort into ``out/cohort`` (self-contained), else refer to its absolute path.
+        The copy never holds ``keyholder/`` (national ids, the hospital side).
+    with_answers
+        Copy ``truth/`` too (planted variants, case answers: instructor material).
     port
         The port the JupyterHub snippet gives the service.
 
@@ -177,6 +203,13 @@ def publish_bundle(
         raise InputError(f"no requirements.lock in {Path(root).resolve()}; run from the repo root")
     cohort = Path(cohort if cohort is not None else Path(root) / "datasets/synthetic/teaching")
     serve_environment(cohort=cohort, base={})  # checks it is a cohort folder
+    if with_answers and not copy_cohort:
+        raise InputError("--with-answers copies truth/ into the bundle: it needs --copy-cohort")
+    if copy_cohort and not with_answers and notebook.stem in NEEDS_ANSWERS:
+        raise InputError(
+            f"{notebook.stem} compares results with the planted truth (instructor material); "
+            "add --with-answers to copy truth/, or leave out --copy-cohort"
+        )
     out = _empty_folder(out).resolve()
     name = notebook.stem
     nb = nbformat.read(notebook, as_version=4)
@@ -191,18 +224,46 @@ def publish_bundle(
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
     if copy_cohort:
-        shutil.copytree(cohort, out / "cohort", ignore=shutil.ignore_patterns("*.lock"))
-        cohort_ref, note = "$here/cohort", "a copy in `cohort/`"
+        _copy_cohort(cohort, out / "cohort", with_answers=with_answers)
+        cohort_ref, note = '"$here/cohort"', "a copy in `cohort/`"
+        if not with_answers:
+            note += " without the answers (`truth/`)"
     else:
-        cohort_ref, note = str(cohort.resolve()), f"referred to at `{cohort.resolve()}`"
+        cohort_ref, note = (
+            shlex.quote(str(cohort.resolve())),
+            f"referred to at `{cohort.resolve()}`",
+        )
     start = out / "start.sh"
-    start.write_text(_START.format(name=name, cohort=cohort_ref), encoding="utf-8")
+    start.write_text(
+        _START.format(name=name, cohort=cohort_ref, notebook=shlex.quote(f"{name}.ipynb")),
+        encoding="utf-8",
+    )
     start.chmod(0o755)
     (out / "jupyterhub_service.py").write_text(
-        _HUB.format(name=name, port=port, bundle=out), encoding="utf-8"
+        _HUB.format(name=name, port=port, start=json.dumps(str(out / "start.sh"))),
+        encoding="utf-8",
     )
     (out / "README.md").write_text(_README.format(name=name, cohort_note=note), encoding="utf-8")
     return out
+
+
+def _copy_cohort(cohort: Path, dest: Path, *, with_answers: bool) -> None:
+    """Copy a cohort folder by allowlist: the parts a dashboard reads, never the hospital side."""
+    from ..manifest import WITHHOLDABLE
+
+    dest.mkdir(parents=True)
+    allowed = set(COHORT_PARTS) | ({"truth"} if with_answers else set())
+    assert "keyholder" in WITHHOLDABLE and "keyholder" not in allowed
+    for part in sorted(allowed):
+        source = cohort / part
+        if source.is_symlink():
+            raise InputError(f"{source} is a symbolic link; a cohort's files are its own")
+        if source.is_dir():
+            shutil.copytree(
+                source, dest / part, ignore=shutil.ignore_patterns("*.lock", "*-wal", "*-shm")
+            )
+        elif source.is_file():
+            shutil.copy2(source, dest / part)
 
 
 # -- static snapshot ------------------------------------------------------------------------------
