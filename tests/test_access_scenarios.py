@@ -16,6 +16,7 @@ import hmac
 import json
 import re
 import sqlite3
+import time
 from pathlib import Path
 
 import numpy as np
@@ -1007,3 +1008,38 @@ def test_tables_by_sex_and_by_population_together_pin_no_small_count(cohort):
             recovered += _exactly_recoverable(a, b)
     assert masked > 100
     assert recovered == 0
+
+
+def test_a_long_read_holds_no_write_lock_over_other_users(cohort):
+    # A read computed under the registry's write lock made every other user's audited call
+    # wait for it (a 10 s query blocked everyone's sessions).
+    teacher = cohort.session(user="teacher.berg", purpose=Teaching())
+    steward = cohort.session(user="steward.larsen", purpose=Stewardship())
+
+    def compute(access, people):
+        started = time.perf_counter()
+        steward.consents()  # another user's audited call, while this read is computed
+        return time.perf_counter() - started, len(people)
+
+    waited = teacher._call("long_read", {}, compute, needs="aggregate")
+    assert waited < 1.0
+    assert list(steward.audit_log().action)[-2:] == ["consents", "long_read"]
+
+
+def test_a_consent_change_while_a_read_is_computed_is_honoured(cohort):
+    teacher = cohort.session(user="teacher.berg", purpose=Teaching())
+    steward = cohort.session(user="steward.larsen", purpose=Stewardship())
+    seen = []
+
+    def compute(access, people):
+        seen.append(list(people))
+        if len(seen) == 1:  # the first person opts out while their data are being read
+            steward.set_research_opt_out(
+                people[0], opt_out=True, signed_on=steward.today, note="scenario test"
+            )
+        return list(people), len(people)
+
+    out = teacher._call("read", {}, compute, needs="record")
+    assert len(seen) == 2 and seen[0][0] not in out
+    entry = last_audit(cohort.path)
+    assert (entry["action"], entry["result_size"]) == ("read", len(out))

@@ -96,6 +96,8 @@ _PATHOGENIC = ("Pathogenic", "Likely pathogenic")
 _ADMIN_CHANGES = frozenset(
     {"record_consent", "withdraw_consent", "set_research_opt_out", "grant_project", "revoke_grant"}
 )
+#: How often a read is computed again when consent changes while it is computed.
+_ATTEMPTS = 3
 #: How many recent results a session remembers for the airlock.
 _REMEMBERED = 32
 
@@ -237,71 +239,39 @@ class Session:
         return labels[label]
 
     def _call(self, action: str, query: dict, compute, *, needs: str = "record"):
-        """Decide, filter by consent, compute and audit one call (see the module docstring)."""
+        """Decide, filter by consent, compute and audit one call (see the module docstring).
+
+        A read is decided and computed in a read transaction, which never blocks other users,
+        then decided again under the write lock with its audit entry: the value is returned
+        only when the second decision admits the same people (else it is computed again).
+        Administration writes, so it decides, computes and audits under the write lock.
+        """
         if self._closed:
             raise AccessDenied("this session is closed; open a new one", reasons=())
         purpose = purpose_to_dict(self.purpose)
-        refusal: Decision | None = None
-        error: WorkbenchError | None = None
+        writes = needs in ("admin", "any")
         try:
-            with transaction(self._conn):
-                access = self._evaluate(self._conn)
-                decision = _within_scope(access, needs)
-                if decision.approved and self._registry_changed(action):
-                    decision = deny(
-                        "integrity.registry_changed",
-                        "the registry was changed outside the data-access service; every call "
-                        "is refused until a data steward has checked it and sealed it again",
-                    )
-                if not decision.approved:
-                    refusal = decision
+            for _ in range(_ATTEMPTS):
+                if not writes:
+                    with _read_transaction(self._conn):
+                        decided = self._decide(action, needs)
+                        outcome = self._run(compute, decided) if decided[1].approved else None
+                with transaction(self._conn):
+                    again = self._decide(action, needs)
+                    if writes:
+                        decided = again
+                        outcome = self._run(compute, decided) if decided[1].approved else None
+                    elif not _same_decision(decided, again):
+                        continue  # consent or grants changed while computing: do it again
                     self._audit.append(
-                        AuditEntry.from_decision(
-                            decision,
-                            user_id=self.user,
-                            purpose=purpose,
-                            action=action,
-                            query=query,
-                        ),
-                        conn=self._conn,
+                        self._entry(decided, outcome, purpose, action, query), conn=self._conn
                     )
-                else:
-                    people, n_excluded, rules = ([], 0, ())
-                    if needs in ("record", "aggregate"):
-                        people, n_excluded, rules = consent_filter(
-                            self._conn, access.people, self.purpose
-                        )
-                    try:
-                        value, size, extra = _unpack(compute(access, people))
-                    except WorkbenchError as e:  # refused or bad request: audited as denied
-                        error = e
-                        code = getattr(e, "reasons", ()) or ("request.invalid",)
-                        self._audit.append(
-                            AuditEntry(
-                                user_id=self.user,
-                                purpose=purpose,
-                                action=action,
-                                query=query,
-                                decision="deny",
-                                basis=tuple(_codes(code)),
-                            ),
-                            conn=self._conn,
-                        )
-                    else:
-                        basis = (*decision.codes, *rules, *extra.get("basis", ()))
-                        self._audit.append(
-                            AuditEntry(
-                                user_id=self.user,
-                                purpose=purpose,
-                                action=action,
-                                query=query,
-                                decision="approve",
-                                basis=basis,
-                                n_excluded=extra.get("n_excluded", n_excluded),
-                                result_size=size,
-                            ),
-                            conn=self._conn,
-                        )
+                break
+            else:
+                raise AccessDenied(
+                    "the registry kept changing while this was computed; try again",
+                    reasons=("access.registry_busy",),
+                )
         except (AuditIntegrityError, sqlite3.Error) as e:
             raise AccessDenied(
                 "the access could not be written to the audit log, so it was refused; ask a "
@@ -309,11 +279,53 @@ class Session:
                 reasons=("audit.write_failed",),
             ) from e
         self._maybe_checkpoint()
-        if error is not None:
-            raise error
-        if refusal is not None:
-            raise _refusal_error(refusal)
-        return value
+        decision = decided[1]
+        if not decision.approved:
+            raise _refusal_error(decision)
+        if isinstance(outcome, WorkbenchError):
+            raise outcome
+        return outcome[0]
+
+    def _decide(self, action: str, needs: str):
+        """(access, decision, admitted people, how many consent excluded, consent rules)."""
+        access = self._evaluate(self._conn)
+        decision = _within_scope(access, needs)
+        if decision.approved and self._registry_changed(action):
+            decision = deny(
+                "integrity.registry_changed",
+                "the registry was changed outside the data-access service; every call is "
+                "refused until a data steward has checked it and sealed it again",
+            )
+        people, n_excluded, rules = ([], 0, ())
+        if decision.approved and needs in ("record", "aggregate"):
+            people, n_excluded, rules = consent_filter(self._conn, access.people, self.purpose)
+        return access, decision, people, n_excluded, rules
+
+    @staticmethod
+    def _run(compute, decided):
+        """``(value, size, extra)``, or the :class:`WorkbenchError` the computation raised."""
+        access, _, people, _, _ = decided
+        try:
+            return _unpack(compute(access, people))
+        except WorkbenchError as e:  # refused or bad request: audited as denied
+            return e
+
+    def _entry(self, decided, outcome, purpose: dict, action: str, query: dict) -> AuditEntry:
+        _, decision, _, n_excluded, rules = decided
+        fields = {"user_id": self.user, "purpose": purpose, "action": action, "query": query}
+        if not decision.approved:
+            return AuditEntry.from_decision(decision, **fields)
+        if isinstance(outcome, WorkbenchError):
+            code = getattr(outcome, "reasons", ()) or ("request.invalid",)
+            return AuditEntry(**fields, decision="deny", basis=tuple(_codes(code)))
+        _, size, extra = outcome
+        return AuditEntry(
+            **fields,
+            decision="approve",
+            basis=(*decision.codes, *rules, *extra.get("basis", ())),
+            n_excluded=extra.get("n_excluded", n_excluded),
+            result_size=size,
+        )
 
     def _evaluate(self, conn):
         return evaluate(
@@ -972,6 +984,26 @@ class Session:
             "zygosity",
         ]
         return pd.DataFrame(rows, columns=columns)
+
+
+@contextlib.contextmanager
+def _read_transaction(conn: sqlite3.Connection):
+    """One consistent snapshot for a read, holding no write lock (WAL mode)."""
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")
+
+
+def _same_decision(first, second) -> bool:
+    """Whether two decisions of one call admit the same people on the same grounds."""
+    return (
+        first[1].outcome == second[1].outcome
+        and first[1].codes == second[1].codes
+        and list(first[2]) == list(second[2])
+        and first[3:] == second[3:]
+    )
 
 
 def _within_scope(access, needs: str) -> Decision:
