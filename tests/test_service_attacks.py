@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from conftest import Service
 
 import workbench
 from workbench import Research, Stewardship, Teaching, Treatment
@@ -183,6 +184,26 @@ def test_the_airlock_releases_what_it_issued_not_what_the_client_edited(service)
     assert not PERSON_ID.search(json.dumps(out))
     with pytest.raises(DisclosureRefused):  # a table the service never issued
         teacher.export({"n": 12, "who": "P00003"})
+
+
+def test_every_release_follows_and_records_the_services_disclosure_profile(cohort_copy, tmp_path):
+    running = Service(tmp_path, cohort_copy, disclosure="opensafely")
+    try:
+        teacher = running.connect("teacher.berg").session(purpose=Teaching())
+        table = teacher.allele_counts(region=GENE_REGION)
+        cells = [v for c in table.columns if c.startswith("ac_") for v in table[c]]
+        shown = [v for v in cells if not isinstance(v, str)]
+        assert shown and all(v % 5 == 0 and v != 5 for v in shown)  # <= 7 redacted, then /5
+        assert {v for v in cells if isinstance(v, str)} <= {"<8", "*"}
+        assert table.attrs["disclosure_profile"] == "opensafely"
+        released = teacher.export(table)
+        assert "rounded to the nearest 5" in released["legend"]["rounding"]
+        steward = running.connect("steward.larsen").session(purpose=Stewardship())
+        log = steward.audit_log(user="teacher.berg")
+        counted = log[log.action == "allele_counts"].iloc[-1]
+        assert "disclosure.profile.opensafely" in counted["basis"]
+    finally:
+        running.stop()
 
 
 # -- keys and the audit chain --------------------------------------------------------------------

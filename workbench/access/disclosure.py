@@ -58,17 +58,22 @@ from .duo import Decision, Reason, approve, combine, deny
 from .pseudonyms import PSEUDONYM_PATTERN
 
 __all__ = [
+    "DEFAULT_PROFILE",
     "DEFAULT_THRESHOLD",
     "NATIONAL_ID_PATTERN",
     "PERSON_ID_PATTERN",
+    "PROFILES",
     "SECONDARY_MARKER",
     "DifferencingGuard",
+    "DisclosureProfile",
     "ExportRequest",
     "MaskedTable",
     "check_identifiers",
     "mask_counts",
     "mask_rows",
+    "profile",
     "review_export",
+    "round_shown",
 ]
 
 #: Counts below this (and above zero) never leave unmasked.
@@ -84,6 +89,80 @@ NATIONAL_ID_PATTERN = re.compile(r"(?<!\d)\d{6}-?\d{4}(?!\d)")
 SECONDARY_MARKER = "*"
 
 _DISCLOSED = 0.5  # feasible range narrower than one count: the cell is pinned
+
+
+# -- rule profiles ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DisclosureProfile:
+    """One trusted research environment's output rules, as a service applies them.
+
+    Attributes
+    ----------
+    name
+        How releases record it (``disclosure.profile.<name>`` in the audit basis).
+    threshold
+        Non-zero counts below it never leave (masked, with complementary suppression); also
+        the smallest group reported and the differencing distance refused.
+    round_to
+        Shown counts are rounded to the nearest multiple (halves up) after masking, or
+        ``None``.
+    source
+        Where the rule comes from.
+    """
+
+    name: str
+    threshold: int
+    round_to: int | None
+    source: str
+
+
+PROFILES = {
+    p.name: p
+    for p in (
+        DisclosureProfile(
+            "genomics-england",
+            5,
+            None,
+            "Genomics England airlock: non-zero counts below 5 shown as <5 and not recoverable",
+        ),
+        DisclosureProfile(
+            "all-of-us",
+            21,
+            None,
+            "All of Us Data and Statistics Dissemination Policy: counts of 1 to 20 not shown",
+        ),
+        DisclosureProfile(
+            "opensafely",
+            8,
+            5,
+            "OpenSAFELY output checking: counts of 7 or fewer redacted, the rest rounded to 5",
+        ),
+    )
+}
+DEFAULT_PROFILE = "genomics-england"
+
+
+def profile(name: str | DisclosureProfile = DEFAULT_PROFILE) -> DisclosureProfile:
+    """The :class:`DisclosureProfile` named ``name`` (one of :data:`PROFILES`)."""
+    if isinstance(name, DisclosureProfile):
+        return name
+    if name not in PROFILES:
+        raise InputError(f"unknown disclosure profile {name!r}; one of {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def round_shown(table: pd.DataFrame, columns, to: int) -> pd.DataFrame:
+    """Round every shown count of ``columns`` to the nearest multiple of ``to`` (halves up);
+    masked cells (strings) stay as they are."""
+    out = table.copy()
+    for c in columns:
+        out[c] = [
+            int((int(v) + to // 2) // to * to) if isinstance(v, int | np.integer) else v
+            for v in out[c]
+        ]
+    return out
 
 
 # -- masking --------------------------------------------------------------------------------

@@ -56,7 +56,16 @@ from .audit import (
     verify,
     write_audit_key,
 )
-from .disclosure import DifferencingGuard, ExportRequest, mask_rows, review_export
+from .disclosure import (
+    DEFAULT_PROFILE,
+    DEFAULT_THRESHOLD,
+    DifferencingGuard,
+    ExportRequest,
+    mask_rows,
+    review_export,
+    round_shown,
+)
+from .disclosure import profile as disclosure_profile
 from .duo import Decision, Reason, deny
 from .integrity import SEAL_FILE, Seal
 from .policy import (
@@ -158,6 +167,9 @@ class Session:
     entitlements
         What a data steward granted this user beyond their role (``"teaching.sandbox"``), as
         the service knows it; ``None`` in the cooperative mode, which takes the purpose's word.
+    disclosure
+        The output rules (:data:`workbench.access.disclosure.PROFILES`): Genomics England's
+        by default; each release records the profile it was made under.
     """
 
     def __init__(
@@ -170,6 +182,7 @@ class Session:
         clock: Callable | None = None,
         secrets: str | os.PathLike | None = None,
         entitlements: frozenset[str] | None = None,
+        disclosure: str = DEFAULT_PROFILE,
     ):
         if not isinstance(user, str) or not user:
             raise InputError(f"user must be a user id such as 'dr.jensen', got {user!r}")
@@ -177,6 +190,7 @@ class Session:
         self.user = user
         self.purpose = parse_purpose(purpose)
         self._entitlements = None if entitlements is None else frozenset(entitlements)
+        self.disclosure = disclosure_profile(disclosure)
         service = Path(cohort.path) / SERVICE_DIR if secrets is None else Path(secrets)
         self._secrets = service
         # Refuse to start without keys: no pseudonyms and no audit means no access.
@@ -197,7 +211,7 @@ class Session:
         seal = service / SEAL_FILE
         self._seal = Seal(seal, audit_key.key) if seal.exists() else None
         self.today = today or today_of(self._conn)
-        self._guard = _guard_for(cohort, service)
+        self._guard = _guard_for(cohort, service, threshold=self.disclosure.threshold)
         self._issued: dict[int, _Issued] = {}
         self._closed = False
         # A date other than the registry's is a what-if: the audit log says so.
@@ -577,12 +591,14 @@ class Session:
         """Allele counts per variant and group, with small counts masked (disclosure control).
 
         Columns ``ac_<group>`` count alternate alleles per group and ``ac_all`` in everyone in
-        view. Disclosure control: variants seen fewer than 5 times are not reported
-        (``attrs["variants_not_shown"]`` says how many), groups of fewer than 5 people are
-        merged into ``other``, counts below 5 are shown as ``"<5"`` and further cells are
-        suppressed (``"*"``) so the masked ones cannot be worked out from the row total.
-        Repeated queries over nearly the same people (differing by 1–4) are refused:
-        subtracting them would describe those few people.
+        view. Disclosure control, with *T* the profile's threshold (5 by default): variants
+        seen fewer than *T* times are not reported (``attrs["variants_not_shown"]`` says how
+        many, with the rows no mask protects), groups of fewer than *T* people are merged into
+        ``other``, counts below *T* are shown as ``"<T"`` and further cells are suppressed
+        (``"*"``) so the masked ones cannot be worked out from the row total, which is public.
+        Under a rounding profile (OpenSAFELY) shown counts are then rounded. Counts over
+        nearly the same people as any earlier release, whoever asked (differing by 1 to
+        *T* − 1), are refused: subtracting them would describe those few people.
         """
         if by not in ("population", "sex"):
             raise InputError(f"by must be 'population' or 'sex', got {by!r}")
@@ -608,10 +624,18 @@ class Session:
             # hidden (it is at least the threshold), and the groups are masked as if it were
             # public. Group totals over variants add nothing a query can give.
             by_variant = table.set_index("variant")
-            masked, withheld = mask_rows(by_variant[columns], count_columns=columns)
+            rules = self.disclosure
+            masked, withheld = mask_rows(
+                by_variant[columns], count_columns=columns, threshold=rules.threshold
+            )
             masked.table["ac_all"] = by_variant["ac_all"].drop(index=withheld).astype(int)
+            if rules.round_to:
+                rounded = round_shown(masked.table, [*columns, "ac_all"], rules.round_to)
+                for c in rounded.columns:
+                    masked.table[c] = rounded[c]
             masked.table.attrs.update(table.attrs)
             masked.table.attrs["variants_not_shown"] += len(withheld)
+            masked.table.attrs["disclosure_profile"] = rules.name
             for group, population in populations.items():
                 self._guard.record(
                     user=self.user,
@@ -619,7 +643,8 @@ class Session:
                     population=population,
                     label=f"allele_counts {json.dumps(query)} {group}",
                 )
-            return (masked, populations), len(table)
+            basis = (f"disclosure.profile.{rules.name}",)
+            return (masked, populations), len(table), {"basis": basis}
 
         masked, populations = self._call("allele_counts", query, compute, needs="aggregate")
         out = masked.table.reset_index()
@@ -665,6 +690,9 @@ class Session:
                 else released
             )
             legend = issued.masked.legend if issued.masked is not None else {}
+            if legend and self.disclosure.round_to:
+                legend = {**legend, "rounding": f"shown counts rounded to the nearest "
+                          f"{self.disclosure.round_to}"}  # fmt: skip
             return {"kind": issued.kind, "data": data, "legend": legend}, len(data)
 
         return self._call("export", {"kind": issued.kind}, compute, needs="aggregate")
@@ -863,7 +891,9 @@ class Session:
 
     # -- helpers -------------------------------------------------------------------------------
     def _export_guard(self) -> DifferencingGuard:
-        return _guard_for(self.cohort, self._secrets, name="_export_guard")
+        return _guard_for(
+            self.cohort, self._secrets, name="_export_guard", threshold=self.disclosure.threshold
+        )
 
     def _region(self, *, gene, region) -> tuple[str, int, int]:
         if (gene is None) == (region is None):
@@ -1070,17 +1100,19 @@ RELEASE_FILES = {
 }
 
 
-def _guard_for(cohort, service: Path, name: str = "_differencing_guard") -> DifferencingGuard:
+def _guard_for(
+    cohort, service: Path, name: str = "_differencing_guard", *, threshold: int = DEFAULT_THRESHOLD
+) -> DifferencingGuard:
     """The release history kept in a secrets folder, shared by the sessions that use it.
 
     The guard's digest key is derived from the audit key, so the stored history still
     matches after the cohort is opened again in another process.
     """
     guards = cohort.__dict__.setdefault("_release_guards", {})
-    guard = guards.get((name, service))
+    guard = guards.get((name, service, threshold))
     if guard is None:
         audit_key = load_audit_key(service / AUDIT_KEY_FILE)
         key = hmac.new(audit_key.key, b"cgw/differencing-guard/v1", hashlib.sha256).digest()
-        guard = DifferencingGuard(key=key, path=service / RELEASE_FILES[name])
-        guards[(name, service)] = guard
+        guard = DifferencingGuard(key=key, path=service / RELEASE_FILES[name], threshold=threshold)
+        guards[(name, service, threshold)] = guard
     return guard

@@ -148,6 +148,7 @@ class Registry:
             today=today,
             secrets=self.state.secrets,
             entitlements=identity.entitlements,
+            disclosure=self.state.disclosure,
         )
         key = secrets.token_urlsafe(18)
         self.open[key] = _Open(session, identity.user, time.monotonic())
@@ -275,7 +276,14 @@ class Me(_Handler):
 class CohortInfo(_Handler):
     def get(self):
         cohort = self.registry.cohort
-        self._json({"name": cohort.name, "preset": cohort.preset, "contigs": cohort.contigs})
+        self._json(
+            {
+                "name": cohort.name,
+                "preset": cohort.preset,
+                "contigs": cohort.contigs,
+                "disclosure_profile": self.registry.state.disclosure,
+            }
+        )
 
 
 class Sessions(_Handler):

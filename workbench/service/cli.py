@@ -38,12 +38,19 @@ def service():
 @service.command("init")
 @click.argument("cohort", type=click.Path(file_okay=False, path_type=Path))
 @_state_option
+@click.option(
+    "--disclosure-profile",
+    type=click.Choice(["genomics-england", "all-of-us", "opensafely"]),
+    default="genomics-england",
+    show_default=True,
+    help="Output rules: <5 masked; 1-20 hidden; <=7 redacted then rounded to 5.",
+)
 @_friendly
-def init_command(cohort: Path, state: Path):
+def init_command(cohort: Path, state: Path, disclosure_profile: str):
     """Create the service's state folder for COHORT: fresh keys and an empty token store."""
     from .state import init_state
 
-    init_state(state, cohort)
+    init_state(state, cohort, disclosure=disclosure_profile)
     click.echo(f"service state for {cohort} created in {state} (keep it private: 0700)")
 
 

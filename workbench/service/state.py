@@ -97,6 +97,7 @@ class ServiceState:
     def __init__(self, path: Path, config: dict):
         self.path = path
         self.cohort_path = Path(config["cohort"])
+        self.disclosure = config.get("disclosure_profile", "genomics-england")
         self.secrets = path / SECRETS_DIR
         self._tokens = path / TOKENS_FILE
         self._conn: sqlite3.Connection | None = None
@@ -204,18 +205,22 @@ class ServiceState:
                 )
 
 
-def init_state(state: str | os.PathLike, cohort: str | os.PathLike) -> ServiceState:
+def init_state(
+    state: str | os.PathLike, cohort: str | os.PathLike, *, disclosure: str = "genomics-england"
+) -> ServiceState:
     """Create a service state folder for ``cohort`` (see the module docstring).
 
     Refuses a state folder inside the cohort folder (a copy of the cohort would carry the
     keys) and one that exists already. Written to a temporary folder, then renamed.
     """
     from ..access.audit import load_audit_key
+    from ..access.disclosure import profile
     from ..access.integrity import SEAL_FILE, Seal
     from ..access.pseudonyms import rotate_key, write_service_key
     from ..access.schema import connect
     from ..access.session import AUDIT_KEY_FILE, CHECKPOINT_FILE, PSEUDONYM_KEY_FILE, SERVICE_DIR
 
+    disclosure = profile(disclosure).name
     state, cohort = Path(state).absolute(), Path(cohort).absolute()
     if not (cohort / "registry.sqlite").is_file():
         raise InputError(
@@ -257,7 +262,10 @@ def init_state(state: str | os.PathLike, cohort: str | os.PathLike) -> ServiceSt
         audit_key = load_audit_key(keys / AUDIT_KEY_FILE)
         with contextlib.closing(connect(cohort / "registry.sqlite", readonly=True)) as conn:
             Seal(keys / SEAL_FILE, audit_key.key).write(conn)
-        write_json(tmp / CONFIG_FILE, {"cohort": str(cohort), "created_at": _iso(_now())})
+        write_json(
+            tmp / CONFIG_FILE,
+            {"cohort": str(cohort), "created_at": _iso(_now()), "disclosure_profile": disclosure},
+        )
         with contextlib.closing(sqlite3.connect(tmp / TOKENS_FILE, isolation_level=None)) as c:
             for statement in _SCHEMA:
                 c.execute(statement)
