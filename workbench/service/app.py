@@ -112,16 +112,13 @@ class Registry:
     """The service's open sessions, owned by the users who opened them."""
 
     def __init__(self, state: ServiceState):
-        from ..cohort import open_cohort
-
         self.state = state
-        self.cohort = open_cohort(state.cohort_path)
+        self.cohort = state.cohort
         self.open: dict[str, _Open] = {}
 
     def create(self, identity: Identity, purpose, today: str | None) -> tuple[str, object]:
         from ..access.policy import load_principal
         from ..access.schema import connect
-        from ..access.session import Session
 
         self.reap()
         mine = [k for k, o in self.open.items() if o.user == identity.user]
@@ -141,15 +138,7 @@ class Registry:
                     "another date",
                     reasons=("clock.service_decides",),
                 )
-        session = Session(
-            self.cohort,
-            user=identity.user,
-            purpose=purpose,
-            today=today,
-            secrets=self.state.secrets,
-            entitlements=identity.entitlements,
-            disclosure=self.state.disclosure,
-        )
+        session = self.state.session(user=identity.user, purpose=purpose, today=today)
         key = secrets.token_urlsafe(18)
         self.open[key] = _Open(session, identity.user, time.monotonic())
         return key, session

@@ -125,13 +125,10 @@ def seal(state: Path, steward: str, note: str):
     is a steward's audited call.
     """
     from ..access.policy import Stewardship
-    from ..access.session import Session
-    from ..cohort import open_cohort
     from .state import open_state
 
     opened = open_state(state)
-    cohort = open_cohort(opened.cohort_path, verify=False)
-    with Session(cohort, user=steward, purpose=Stewardship(), secrets=opened.secrets) as s:
+    with opened.session(user=steward, purpose=Stewardship()) as s:
         s.seal_registry(note=note)
     click.echo(f"registry of {opened.cohort_path.name} sealed by {steward}")
 

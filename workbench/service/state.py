@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import hashlib
 import json
 import os
@@ -102,6 +103,13 @@ class ServiceState:
         self._tokens = path / TOKENS_FILE
         self._conn: sqlite3.Connection | None = None
 
+    @functools.cached_property
+    def cohort(self):
+        """The cohort served, opened (and its files checked against the manifest) once."""
+        from ..cohort import open_cohort
+
+        return open_cohort(self.cohort_path)
+
     def __repr__(self) -> str:
         return f"<ServiceState {self.path} serving {self.cohort_path.name}>"
 
@@ -113,6 +121,32 @@ class ServiceState:
         if self._conn is None:
             self._conn = sqlite3.connect(self._tokens, isolation_level=None, timeout=10)
         yield self._conn
+
+    def session(self, *, user: str, purpose, today: str | None = None):
+        """A session as the service opens it: its keys, seal, disclosure rules and clock.
+
+        For the service itself and for a steward working on the service's machine (its OS
+        account); clients use :func:`workbench.connect`, where the user is the token's.
+        """
+        from ..access.session import Session
+
+        return Session(
+            self.cohort,
+            user=user,
+            purpose=purpose,
+            today=today,
+            secrets=self.secrets,
+            entitlements=self.authenticated_entitlements(user),
+            disclosure=self.disclosure,
+        )
+
+    def authenticated_entitlements(self, user: str) -> frozenset[str]:
+        """What a steward granted ``user`` (for an identity the service has established)."""
+        with self._db() as conn:
+            rows = conn.execute(
+                "SELECT entitlement FROM entitlements WHERE user_id = ?", (user,)
+            ).fetchall()
+        return frozenset(g for (g,) in rows)
 
     # -- tokens ---------------------------------------------------------------------------------
     def issue_token(self, user: str, *, days: int = 30, note: str = "") -> tuple[str, str]:
@@ -167,10 +201,7 @@ class ServiceState:
             ).fetchone()
             if row is None or row[3] is not None or row[2] <= _iso(_now()):
                 return None
-            granted = conn.execute(
-                "SELECT entitlement FROM entitlements WHERE user_id = ?", (row[1],)
-            ).fetchall()
-        return Identity(row[1], row[0], row[2], frozenset(g for (g,) in granted))
+        return Identity(row[1], row[0], row[2], self.authenticated_entitlements(row[1]))
 
     # -- entitlements -----------------------------------------------------------------------------
     def entitle(self, user: str, entitlement: str, *, revoke: bool = False) -> None:
