@@ -68,14 +68,16 @@ def _free_port() -> int:
 class Service:
     """``workbench service run`` over a private copy of the tiny cohort, a token per user."""
 
-    def __init__(self, root: Path, cohort: Path, *, disclosure: str = "genomics-england"):
+    def __init__(
+        self, root: Path, cohort: Path, *, disclosure: str = "genomics-england", witness=None
+    ):
         import requests
 
         from workbench.service import init_state
 
         self.cohort = cohort
         self.state_path = root / "state"
-        self.state = init_state(self.state_path, cohort, disclosure=disclosure)
+        self.state = init_state(self.state_path, cohort, disclosure=disclosure, witness=witness)
         self.tokens = {u: self.state.issue_token(u)[1] for u in SERVICE_USERS}
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"

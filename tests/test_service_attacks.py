@@ -289,6 +289,43 @@ def test_a_registry_restored_from_an_older_copy_stops_the_service(service):
     assert not report["ok"] and "cut off" in report["problem"]
 
 
+def test_signed_checkpoints_on_a_witness_catch_a_rollback_with_the_public_key_only(
+    cohort_copy, tmp_path
+):
+    from click.testing import CliRunner
+
+    from workbench.cli import main
+
+    witness = tmp_path / "elsewhere" / "checkpoints.witness"
+    witness.parent.mkdir()
+    running = Service(tmp_path, cohort_copy, witness=witness)
+    live = sqlite3.connect(cohort_copy / "registry.sqlite")
+    old = sqlite3.connect(":memory:")
+    live.backup(old)
+    try:
+        teacher = running.connect("teacher.berg").session(purpose=Teaching())
+        for _ in range(30):
+            teacher.samples()
+    finally:
+        running.stop()
+
+    def check():
+        args = ["service", "witness-check", str(cohort_copy), "--witness", str(witness)]
+        return CliRunner().invoke(main, [*args, "--public-key", running.state.public_key])
+
+    done = check()
+    assert done.exit_code == 0 and "intact: 1 signed checkpoint" in done.output
+    signed = witness.read_text()
+    witness.write_text(signed.replace('"head_seq":', '"head_seq":1', 1))  # a forged line
+    done = check()
+    assert done.exit_code == 1 and "not signed by the key" in done.output
+    witness.write_text(signed)
+    old.backup(live)  # the registry as it was before the 30 calls
+    live.close()
+    done = check()
+    assert done.exit_code == 1 and "cut off" in done.output
+
+
 def test_the_log_carries_no_token_person_id_or_handle(service):
     remote = service.connect("dr.jensen")
     patient = _registry(

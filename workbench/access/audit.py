@@ -317,6 +317,9 @@ class AuditLog:
     clock
         Returns the current time (an aware datetime or ISO text); defaults to UTC now.
         Tests pass a fixed clock.
+    on_checkpoint
+        Called with each checkpoint record once it is written (the service's signed
+        witness, :class:`workbench.access.witness.Witness`).
     """
 
     def __init__(
@@ -327,6 +330,7 @@ class AuditLog:
         key_version: int,
         checkpoint_path,
         clock: Callable[[], object] | None = None,
+        on_checkpoint: Callable[[dict], None] | None = None,
     ):
         if not isinstance(conn, sqlite3.Connection):
             raise InputError(f"conn must be a sqlite3.Connection, got {type(conn).__name__}")
@@ -338,6 +342,7 @@ class AuditLog:
         self.key_version = key_version
         self.checkpoint_path = Path(checkpoint_path)
         self._clock = clock or _utc_now
+        self._on_checkpoint = on_checkpoint
 
     def __repr__(self) -> str:
         path = str(self.checkpoint_path)
@@ -465,6 +470,8 @@ class AuditLog:
             raise
         if own:
             conn.execute("COMMIT")
+        if self._on_checkpoint is not None:
+            self._on_checkpoint(record)
         return record
 
 

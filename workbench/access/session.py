@@ -82,6 +82,7 @@ from .policy import (
 from .pseudonyms import load_service_key, write_service_key
 from .schema import connect, transaction
 from .view import _take_columns
+from .witness import SIGNING_KEY_FILE, Witness
 
 __all__ = [
     "AUDIT_KEY_FILE",
@@ -170,6 +171,9 @@ class Session:
     disclosure
         The output rules (:data:`workbench.access.disclosure.PROFILES`): Genomics England's
         by default; each release records the profile it was made under.
+    witness
+        A file each audit checkpoint is appended to, signed with the key in ``secrets``
+        (:mod:`workbench.access.witness`); the service's, when it was set up with one.
     """
 
     def __init__(
@@ -183,6 +187,7 @@ class Session:
         secrets: str | os.PathLike | None = None,
         entitlements: frozenset[str] | None = None,
         disclosure: str = DEFAULT_PROFILE,
+        witness: str | os.PathLike | None = None,
     ):
         if not isinstance(user, str) or not user:
             raise InputError(f"user must be a user id such as 'dr.jensen', got {user!r}")
@@ -203,6 +208,9 @@ class Session:
             key_version=audit_key.version,
             checkpoint_path=service / CHECKPOINT_FILE,
             clock=clock,
+            on_checkpoint=None
+            if witness is None
+            else Witness(witness, service / SIGNING_KEY_FILE).append,
         )
         self._audit_key = audit_key
         self._checkpoint_path = service / CHECKPOINT_FILE

@@ -6,6 +6,7 @@
     workbench service token revoke ID --state DIR
     workbench service entitle USER teaching.sandbox --state DIR [--revoke]
     workbench service seal --state DIR --steward USER --note TEXT   after an outside change
+    workbench service witness-check COHORT --witness FILE --public-key HEX
     workbench service run --state DIR [--host 127.0.0.1] [--port 8765]
 
 Errors print one line (``error: …``) and exit non-zero: 2 for bad input, 1 otherwise.
@@ -45,13 +46,20 @@ def service():
     show_default=True,
     help="Output rules: <5 masked; 1-20 hidden; <=7 redacted then rounded to 5.",
 )
+@click.option(
+    "--witness",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A file on other storage to append every signed checkpoint to.",
+)
 @_friendly
-def init_command(cohort: Path, state: Path, disclosure_profile: str):
+def init_command(cohort: Path, state: Path, disclosure_profile: str, witness: Path | None):
     """Create the service's state folder for COHORT: fresh keys and an empty token store."""
     from .state import init_state
 
-    init_state(state, cohort, disclosure=disclosure_profile)
+    made = init_state(state, cohort, disclosure=disclosure_profile, witness=witness)
     click.echo(f"service state for {cohort} created in {state} (keep it private: 0700)")
+    click.echo(f"checkpoint public key (for `workbench service witness-check`): {made.public_key}")
 
 
 @service.group()
@@ -131,6 +139,26 @@ def seal(state: Path, steward: str, note: str):
     with opened.session(user=steward, purpose=Stewardship()) as s:
         s.seal_registry(note=note)
     click.echo(f"registry of {opened.cohort_path.name} sealed by {steward}")
+
+
+@service.command("witness-check")
+@click.argument("cohort", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--witness", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--public-key", required=True, help="The key `service init` printed (hex).")
+@_friendly
+def witness_check(cohort: Path, witness: Path, public_key: str):
+    """Check, with the public key only, that every witnessed checkpoint is in COHORT's log."""
+    import contextlib
+
+    from ..access.schema import connect
+    from ..access.witness import check_witness
+    from ..errors import AuditIntegrityError
+
+    with contextlib.closing(connect(cohort / "registry.sqlite", readonly=True)) as conn:
+        report = check_witness(conn, witness, public_key)
+    if not report.ok:
+        raise AuditIntegrityError(f"the witness does not match the log: {report.problem}")
+    click.echo(f"witness intact: {report.lines} signed checkpoint(s), all in the log")
 
 
 @service.command("run")

@@ -9,6 +9,7 @@
         audit.key               the cohort's audit key ring plus a fresh current version
         audit-checkpoints.jsonl the chain's heads, written by the service only
         registry.seal           keyed digest of the registry (see workbench.access.integrity)
+        checkpoint-signing.key  Ed25519: signs each checkpoint copied to the witness
         releases-*.jsonl        disclosure history, for everyone who asks
       tokens.sqlite           0600: token digests (SHA-256, never the token), expiry,
                               revocation; entitlements a steward granted
@@ -99,6 +100,8 @@ class ServiceState:
         self.path = path
         self.cohort_path = Path(config["cohort"])
         self.disclosure = config.get("disclosure_profile", "genomics-england")
+        self.witness = Path(config["witness"]) if config.get("witness") else None
+        self.public_key = config.get("checkpoint_public_key")
         self.secrets = path / SECRETS_DIR
         self._tokens = path / TOKENS_FILE
         self._conn: sqlite3.Connection | None = None
@@ -138,6 +141,7 @@ class ServiceState:
             secrets=self.secrets,
             entitlements=self.authenticated_entitlements(user),
             disclosure=self.disclosure,
+            witness=self.witness,
         )
 
     def authenticated_entitlements(self, user: str) -> frozenset[str]:
@@ -237,12 +241,19 @@ class ServiceState:
 
 
 def init_state(
-    state: str | os.PathLike, cohort: str | os.PathLike, *, disclosure: str = "genomics-england"
+    state: str | os.PathLike,
+    cohort: str | os.PathLike,
+    *,
+    disclosure: str = "genomics-england",
+    witness: str | os.PathLike | None = None,
 ) -> ServiceState:
     """Create a service state folder for ``cohort`` (see the module docstring).
 
     Refuses a state folder inside the cohort folder (a copy of the cohort would carry the
     keys) and one that exists already. Written to a temporary folder, then renamed.
+
+    ``witness`` names a file outside both folders to which every checkpoint is appended,
+    signed (see :mod:`workbench.access.witness`); the public key is kept in ``service.json``.
     """
     from ..access.audit import load_audit_key
     from ..access.disclosure import profile
@@ -250,6 +261,7 @@ def init_state(
     from ..access.pseudonyms import rotate_key, write_service_key
     from ..access.schema import connect
     from ..access.session import AUDIT_KEY_FILE, CHECKPOINT_FILE, PSEUDONYM_KEY_FILE, SERVICE_DIR
+    from ..access.witness import SIGNING_KEY_FILE, write_signing_key
 
     disclosure = profile(disclosure).name
     state, cohort = Path(state).absolute(), Path(cohort).absolute()
@@ -263,6 +275,14 @@ def init_state(
             f"the service state {state} lies inside the cohort folder; keep it outside, where "
             "no copy of the cohort carries its keys"
         )
+    if witness is not None:
+        witness = Path(witness).absolute()
+        inside = [f for f in (cohort, state) if witness.resolve().is_relative_to(f.resolve())]
+        if inside or not witness.parent.is_dir():
+            raise InputError(
+                f"the witness {witness} must be a file in an existing folder outside the cohort "
+                "and the state folder (other storage, or another account's)"
+            )
     if state.exists():
         raise OutputExistsError(
             f"{state} exists; a service state is created once: choose a new --state folder"
@@ -293,9 +313,16 @@ def init_state(
         audit_key = load_audit_key(keys / AUDIT_KEY_FILE)
         with contextlib.closing(connect(cohort / "registry.sqlite", readonly=True)) as conn:
             Seal(keys / SEAL_FILE, audit_key.key).write(conn)
+        public_key = write_signing_key(keys / SIGNING_KEY_FILE)
         write_json(
             tmp / CONFIG_FILE,
-            {"cohort": str(cohort), "created_at": _iso(_now()), "disclosure_profile": disclosure},
+            {
+                "cohort": str(cohort),
+                "created_at": _iso(_now()),
+                "disclosure_profile": disclosure,
+                "checkpoint_public_key": public_key,
+                "witness": None if witness is None else str(witness),
+            },
         )
         with contextlib.closing(sqlite3.connect(tmp / TOKENS_FILE, isolation_level=None)) as c:
             for statement in _SCHEMA:
