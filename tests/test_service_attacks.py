@@ -376,6 +376,43 @@ def test_a_client_as_another_os_user_reads_through_the_service_but_not_the_files
     assert int(lines[1].split()[1]) > 0
 
 
+def test_setting_up_closes_the_cohort_to_other_accounts(cohort_copy, tmp_path):
+    init_state(tmp_path / "state", cohort_copy)
+    assert cohort_copy.stat().st_mode & 0o077 == 0
+    for part in ("registry.sqlite", "genotypes.vcz", "truth", "keyholder"):
+        assert (cohort_copy / part).stat().st_mode & 0o077 == 0, part
+    calls = next((cohort_copy / "genotypes.vcz").rglob("*.json"), None) or next(
+        p for p in (cohort_copy / "genotypes.vcz").rglob("*") if p.is_file()
+    )
+    assert calls.stat().st_mode & 0o077 == 0
+
+
+def test_a_cohort_whose_manifest_was_rewritten_is_not_served(cohort_copy, tmp_path):
+    # Replace a file and its checksum together: the manifest still matches the files, but it
+    # is no longer the one the service signed.
+    state = init_state(tmp_path / "state", cohort_copy)
+    manifest = json.loads((cohort_copy / "manifest.json").read_text())
+    pedigree = cohort_copy / "pedigree.ped"
+    pedigree.write_text(pedigree.read_text().replace("\t2\n", "\t1\n", 1))
+    from workbench.io import file_sha256
+
+    manifest["files"]["pedigree.ped"] = file_sha256(pedigree)
+    (cohort_copy / "manifest.json").write_text(json.dumps(manifest))
+    assert workbench.open_cohort(cohort_copy).name  # consistent with itself …
+    with pytest.raises(workbench.errors.CohortIntegrityError, match="not the manifest signed"):
+        _ = open_state(state.path).cohort  # … but not what the service vouched for
+
+
+def test_a_folder_linked_to_files_outside_the_cohort_is_refused(cohort_copy, tmp_path):
+    # Every file of the manifest is in place and matches, but one folder is a link to a copy
+    # elsewhere (which someone else controls): the cohort's files must be its own.
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(cohort_copy / "phenopackets", elsewhere)
+    (cohort_copy / "phenopackets").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(workbench.errors.CohortIntegrityError, match="outside the cohort"):
+        workbench.open_cohort(cohort_copy)
+
+
 def test_service_refuses_to_set_up_inside_the_cohort_or_twice(cohort_copy, tmp_path):
     with pytest.raises(InputError, match="inside the cohort folder"):
         init_state(cohort_copy / "state", cohort_copy)

@@ -132,10 +132,18 @@ def verify(folder: str | os.PathLike, manifest: Mapping | None = None) -> None:
     manifest = read_manifest(folder) if manifest is None else manifest
     withheld = tuple(f"{part}/" for part in WITHHOLDABLE if not (folder / part).exists())
     missing, changed = [], []
+    root = folder.resolve()
     for rel, digest in manifest["files"].items():
         if rel.startswith(withheld):
             continue
         p = folder / rel
+        if Path(rel).is_absolute() or not p.resolve().is_relative_to(root):
+            raise CohortIntegrityError(
+                f"the manifest names {rel!r}, outside the cohort folder; a cohort's files are "
+                "its own: regenerate it",
+                path=folder,
+                changed=[rel],
+            )
         if p.is_symlink():
             raise CohortIntegrityError(
                 f"{p} is a symbolic link; a cohort's files are its own: replace the link with "

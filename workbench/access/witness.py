@@ -25,7 +25,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from ..errors import InputError, KeyMissingError
 
-__all__ = ["SIGNING_KEY_FILE", "Witness", "WitnessReport", "check_witness", "write_signing_key"]
+__all__ = [
+    "SIGNING_KEY_FILE",
+    "Witness",
+    "WitnessReport",
+    "check_witness",
+    "sign",
+    "verify_signature",
+    "write_signing_key",
+]
 
 SIGNING_KEY_FILE = "checkpoint-signing.key"
 
@@ -53,6 +61,21 @@ def _load_signing_key(path: Path) -> Ed25519PrivateKey:
         raise KeyMissingError(f"the checkpoint signing key {path} is missing") from None
     except (ValueError, KeyError, TypeError):
         raise KeyMissingError(f"{path} is not a checkpoint signing key; restore it") from None
+
+
+def sign(signing_key: str | os.PathLike, message: bytes) -> str:
+    """The Ed25519 signature of ``message`` (hex) with the key at ``signing_key``."""
+    return _load_signing_key(Path(signing_key)).sign(message).hex()
+
+
+def verify_signature(public_key: str | None, message: bytes, signature: str | None) -> bool:
+    """Whether ``signature`` (hex) is ``public_key``'s (hex) over ``message``."""
+    try:
+        verifier = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key or ""))
+        verifier.verify(bytes.fromhex(signature or ""), message)
+    except (ValueError, InvalidSignature):
+        return False
+    return True
 
 
 class Witness:

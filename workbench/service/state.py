@@ -102,15 +102,30 @@ class ServiceState:
         self.disclosure = config.get("disclosure_profile", "genomics-england")
         self.witness = Path(config["witness"]) if config.get("witness") else None
         self.public_key = config.get("checkpoint_public_key")
+        self._config = config
         self.secrets = path / SECRETS_DIR
         self._tokens = path / TOKENS_FILE
         self._conn: sqlite3.Connection | None = None
 
     @functools.cached_property
     def cohort(self):
-        """The cohort served, opened (and its files checked against the manifest) once."""
+        """The cohort served, opened once: its manifest must be the one signed at set-up,
+        and its files must match the manifest."""
+        from ..access.witness import verify_signature
         from ..cohort import open_cohort
+        from ..errors import CohortIntegrityError
+        from ..io import file_sha256
 
+        manifest = self.cohort_path / "manifest.json"
+        digest = file_sha256(manifest) if manifest.is_file() else ""
+        signed = self._config.get("manifest_signature", "")
+        if not verify_signature(self.public_key, digest.encode(), signed):
+            raise CohortIntegrityError(
+                f"{manifest} is not the manifest signed when the service was set up: the "
+                "cohort's files may have been replaced along with their checksums; restore the "
+                "cohort, or set up the service again for a new one",
+                path=manifest,
+            )
         return open_cohort(self.cohort_path)
 
     def __repr__(self) -> str:
@@ -254,6 +269,10 @@ def init_state(
 
     ``witness`` names a file outside both folders to which every checkpoint is appended,
     signed (see :mod:`workbench.access.witness`); the public key is kept in ``service.json``.
+
+    The cohort folder is then closed to everyone but its owner (0700, protected files 0600):
+    run ``init`` and the service as the service's own OS account, which owns the cohort, and
+    analysts reach the data through the service only.
     """
     from ..access.audit import load_audit_key
     from ..access.disclosure import profile
@@ -261,7 +280,8 @@ def init_state(
     from ..access.pseudonyms import rotate_key, write_service_key
     from ..access.schema import connect
     from ..access.session import AUDIT_KEY_FILE, CHECKPOINT_FILE, PSEUDONYM_KEY_FILE, SERVICE_DIR
-    from ..access.witness import SIGNING_KEY_FILE, write_signing_key
+    from ..access.witness import SIGNING_KEY_FILE, sign, write_signing_key
+    from ..io import file_sha256
 
     disclosure = profile(disclosure).name
     state, cohort = Path(state).absolute(), Path(cohort).absolute()
@@ -314,6 +334,9 @@ def init_state(
         with contextlib.closing(connect(cohort / "registry.sqlite", readonly=True)) as conn:
             Seal(keys / SEAL_FILE, audit_key.key).write(conn)
         public_key = write_signing_key(keys / SIGNING_KEY_FILE)
+        # The manifest as set up is signed: files replaced with matching checksums are found.
+        manifest_digest = file_sha256(cohort / "manifest.json").encode()
+        manifest_signature = sign(keys / SIGNING_KEY_FILE, manifest_digest)
         write_json(
             tmp / CONFIG_FILE,
             {
@@ -321,6 +344,7 @@ def init_state(
                 "created_at": _iso(_now()),
                 "disclosure_profile": disclosure,
                 "checkpoint_public_key": public_key,
+                "manifest_signature": manifest_signature,
                 "witness": None if witness is None else str(witness),
             },
         )
@@ -328,7 +352,35 @@ def init_state(
             for statement in _SCHEMA:
                 c.execute(statement)
         os.chmod(tmp / TOKENS_FILE, 0o600)
+    _close_to_others(cohort)
     return open_state(state)
+
+
+#: The parts of a cohort only the service may open (reference and knowledge are public).
+PROTECTED = (
+    "registry.sqlite",
+    "genotypes.vcz",
+    "genotypes.vcf.gz",
+    "genotypes.vcf.gz.tbi",
+    "pedigree.ped",
+    "phenopackets",
+    "reads",
+    "truth",
+    "keyholder",
+    "service",
+)
+
+
+def _close_to_others(cohort: Path) -> None:
+    os.chmod(cohort, 0o700)
+    for part in PROTECTED:
+        top = cohort / part
+        if top.is_symlink() or not top.exists():
+            continue
+        paths = [top] if top.is_file() else [top, *top.rglob("*")]
+        for p in paths:
+            if not p.is_symlink():
+                os.chmod(p, 0o700 if p.is_dir() else 0o600)
 
 
 def open_state(state: str | os.PathLike) -> ServiceState:
