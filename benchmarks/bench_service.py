@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_access import median_ms  # the same timing as the in-process access benchmark
 
 REPO = Path(__file__).resolve().parents[1]
 USERS = ("teacher.berg", "lab.researcher", "anc.researcher", "student.ali", "steward.larsen",
@@ -44,15 +45,6 @@ def emit(case, metric, value, unit):
         json.dumps(dict(benchmark="service", case=case, metric=metric, value=value, unit=unit)),
         flush=True,
     )
-
-
-def median_ms(fn, n: int) -> float:
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
 
 
 @contextlib.contextmanager
@@ -93,8 +85,8 @@ def bench_calls(local, remote, case: str) -> None:
         session.samples()
         samples = median_ms(session.samples, N_CALLS)
         decision = median_ms(session.decision, N_CALLS)
-        emit(case, f"samples() per call, median, {where}", round(samples, 2), "ms")
-        emit(case, f"decision() per call, median, {where}", round(decision, 2), "ms")
+        emit(case, f"samples() per call, median, {where}", samples, "ms")
+        emit(case, f"decision() per call, median, {where}", decision, "ms")
         if where == "in process":
             base = samples
     emit(case, "samples() service/in-process", round(samples / base, 2), "x")
