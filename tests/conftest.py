@@ -69,7 +69,13 @@ class Service:
     """``workbench service run`` over a private copy of the tiny cohort, a token per user."""
 
     def __init__(
-        self, root: Path, cohort: Path, *, disclosure: str = "genomics-england", witness=None
+        self,
+        root: Path,
+        cohort: Path,
+        *,
+        disclosure: str = "genomics-england",
+        witness=None,
+        hub_api_url=None,
     ):
         import requests
 
@@ -77,7 +83,9 @@ class Service:
 
         self.cohort = cohort
         self.state_path = root / "state"
-        self.state = init_state(self.state_path, cohort, disclosure=disclosure, witness=witness)
+        self.state = init_state(
+            self.state_path, cohort, disclosure=disclosure, witness=witness, hub_api_url=hub_api_url
+        )
         self.tokens = {u: self.state.issue_token(u)[1] for u in SERVICE_USERS}
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -8,6 +8,7 @@ real trust boundary" is refused. Each protection was removed once to see its tes
 from __future__ import annotations
 
 import contextlib
+import http.server
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -122,6 +124,47 @@ def test_another_users_session_is_as_if_absent(service):
     )
     assert r.status_code == 404
     assert "sample_id" not in r.text
+
+
+HUB_TOKENS = {"hub-token-of-ali": "student.ali", "hub-token-of-a-stranger": "mallory"}
+
+
+class _FakeHub(http.server.BaseHTTPRequestHandler):
+    """A hub's ``GET /hub/api/user``: the owner of a known token, 403 for any other."""
+
+    def do_GET(self):
+        token = self.headers.get("Authorization", "").removeprefix("token ")
+        name = HUB_TOKENS.get(token)
+        body = json.dumps({"name": name, "kind": "user"} if name else {"status": 403}).encode()
+        self.send_response(200 if self.path == "/hub/api/user" and name else 403)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_hub_user_signs_in_as_themselves_and_nobody_else_does(cohort_copy, tmp_path):
+    hub = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FakeHub)
+    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    api = f"http://127.0.0.1:{hub.server_address[1]}/hub/api"
+    running = Service(tmp_path, cohort_copy, hub_api_url=api)
+    try:
+        ali = workbench.connect(running.url, token="hub-token-of-ali")
+        assert ali.user == "student.ali"
+        with pytest.raises(AccessDenied):  # a student still: aggregates only
+            ali.session(purpose=Teaching()).samples()
+        with pytest.raises(AuthenticationError):  # the hub refuses the token
+            workbench.connect(running.url, token="hub-token-forged")
+        with pytest.raises(AuthenticationError):  # a hub user the registry does not know
+            workbench.connect(running.url, token="hub-token-of-a-stranger")
+        hub.shutdown()
+        hub.server_close()
+        with pytest.raises(AuthenticationError):  # hub down, answer not cached: fail closed
+            workbench.connect(running.url, token="hub-token-of-someone-new")
+    finally:
+        running.stop()
 
 
 # -- the clock and entitlements ------------------------------------------------------------------

@@ -52,12 +52,21 @@ def service():
     default=None,
     help="A file on other storage to append every signed checkpoint to.",
 )
+@click.option(
+    "--hub-api",
+    default=None,
+    help="A JupyterHub's API URL (http://127.0.0.1:8081/hub/api): its users sign in as themselves.",
+)
 @_friendly
-def init_command(cohort: Path, state: Path, disclosure_profile: str, witness: Path | None):
+def init_command(
+    cohort: Path, state: Path, disclosure_profile: str, witness: Path | None, hub_api: str | None
+):
     """Create the service's state folder for COHORT: fresh keys and an empty token store."""
     from .state import init_state
 
-    made = init_state(state, cohort, disclosure=disclosure_profile, witness=witness)
+    made = init_state(
+        state, cohort, disclosure=disclosure_profile, witness=witness, hub_api_url=hub_api
+    )
     click.echo(f"service state for {cohort} created in {state} (keep it private: 0700)")
     click.echo(f"checkpoint public key (for `workbench service witness-check`): {made.public_key}")
 

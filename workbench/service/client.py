@@ -9,7 +9,8 @@ same arguments, results and errors (``AccessDenied``, ``DisclosureRefused`` …)
 run unchanged against either. The difference is where the work happens: the service decides,
 filters, computes and audits; the client sends a purpose and arguments and receives plain
 values. Who asks is the token's user. The token comes from ``token=`` or the environment
-(``WORKBENCH_TOKEN``); a data steward issues it (``workbench service token issue``).
+(``WORKBENCH_TOKEN``; a data steward issues it with ``workbench service token issue``), or, in
+a JupyterHub server, is the hub's ``JUPYTERHUB_API_TOKEN``, whose user the hub names.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from .app import SESSION_METHODS
 __all__ = ["AuthenticationError", "RemoteCohort", "RemoteSession", "connect"]
 
 TOKEN_ENV = "WORKBENCH_TOKEN"
+#: On JupyterHub, a user's server holds its hub API token here; the service asks the hub whose.
+HUB_TOKEN_ENV = "JUPYTERHUB_API_TOKEN"
 _TIMEOUT = (5, 600)
 #: How many issued results a client remembers handles for (the service keeps 64).
 _REMEMBERED = 32
@@ -48,11 +51,12 @@ def connect(url: str, *, token: str | None = None) -> RemoteCohort:
     Raises :class:`AuthenticationError` when the token is refused and
     :class:`~workbench.errors.ConfigurationError` when no service answers at ``url``.
     """
-    token = token or os.environ.get(TOKEN_ENV)
+    token = token or os.environ.get(TOKEN_ENV) or os.environ.get(HUB_TOKEN_ENV)
     if not token:
         raise InputError(
             f"no token: pass token=… or set {TOKEN_ENV}; a data steward issues one with "
-            "`workbench service token issue USER --state DIR`"
+            "`workbench service token issue USER --state DIR` (on JupyterHub your server's "
+            f"{HUB_TOKEN_ENV} is used)"
         )
     return RemoteCohort(url, token)
 

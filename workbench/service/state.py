@@ -36,6 +36,7 @@ from pathlib import Path
 
 from ..errors import ConfigurationError, InputError, KeyMissingError, OutputExistsError
 from ..io import atomic_dir, write_json
+from .hubauth import HubIdentities
 
 __all__ = [
     "ENTITLEMENTS",
@@ -103,6 +104,8 @@ class ServiceState:
         self.witness = Path(config["witness"]) if config.get("witness") else None
         self.public_key = config.get("checkpoint_public_key")
         self._config = config
+        hub = config.get("hub_api_url")
+        self._hub = HubIdentities(hub) if hub else None
         self.secrets = path / SECRETS_DIR
         self._tokens = path / TOKENS_FILE
         self._conn: sqlite3.Connection | None = None
@@ -210,8 +213,16 @@ class ServiceState:
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def authenticate(self, token: str | None) -> Identity | None:
-        """The identity behind ``token``, or ``None`` (unknown, expired or revoked)."""
-        if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+        """The identity behind ``token``, or ``None`` (unknown, expired or revoked).
+
+        A token the service issued is looked up by its digest; any other is, when the service
+        was set up with a hub (``--hub-api``), a JupyterHub token whose user the hub names.
+        """
+        if not isinstance(token, str) or not token or len(token) > 200:
+            return None
+        if not token.startswith(TOKEN_PREFIX):
+            return self._hub_identity(token)
+        if len(token) > 100:
             return None
         with self._db() as conn:
             row = conn.execute(
@@ -221,6 +232,18 @@ class ServiceState:
             if row is None or row[3] is not None or row[2] <= _iso(_now()):
                 return None
         return Identity(row[1], row[0], row[2], self.authenticated_entitlements(row[1]))
+
+    def _hub_identity(self, token: str) -> Identity | None:
+        if self._hub is None:
+            return None
+        name = self._hub.name_of(token)
+        if name is None:
+            return None
+        try:
+            self._known_principal(name)
+        except InputError:
+            return None  # a hub user the registry does not know: no access
+        return Identity(name, "hub", "", self.authenticated_entitlements(name))
 
     # -- entitlements -----------------------------------------------------------------------------
     def entitle(self, user: str, entitlement: str, *, revoke: bool = False) -> None:
@@ -261,11 +284,15 @@ def init_state(
     *,
     disclosure: str = "genomics-england",
     witness: str | os.PathLike | None = None,
+    hub_api_url: str | None = None,
 ) -> ServiceState:
     """Create a service state folder for ``cohort`` (see the module docstring).
 
     Refuses a state folder inside the cohort folder (a copy of the cohort would carry the
     keys) and one that exists already. Written to a temporary folder, then renamed.
+
+    ``hub_api_url`` (``http://127.0.0.1:8081/hub/api``) lets users sign in with their
+    JupyterHub identity too (:mod:`workbench.service.hubauth`).
 
     ``witness`` names a file outside both folders to which every checkpoint is appended,
     signed (see :mod:`workbench.access.witness`); the public key is kept in ``service.json``.
@@ -346,6 +373,7 @@ def init_state(
                 "checkpoint_public_key": public_key,
                 "manifest_signature": manifest_signature,
                 "witness": None if witness is None else str(witness),
+                "hub_api_url": hub_api_url,
             },
         )
         with contextlib.closing(sqlite3.connect(tmp / TOKENS_FILE, isolation_level=None)) as c:
