@@ -27,7 +27,6 @@ import copy
 import dataclasses
 import hashlib
 import hmac
-import inspect
 import json
 import os
 import sqlite3
@@ -46,16 +45,14 @@ from ..errors import (
     KeyMissingError,
     WorkbenchError,
 )
-from . import admin as _admin
 from .audit import (
     AuditEntry,
     AuditLog,
     behind_last_checkpoint,
     load_audit_key,
-    query_log,
-    verify,
     write_audit_key,
 )
+from .counts import allele_count_table
 from .disclosure import (
     DEFAULT_PROFILE,
     DEFAULT_THRESHOLD,
@@ -67,6 +64,7 @@ from .disclosure import (
 )
 from .disclosure import profile as disclosure_profile
 from .duo import Decision, Reason, deny
+from .findings import sf_variants
 from .integrity import SEAL_FILE, Seal
 from .policy import (
     Research,
@@ -81,6 +79,8 @@ from .policy import (
 )
 from .pseudonyms import load_service_key, write_service_key
 from .schema import connect, transaction
+from .stewardship import Stewarding
+from .store import registry_query, registry_samples
 from .view import _take_columns
 from .witness import SIGNING_KEY_FILE, Witness
 
@@ -101,7 +101,6 @@ CHECKPOINT_FILE = "audit-checkpoints.jsonl"
 CHECKPOINT_EVERY = 25
 #: The pseudonym namespace of teaching sessions (teaching sees no internal ids either).
 TEACHING_PROJECT = "teaching"
-_PATHOGENIC = ("Pathogenic", "Likely pathogenic")
 #: Steward calls that change the registry (each re-seals it in the service).
 _ADMIN_CHANGES = frozenset(
     {"record_consent", "withdraw_consent", "set_research_opt_out", "grant_project", "revoke_grant"}
@@ -142,7 +141,7 @@ class _Issued:
     frozen: object = None
 
 
-class Session:
+class Session(Stewarding):
     """A consent-aware view of a cohort for one user and one purpose.
 
     Use :meth:`workbench.Cohort.session` to open one. Opening is itself a decided and
@@ -416,7 +415,7 @@ class Session:
         """
 
         def compute(access, people):
-            table = _registry_samples(self._conn, people)
+            table = registry_samples(self._conn, people)
             if isinstance(self.purpose, Treatment):
                 out = table
             else:
@@ -483,7 +482,7 @@ class Session:
         from .view import GenotypeView
 
         def compute(access, people):
-            table = _registry_samples(self._conn, people)
+            table = registry_samples(self._conn, people)
             column = {p: i for i, p in enumerate(self.cohort.sample_ids)}
             notes = []
             absent = int((~table.person_id.isin(column)).sum())
@@ -535,7 +534,7 @@ class Session:
         """HPO terms (``sample_id, hpo_id, label, excluded``) of the people in view."""
 
         def compute(access, people):
-            ph = _registry_query(
+            ph = registry_query(
                 self._conn,
                 "SELECT person_id, hpo_id, label, excluded FROM phenotypes "
                 "WHERE person_id IN ({}) ORDER BY person_id, hpo_id",
@@ -583,7 +582,7 @@ class Session:
         def compute(access, people):
             pid = self._resolve(person, people)
             chosen = set(secondary_finding_choice(self._conn, pid))
-            found = self._sf_variants(pid)
+            found = sf_variants(self.cohort, pid)
             shown = found[found.sf_category.isin(chosen)].reset_index(drop=True)
             suppressed = len(found) - len(shown)
             shown.attrs["suppressed"] = suppressed
@@ -615,7 +614,16 @@ class Session:
         query["by"] = by
 
         def compute(access, people):
-            table, populations = self._allele_count_table(people, contig, start, end, by)
+            table, populations = allele_count_table(
+                self._conn,
+                self.cohort,
+                people,
+                contig,
+                start,
+                end,
+                by,
+                threshold=self._guard.threshold,
+            )
             # Guard what is counted — each group and their union (ac_all) — not just the view:
             # a group dropped as too small, or one that lost a person, would otherwise be
             # recoverable by subtracting this table from an earlier one.
@@ -741,153 +749,6 @@ class Session:
 
         return self._call("reidentify", {"person": person}, compute)
 
-    # -- stewardship -------------------------------------------------------------------------
-    def audit_verify(self) -> dict:
-        """Verify the whole audit chain against its key and external checkpoints (stewards)."""
-
-        def compute(access, people):
-            report = verify(self._conn, key=self._audit_key, checkpoint_path=self._checkpoint_path)
-            return dataclasses.asdict(report), report.entries
-
-        return self._call("audit_verify", {}, compute, needs="admin")
-
-    def audit_log(self, **filters) -> pd.DataFrame:
-        """Audit entries filtered by ``user``, ``patient``, ``purpose``, ``since``, ``until``."""
-        unknown = sorted(set(filters) - {"user", "patient", "purpose", "since", "until"})
-        if unknown:
-            raise InputError(
-                f"audit_log filters are user, patient, purpose, since and until; got {unknown!r}"
-            )
-
-        def compute(access, people):
-            table = query_log(self._conn, **filters)
-            return table, len(table)
-
-        return self._call(
-            "audit_log", {k: str(v) for k, v in filters.items()}, compute, needs="admin"
-        )
-
-    def consents(self) -> pd.DataFrame:
-        """Everyone's current consent (stewards; audited like any read)."""
-
-        def compute(access, people):
-            table = self.cohort.consents()
-            return table, len(table)
-
-        return self._call("consents", {}, compute, needs="admin")
-
-    def grants(self) -> pd.DataFrame:
-        """Every project grant, with ``in_force`` on this session's date (stewards; audited)."""
-
-        def compute(access, people):
-            table = pd.read_sql_query(
-                "SELECT project_id, dataset_id, user_id, granted_on, expires_on, revoked_on, "
-                "granted_by FROM project_grants ORDER BY project_id, dataset_id, granted_on",
-                self._conn,
-            )
-            revoked = table.revoked_on.notna() & (table.revoked_on.fillna("") <= self.today)
-            table["in_force"] = (
-                (table.granted_on <= self.today) & (table.expires_on > self.today) & ~revoked
-            )
-            return table, len(table)
-
-        return self._call("grants", {}, compute, needs="admin")
-
-    # -- consent administration (stewards; see workbench.access.admin) ---------------------
-    def _administer(self, action: str, function, fixed: dict, fields: dict):
-        """Run an admin function in the audited transaction; only stewards get this far."""
-        query = _admin.audit_query(**{**fields, **fixed})
-
-        def compute(access, people):
-            clash = sorted(set(fixed) & set(fields))
-            if clash:
-                raise InputError(f"{', '.join(clash)} cannot be given here: the session sets it")
-            try:
-                inspect.signature(function).bind(self._conn, **fixed, **fields)
-            except TypeError as e:
-                raise InputError(f"{action}: {e}") from None
-            value = function(self._conn, **fixed, **fields)
-            return value, len(value) if isinstance(value, list | pd.DataFrame) else 1
-
-        value = self._call(action, query, compute, needs="admin")
-        if self._seal is not None:
-            self._seal.write(self._conn)  # the service's own change: the new state is sealed
-        return value
-
-    def seal_registry(self, *, note: str) -> dict:
-        """Seal the registry as it is now, after a steward has checked an outside change.
-
-        Until then every call of the data-access service is refused. Stewards only; audited
-        with the ``note`` (say what was checked).
-        """
-        if self._seal is None:
-            raise InputError("this cohort is opened in process: there is no seal to renew")
-        if not isinstance(note, str) or not note.strip() or "\n" in note:
-            raise InputError("note must be one line saying what was checked")
-
-        def compute(access, people):
-            return {"sealed": True}, 1
-
-        value = self._call("seal_registry", {"note": note}, compute, needs="admin")
-        self._seal.write(self._conn)
-        return value
-
-    def record_consent(self, person_id: str, **fields) -> dict:
-        """Append a consent version, recorded by this steward (:func:`.admin.record_consent`)."""
-        fixed = {"person_id": person_id, "recorded_by": self.user}
-        return self._administer("record_consent", _admin.record_consent, fixed, fields)
-
-    def withdraw_consent(self, person_id: str, **fields) -> dict:
-        """Record a withdrawal: ``signed_on=…, note=…`` (:func:`.admin.withdraw_consent`)."""
-        fixed = {"person_id": person_id, "recorded_by": self.user}
-        return self._administer("withdraw_consent", _admin.withdraw_consent, fixed, fields)
-
-    def set_research_opt_out(self, person_id: str, **fields) -> dict:
-        """Set or lift an opt-out: ``opt_out=…, signed_on=…, note=…`` (see admin)."""
-        fixed = {"person_id": person_id, "recorded_by": self.user}
-        return self._administer("set_research_opt_out", _admin.set_research_opt_out, fixed, fields)
-
-    def grant_project(self, **fields) -> dict:
-        """Record a grant by this steward (:func:`.admin.grant_project`)."""
-        fixed = {"granted_by": self.user}
-        return self._administer("grant_project", _admin.grant_project, fixed, fields)
-
-    def revoke_grant(self, **fields) -> list[dict]:
-        """Revoke a grant in force (:func:`.admin.revoke_grant`)."""
-        return self._administer("revoke_grant", _admin.revoke_grant, {}, fields)
-
-    def consent_history(self, person_id: str) -> pd.DataFrame:
-        """Every consent version of one person, oldest first; decided and audited.
-
-        A treating clinician may read the consent of a patient in their care (a withdrawn
-        one's too: it says why the patient left the view), a data steward anyone's; every
-        other purpose is refused with :class:`~workbench.errors.AccessDenied`.
-        """
-        if not isinstance(person_id, str) or not person_id:
-            raise InputError(
-                f"person_id must be an internal id such as 'P00003', got {person_id!r}"
-            )
-        purpose = self.purpose
-
-        def compute(access, people):
-            if not isinstance(purpose, Treatment | Stewardship):
-                raise AccessDenied(
-                    "a person's consent is shown to their treating clinician or a data steward "
-                    "only",
-                    reasons=("consent.view_not_allowed",),
-                )
-            # The care view before consent filters, not the filtered people.
-            if isinstance(purpose, Treatment) and person_id not in access.people:
-                raise ConsentDenied(
-                    "this person is not a patient in this care session",
-                    reasons=("consent.view_not_own_patient",),
-                )
-            history = _admin.consent_history(self._conn, person_id=person_id)
-            return history, len(history)
-
-        needs = {Treatment: "record", Stewardship: "admin"}.get(type(purpose), "any")
-        return self._call("consent_history", {"person": person_id}, compute, needs=needs)
-
     def explain(self, *, count: bool = True) -> dict:
         """Why this session's view includes or excludes what it does, in words and counts.
 
@@ -920,108 +781,6 @@ class Session:
         if contig not in self.cohort.contigs or not 1 <= start <= end:
             raise InputError(f"region {region!r} is not on this cohort's contigs")
         return contig, start, end
-
-    def _allele_count_table(self, people, contig, start, end, by):
-        """Alternate-allele counts per variant and group, before masking.
-
-        Two aggregate rules come first: groups of fewer than 5 people in view are merged into
-        ``other`` (and dropped if still too small), and variants carried fewer than 5 times
-        in view are not reported at all — their count is itself a small count.
-        """
-        threshold = self._guard.threshold
-        samples = _registry_samples(self._conn, people)
-        label = samples[by].astype(str)
-        sizes = label.value_counts()
-        label = label.where(label.map(sizes) >= threshold, "other")
-        if (label == "other").sum() < threshold:
-            samples, label = samples[label != "other"], label[label != "other"]
-        index = {p: i for i, p in enumerate(self.cohort.sample_ids)}
-        cols = np.array([index[p] for p in samples.person_id], dtype=np.int64)
-        variants = self.cohort.variants(contig=contig, region=(start, end))
-        calls = np.asarray(self.cohort.genotypes(contig=contig, region=(start, end), dask=False))
-        calls = calls[:, cols] if len(cols) else calls[:, :0]
-        table = pd.DataFrame(
-            {
-                "variant": (
-                    variants.contig
-                    + ":"
-                    + variants.position.astype(str)
-                    + ":"
-                    + variants.ref
-                    + ">"
-                    + variants.alt
-                ).to_numpy(),
-            }
-        )
-        populations = {}
-        for g in sorted(label.unique()):
-            mask = (label == g).to_numpy()
-            table[f"ac_{g}"] = (calls[:, mask] > 0).sum(axis=(1, 2)).astype(int)
-            populations[f"{by}={g}"] = tuple(samples.person_id[mask])
-        table["ac_all"] = (calls > 0).sum(axis=(1, 2)).astype(int)
-        dropped = int((table.ac_all < threshold).sum())
-        table = table[table.ac_all >= threshold].reset_index(drop=True)
-        table.attrs["variants_not_shown"] = dropped
-        return table, populations
-
-    def _sf_variants(self, person_id: str) -> pd.DataFrame:
-        knowledge = self.cohort.knowledge
-        sf = knowledge.acmg_sf.set_index("gene").category
-        asserted = knowledge.assertions
-        asserted = asserted[
-            asserted.classification.isin(_PATHOGENIC) & asserted.gene.isin(sf.index)
-        ]
-        i = self.cohort.sample_ids.index(person_id)
-        found = []
-        # One read of the sites and of this person's column per contig, not one per assertion.
-        for contig, group in asserted.groupby("contig", sort=False):
-            sites = self.cohort.variants(contig=contig).reset_index(drop=True)
-            at: dict[tuple, list[int]] = {}
-            for k, key in enumerate(zip(sites.position, sites.ref, strict=True)):
-                at.setdefault(key, []).append(k)
-            hit = sorted({k for a in group.itertuples() for k in at.get((a.position, a.ref), ())})
-            if not hit:
-                continue
-            gt = self.cohort.genotypes(contig=contig, dask=True).values
-            calls = dict(zip(hit, np.asarray(gt[hit, i].compute()), strict=True))
-            for a in group.itertuples():
-                for k in at.get((a.position, a.ref), ()):
-                    alts = sites.alt[k].split(",")
-                    if a.alt not in alts:
-                        continue
-                    n = int((calls[k] == alts.index(a.alt) + 1).sum())
-                    if n:
-                        found.append(
-                            (
-                                a.Index,
-                                {
-                                    "gene": a.gene,
-                                    "sf_category": sf[a.gene],
-                                    "contig": a.contig,
-                                    "position": int(a.position),
-                                    "ref": a.ref,
-                                    "alt": a.alt,
-                                    "hgvs_c": a.hgvs_c,
-                                    "hgvs_p": a.hgvs_p,
-                                    "classification": a.classification,
-                                    "zygosity": "homozygous" if n == 2 else "heterozygous",
-                                },
-                            )
-                        )
-        rows = [row for _, row in sorted(found, key=lambda f: f[0])]  # the assertions' order
-        columns = [
-            "gene",
-            "sf_category",
-            "contig",
-            "position",
-            "ref",
-            "alt",
-            "hgvs_c",
-            "hgvs_p",
-            "classification",
-            "zygosity",
-        ]
-        return pd.DataFrame(rows, columns=columns)
 
 
 @contextlib.contextmanager
@@ -1081,24 +840,6 @@ def _refusal_error(decision: Decision) -> AccessDenied:
     detail = "; ".join(r.detail for r in decision.reasons) or "refused"
     cls = ConsentDenied if any(c.startswith("consent.") for c in decision.codes) else AccessDenied
     return cls(f"access {decision.outcome}: {detail}", reasons=decision.codes)
-
-
-def _registry_query(conn, sql: str, people) -> pd.DataFrame:
-    people = list(people)
-    # Bind every value: person ids go in through a temporary table, never into the SQL text.
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _in_view (person_id TEXT PRIMARY KEY)")
-    conn.execute("DELETE FROM _in_view")
-    conn.executemany("INSERT INTO _in_view VALUES (?)", [(p,) for p in people])
-    return pd.read_sql_query(sql.format("SELECT person_id FROM _in_view"), conn)
-
-
-def _registry_samples(conn, people) -> pd.DataFrame:
-    return _registry_query(
-        conn,
-        "SELECT person_id, family_id, father_id, mother_id, sex, birth_year, region, hospital, "
-        "population, role, affected FROM samples WHERE person_id IN ({}) ORDER BY person_id",
-        people,
-    )
 
 
 #: Release histories of the differencing guards (queries and airlock exports), in service/.

@@ -23,6 +23,8 @@ __all__ = [
     "load_consents",
     "load_datasets",
     "load_pseudonym_key",
+    "registry_query",
+    "registry_samples",
 ]
 
 #: Columns of :func:`load_consents` and :func:`load_consent_history`, in order.
@@ -168,3 +170,23 @@ def load_pseudonym_key(keyholder: str | os.PathLike) -> tuple[int, bytes]:
             "restore the keyholder folder"
         )
     return version, key
+
+
+def registry_query(conn: sqlite3.Connection, sql: str, people) -> pd.DataFrame:
+    """Run ``sql`` with ``{}`` standing for the ids of ``people`` (bound, never pasted)."""
+    people = list(people)
+    # Bind every value: person ids go in through a temporary table, never into the SQL text.
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS _in_view (person_id TEXT PRIMARY KEY)")
+    conn.execute("DELETE FROM _in_view")
+    conn.executemany("INSERT INTO _in_view VALUES (?)", [(p,) for p in people])
+    return pd.read_sql_query(sql.format("SELECT person_id FROM _in_view"), conn)
+
+
+def registry_samples(conn: sqlite3.Connection, people) -> pd.DataFrame:
+    """The registry's record of each of ``people`` (internal ids), sorted by id."""
+    return registry_query(
+        conn,
+        "SELECT person_id, family_id, father_id, mother_id, sex, birth_year, region, hospital, "
+        "population, role, affected FROM samples WHERE person_id IN ({}) ORDER BY person_id",
+        people,
+    )
