@@ -77,7 +77,7 @@ def running_service(cohort: Path, root: Path):
         proc.wait(timeout=30)
 
 
-def bench_calls(local, remote, case: str) -> None:
+def bench_calls(local, remote, clinician, case: str) -> None:
     from workbench import Teaching
 
     for where, cohort in (("in process", local), ("service", remote)):
@@ -90,6 +90,17 @@ def bench_calls(local, remote, case: str) -> None:
         if where == "in process":
             base = samples
     emit(case, "samples() service/in-process", round(samples / base, 2), "x")
+    # The smallest audited call with data: a clinician re-identifies their own patient (one
+    # decision, one audit entry committed durably, one short string back).
+    from workbench import Treatment
+    from workbench.access.explain import patients_of
+
+    times = {}
+    for where, cohort in (("in process", local), ("service", clinician)):
+        patient = patients_of(cohort, user="dr.jensen")[0]
+        care = cohort.session(user="dr.jensen", purpose=Treatment(patient=patient))
+        times[where] = median_ms(lambda s=care, p=patient: s.reidentify(p), N_CALLS)
+        emit(case, f"decision + audit (reidentify) per call, median, {where}", times[where], "ms")
 
 
 def bench_reads(local, remote, case: str) -> None:
@@ -149,7 +160,8 @@ def main(argv) -> None:
         local = workbench.open_cohort(made)
         with running_service(served, tmp) as (url, tokens):
             remote = workbench.connect(url, token=tokens["teacher.berg"])
-            bench_calls(local, remote, preset)
+            clinician = workbench.connect(url, token=tokens["dr.jensen"])
+            bench_calls(local, remote, clinician, preset)
             bench_reads(local, remote, preset)
             bench_notebooks(made, url, tokens, preset)
 
