@@ -167,6 +167,28 @@ def test_a_hub_user_signs_in_as_themselves_and_nobody_else_does(cohort_copy, tmp
         running.stop()
 
 
+def test_one_users_long_call_does_not_hold_up_anothers(service):
+    # Served one call at a time, a class waited for whoever asked the longest question.
+    teacher = service.connect("teacher.berg").session(purpose=Teaching())
+    student = service.connect("student.ali").session(purpose=Teaching())
+    done = {}
+
+    def long_count():
+        started = time.monotonic()
+        teacher.allele_counts(region=("chr1", 1, 300_000), by="sex")  # ~1.5 s on tiny
+        done["teacher"] = time.monotonic() - started
+
+    worker = threading.Thread(target=long_count)
+    worker.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    student.decision()
+    done["student"] = time.monotonic() - started
+    worker.join()
+    # served in turn, the student would wait out the rest of the teacher's call (~1.2 s)
+    assert done["student"] < done["teacher"] / 4, done
+
+
 # -- the clock and entitlements ------------------------------------------------------------------
 def test_the_services_clock_decides_and_a_what_if_is_a_stewards_recorded_question(service):
     researcher = service.connect("lab.researcher")

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import secrets
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -51,6 +52,9 @@ class DifferencingGuard:
         if not isinstance(key, bytes) or not 16 <= len(key) <= 64:
             raise InputError("key must be 16 to 64 bytes (or None for a random one)")
         self._key = key
+        #: Held from a check to its record, so two sessions on two threads cannot both pass
+        #: a check the first one's release would have failed.
+        self.lock = threading.RLock()
         # (user, project, label, members) of every release, in order
         self._released: list[tuple[str, str, str, frozenset[bytes]]] = []
         self.path = None if path is None else Path(path)

@@ -389,7 +389,7 @@ def patients_of(cohort, *, user: str, today: str | None = None) -> list[str]:
     return [r[0] for r in rows]
 
 
-def view_overlap(a: Session, b: Session) -> dict:
+def view_overlap(a: Session, b: Session, *, labels: tuple[set, set] | None = None) -> dict:
     """How two views of one cohort overlap, as counts only (never who).
 
     The caller holds both sessions, so may see both views; this compares them without
@@ -411,7 +411,9 @@ def view_overlap(a: Session, b: Session) -> dict:
             raise InputError(f"{name} must be a workbench Session, got {type(s).__name__}")
     if Path(a.cohort.path).resolve() != Path(b.cohort.path).resolve():
         raise InputError("both sessions must be on the same cohort")
-    labels_a, labels_b = set(a.samples().sample_id), set(b.samples().sample_id)
+    if labels is None:  # the labels each session shows (read through each, audited)
+        labels = (set(a.samples().sample_id), set(b.samples().sample_id))
+    labels_a, labels_b = labels
     with contextlib.closing(connect(Path(a.cohort.path) / "registry.sqlite", readonly=True)) as c:
         views = []
         for s in (a, b):

@@ -30,6 +30,7 @@ import hmac
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -217,6 +218,9 @@ class Session(Stewarding):
         # cooperative mode has no seal: whoever holds the folder may edit it anyway.
         seal = service / SEAL_FILE
         self._seal = Seal(seal, audit_key.key) if seal.exists() else None
+        # Sealed sessions share one lock per seal: a change and its new seal, or a check of
+        # the seal, never interleave with another session's.
+        self._seal_lock = _lock_for(seal) if self._seal is not None else contextlib.nullcontext()
         self.today = today or today_of(self._conn)
         self._guard = _guard_for(cohort, service, threshold=self.disclosure.threshold)
         self._issued: dict[int, _Issued] = {}
@@ -271,6 +275,17 @@ class Session(Stewarding):
             raise AccessDenied("this session is closed; open a new one", reasons=())
         purpose = purpose_to_dict(self.purpose)
         writes = needs in ("admin", "any")
+        with self._seal_lock if writes else contextlib.nullcontext():
+            outcome, decided = self._attempts(action, query, compute, needs, purpose, writes)
+        self._maybe_checkpoint()
+        decision = decided[1]
+        if not decision.approved:
+            raise _refusal_error(decision)
+        if isinstance(outcome, WorkbenchError):
+            raise outcome
+        return outcome[0]
+
+    def _attempts(self, action, query, compute, needs, purpose, writes):
         try:
             for _ in range(_ATTEMPTS):
                 if not writes:
@@ -299,13 +314,7 @@ class Session(Stewarding):
                 "data steward to run `workbench audit verify`",
                 reasons=("audit.write_failed",),
             ) from e
-        self._maybe_checkpoint()
-        decision = decided[1]
-        if not decision.approved:
-            raise _refusal_error(decision)
-        if isinstance(outcome, WorkbenchError):
-            raise outcome
-        return outcome[0]
+        return outcome, decided
 
     def _decide(self, action: str, needs: str):
         """(access, decision, admitted people, how many consent excluded, consent rules)."""
@@ -373,10 +382,11 @@ class Session(Stewarding):
     def _maybe_checkpoint(self) -> None:
         seq = self._conn.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()[0]
         if seq and seq % CHECKPOINT_EVERY == 0:
-            with transaction(self._conn):
-                self._audit.checkpoint()
-            if self._seal is not None:
-                self._seal.check(self._conn)
+            with self._seal_lock:
+                with transaction(self._conn):
+                    self._audit.checkpoint()
+                if self._seal is not None:
+                    self._seal.check(self._conn)
 
     def _remember(self, obj, *, kind: str, record_level: bool, populations=None, masked=None):
         # Held strongly (so an id cannot be reused while remembered), the last few only. A
@@ -627,38 +637,39 @@ class Session(Stewarding):
             # Guard what is counted — each group and their union (ac_all) — not just the view:
             # a group dropped as too small, or one that lost a person, would otherwise be
             # recoverable by subtracting this table from an earlier one.
-            populations["all"] = tuple(p for group in populations.values() for p in group)
-            for population in populations.values():
-                decision = self._guard.check(
-                    user=self.user, project=self._project(), population=population
+            with self._guard.lock:  # from the check to the record: one release at a time
+                populations["all"] = tuple(p for group in populations.values() for p in group)
+                for population in populations.values():
+                    decision = self._guard.check(
+                        user=self.user, project=self._project(), population=population
+                    )
+                    if not decision.approved:
+                        raise DisclosureRefused(decision.reasons[0].detail, reasons=decision.codes)
+                columns = [c for c in table.columns if c.startswith("ac_") and c != "ac_all"]
+                # A variant's total (ac_all) is the same whatever the grouping, so it is always
+                # known: a table by sex shows what one by population would hide. It is never
+                # hidden (it is at least the threshold), and the groups are masked as if it were
+                # public. Group totals over variants add nothing a query can give.
+                by_variant = table.set_index("variant")
+                rules = self.disclosure
+                masked, withheld = mask_rows(
+                    by_variant[columns], count_columns=columns, threshold=rules.threshold
                 )
-                if not decision.approved:
-                    raise DisclosureRefused(decision.reasons[0].detail, reasons=decision.codes)
-            columns = [c for c in table.columns if c.startswith("ac_") and c != "ac_all"]
-            # A variant's total (ac_all) is the same whatever the grouping, so it is always
-            # known: a table by sex shows what one by population would hide. It is never
-            # hidden (it is at least the threshold), and the groups are masked as if it were
-            # public. Group totals over variants add nothing a query can give.
-            by_variant = table.set_index("variant")
-            rules = self.disclosure
-            masked, withheld = mask_rows(
-                by_variant[columns], count_columns=columns, threshold=rules.threshold
-            )
-            masked.table["ac_all"] = by_variant["ac_all"].drop(index=withheld).astype(int)
-            if rules.round_to:
-                rounded = round_shown(masked.table, [*columns, "ac_all"], rules.round_to)
-                for c in rounded.columns:
-                    masked.table[c] = rounded[c]
-            masked.table.attrs.update(table.attrs)
-            masked.table.attrs["variants_not_shown"] += len(withheld)
-            masked.table.attrs["disclosure_profile"] = rules.name
-            for group, population in populations.items():
-                self._guard.record(
-                    user=self.user,
-                    project=self._project(),
-                    population=population,
-                    label=f"allele_counts {json.dumps(query)} {group}",
-                )
+                masked.table["ac_all"] = by_variant["ac_all"].drop(index=withheld).astype(int)
+                if rules.round_to:
+                    rounded = round_shown(masked.table, [*columns, "ac_all"], rules.round_to)
+                    for c in rounded.columns:
+                        masked.table[c] = rounded[c]
+                masked.table.attrs.update(table.attrs)
+                masked.table.attrs["variants_not_shown"] += len(withheld)
+                masked.table.attrs["disclosure_profile"] = rules.name
+                for group, population in populations.items():
+                    self._guard.record(
+                        user=self.user,
+                        project=self._project(),
+                        population=population,
+                        label=f"allele_counts {json.dumps(query)} {group}",
+                    )
             basis = (f"disclosure.profile.{rules.name}",)
             return (masked, populations), len(table), {"basis": basis}
 
@@ -695,7 +706,9 @@ class Session(Stewarding):
         )
 
         def compute(access, people):
-            decision = review_export(request, history=self._export_guard())
+            guard = self._export_guard()
+            with guard.lock:
+                decision = review_export(request, history=guard)
             if not decision.approved:
                 raise DisclosureRefused(
                     "; ".join(r.detail for r in decision.reasons), reasons=decision.codes
@@ -849,6 +862,16 @@ RELEASE_FILES = {
 }
 
 
+_LOCKS: dict[Path, threading.RLock] = {}
+_LOCKS_LOCK = threading.Lock()
+
+
+def _lock_for(path: Path) -> threading.RLock:
+    """One lock per file, for every session of this process."""
+    with _LOCKS_LOCK:
+        return _LOCKS.setdefault(Path(path).resolve(), threading.RLock())
+
+
 def _guard_for(
     cohort, service: Path, name: str = "_differencing_guard", *, threshold: int = DEFAULT_THRESHOLD
 ) -> DifferencingGuard:
@@ -857,6 +880,11 @@ def _guard_for(
     The guard's digest key is derived from the audit key, so the stored history still
     matches after the cohort is opened again in another process.
     """
+    with _LOCKS_LOCK:  # two sessions on two threads must find the same guard
+        return _guard_locked(cohort, service, name, threshold)
+
+
+def _guard_locked(cohort, service: Path, name: str, threshold: int) -> DifferencingGuard:
     guards = cohort.__dict__.setdefault("_release_guards", {})
     guard = guards.get((name, service, threshold))
     if guard is None:

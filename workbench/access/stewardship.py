@@ -93,9 +93,10 @@ class Stewarding:
             value = function(self._conn, **fixed, **fields)
             return value, len(value) if isinstance(value, list | pd.DataFrame) else 1
 
-        value = self._call(action, query, compute, needs="admin")
-        if self._seal is not None:
-            self._seal.write(self._conn)  # the service's own change: the new state is sealed
+        with self._seal_lock:  # the change and its new seal, with no other session between
+            value = self._call(action, query, compute, needs="admin")
+            if self._seal is not None:
+                self._seal.write(self._conn)  # the service's own change: the new state is sealed
         return value
 
     def seal_registry(self, *, note: str) -> dict:
@@ -112,8 +113,9 @@ class Stewarding:
         def compute(access, people):
             return {"sealed": True}, 1
 
-        value = self._call("seal_registry", {"note": note}, compute, needs="admin")
-        self._seal.write(self._conn)
+        with self._seal_lock:
+            value = self._call("seal_registry", {"note": note}, compute, needs="admin")
+            self._seal.write(self._conn)
         return value
 
     def record_consent(self, person_id: str, **fields) -> dict:

@@ -24,19 +24,23 @@ the service's UTC clock. A request for another date (``today``) is a what-if onl
 may ask, recorded in the audit log. Sessions and the results they issued stay in this process:
 the client holds handles, so the airlock releases what was issued, not what a client sends.
 
-The service runs its calls one at a time on Tornado's event loop (SQLite connections and the
-audit chain are not shared across threads): a class's light calls interleave, a long one makes
-the others wait. The access log names the route and status only — never a path (which
-carries handles), a body (which may carry person ids) or a token.
+Each session's calls run on a thread of that session's own (its registry connection never
+leaves it), so one user's long call does not hold up another's; what sessions share — the
+release histories of the differencing guard, the registry seal, the audit chain — is locked
+or transactional (see :mod:`workbench.access.session`). The access log names the route and
+status only — never a path (which carries handles), a body (which may carry person ids) or a
+token.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import secrets
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,14 +95,24 @@ _KEPT = 64
 
 @dataclass
 class _Open:
-    """A session the service holds for one user, with the handles it gave out."""
+    """A session the service holds for one user, with the handles it gave out.
+
+    Each session has a thread of its own: every call of the session runs there (its registry
+    connection never leaves it), so one user's long call does not hold up the others.
+    """
 
     session: object
     user: str
     last_used: float
+    worker: ThreadPoolExecutor
     results: dict[str, object] = field(default_factory=dict)
     views: dict[str, object] = field(default_factory=dict)
     reads: dict[str, object] = field(default_factory=dict)
+
+    async def run(self, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)`` on the session's own thread."""
+        call = functools.partial(fn, *args, **kwargs)
+        return await tornado.ioloop.IOLoop.current().run_in_executor(self.worker, call)
 
     def keep(self, table: dict, obj) -> str:
         handle = secrets.token_urlsafe(12)
@@ -116,7 +130,7 @@ class Registry:
         self.cohort = state.cohort
         self.open: dict[str, _Open] = {}
 
-    def create(self, identity: Identity, purpose, today: str | None) -> tuple[str, object]:
+    async def create(self, identity: Identity, purpose, today: str | None) -> tuple[str, object]:
         from ..access.policy import load_principal
         from ..access.schema import connect
 
@@ -138,9 +152,17 @@ class Registry:
                     "another date",
                     reasons=("clock.service_decides",),
                 )
-        session = self.state.session(user=identity.user, purpose=purpose, today=today)
+        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="session")
+        opening = functools.partial(
+            self.state.session, user=identity.user, purpose=purpose, today=today
+        )
+        try:
+            session = await tornado.ioloop.IOLoop.current().run_in_executor(worker, opening)
+        except BaseException:
+            worker.shutdown(wait=False)
+            raise
         key = secrets.token_urlsafe(18)
-        self.open[key] = _Open(session, identity.user, time.monotonic())
+        self.open[key] = _Open(session, identity.user, time.monotonic(), worker)
         return key, session
 
     def get(self, identity: Identity, key: str) -> _Open:
@@ -153,7 +175,8 @@ class Registry:
     def close(self, key: str) -> None:
         held = self.open.pop(key, None)
         if held is not None:
-            held.session.close()
+            held.worker.submit(held.session.close)  # on its own thread, after any call left
+            held.worker.shutdown(wait=False)
 
     def reap(self) -> None:
         now = time.monotonic()
@@ -276,7 +299,7 @@ class CohortInfo(_Handler):
 
 
 class Sessions(_Handler):
-    def post(self):
+    async def post(self):
         from ..access.policy import purpose_to_dict
 
         body = self._body()
@@ -286,7 +309,9 @@ class Sessions(_Handler):
                 f"a session is opened with a purpose (and a steward's what-if date) only; "
                 f"{', '.join(unknown)} not accepted: the service knows who you are"
             )
-        key, session = self.registry.create(self.identity, body.get("purpose"), body.get("today"))
+        key, session = await self.registry.create(
+            self.identity, body.get("purpose"), body.get("today")
+        )
         self._json(
             {
                 "session": key,
@@ -307,7 +332,7 @@ class Worklist(_Handler):
 class Overlap(_Handler):
     """How two sessions' views overlap, in counts: the caller proves they hold both."""
 
-    def post(self, key):
+    async def post(self, key):
         from ..access.explain import view_overlap
 
         held = self.registry.get(self.identity, key)
@@ -316,7 +341,13 @@ class Overlap(_Handler):
         if other is None:
             raise tornado.web.HTTPError(404)
         held_other = self.registry.get(other, str(body.get("other")))
-        self._json(view_overlap(held.session, held_other.session))
+        # Each session reads its own view on its own thread; the comparison needs neither.
+        labels = (
+            set((await held.run(held.session.samples)).sample_id),
+            set((await held_other.run(held_other.session.samples)).sample_id),
+        )
+        overlap = functools.partial(view_overlap, held.session, held_other.session, labels=labels)
+        self._json(await tornado.ioloop.IOLoop.current().run_in_executor(None, overlap))
 
 
 class SessionClose(_Handler):
@@ -327,7 +358,7 @@ class SessionClose(_Handler):
 
 
 class Call(_Handler):
-    def post(self, key, method):
+    async def post(self, key, method):
         if method not in SESSION_METHODS:
             raise tornado.web.HTTPError(404)
         held = self.registry.get(self.identity, key)
@@ -338,7 +369,7 @@ class Call(_Handler):
         if method == "export":
             args = [self._issued(held, args, kwargs)]
             kwargs = {}
-        value = getattr(held.session, method)(*args, **kwargs)
+        value = await held.run(getattr(held.session, method), *args, **kwargs)
         if method == "genotype_view":
             handle = held.keep(held.views, value)
             self._send(
@@ -369,7 +400,7 @@ class Call(_Handler):
 
 
 class ViewOp(_Handler):
-    def post(self, key, handle, op):
+    async def post(self, key, handle, op):
         held = self.registry.get(self.identity, key)
         view = held.views.get(handle)
         if view is None or op not in ("variants", "genotypes"):
@@ -378,9 +409,9 @@ class ViewOp(_Handler):
         if not isinstance(kwargs, dict) or set(kwargs) - {"contig", "region"}:
             raise InputError("a view takes contig= and region= only")
         if op == "variants":
-            self._send({"value": view.variants(**kwargs)})
+            self._send({"value": await held.run(view.variants, **kwargs)})
             return
-        gt = view.genotypes(**kwargs)  # decided and audited: a read
+        gt = await held.run(view.genotypes, **kwargs)  # decided and audited: a read
         dask_array = gt.values
         read = held.keep(held.reads, dask_array)
         self._json(

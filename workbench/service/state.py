@@ -31,6 +31,7 @@ import os
 import secrets
 import shutil
 import sqlite3
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,7 +109,7 @@ class ServiceState:
         self._hub = HubIdentities(hub) if hub else None
         self.secrets = path / SECRETS_DIR
         self._tokens = path / TOKENS_FILE
-        self._conn: sqlite3.Connection | None = None
+        self._local = threading.local()
 
     @functools.cached_property
     def cohort(self):
@@ -136,12 +137,15 @@ class ServiceState:
 
     @contextlib.contextmanager
     def _db(self):
-        # One connection per state object, kept open: the service authenticates every
-        # request. Autocommit, so a revocation by `workbench service token revoke` in another
-        # process is seen on the very next request.
-        if self._conn is None:
-            self._conn = sqlite3.connect(self._tokens, isolation_level=None, timeout=10)
-        yield self._conn
+        # One connection per thread, kept open: the service authenticates every request (and
+        # sessions, on their own threads, read entitlements). Autocommit, so a revocation by
+        # `workbench service token revoke` in another process is seen on the next request.
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = sqlite3.connect(
+                self._tokens, isolation_level=None, timeout=10
+            )
+        yield conn
 
     def session(self, *, user: str, purpose, today: str | None = None):
         """A session as the service opens it: its keys, seal, disclosure rules and clock.
