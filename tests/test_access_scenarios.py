@@ -1043,3 +1043,18 @@ def test_a_consent_change_while_a_read_is_computed_is_honoured(cohort):
     assert len(seen) == 2 and seen[0][0] not in out
     entry = last_audit(cohort.path)
     assert (entry["action"], entry["result_size"]) == ("read", len(out))
+
+
+def test_a_result_counting_someone_who_has_since_opted_out_does_not_leave(cohort):
+    # The count was lawful when made; released after the opt-out it would carry that
+    # person's data out. Computing it again is refused too (differencing), so nothing leaves.
+    teaching = cohort.session(user="teacher.berg", purpose=Teaching())
+    steward = cohort.session(user=STEWARD, purpose=Stewardship())
+    counts = teaching.allele_counts(gene=GENE)
+    person = sorted(set(everyone(cohort.path)) - excluded_people(cohort.path))[0]
+    steward.set_research_opt_out(person, opt_out=True, signed_on=steward.today, note="test")
+    raises_with(
+        DisclosureRefused,
+        "disclosure.consent_changed_since_issue",
+        lambda: teaching.export(counts),
+    )

@@ -30,6 +30,7 @@ from workbench.access.pseudonyms import load_service_key
 from workbench.errors import (
     AccessDenied,
     AuthenticationError,
+    ConsentDenied,
     DisclosureRefused,
     InputError,
 )
@@ -237,6 +238,18 @@ def test_a_count_before_an_opt_out_and_one_after_it_cannot_both_leave(service):
     with pytest.raises(DisclosureRefused) as refused:
         student.allele_counts(region=GENE_REGION)
     assert "disclosure.differencing" in refused.value.reasons
+
+
+def test_a_genotype_read_stops_streaming_once_someone_in_it_opts_out(service):
+    # The read was decided when it began; its chunks come later, one request each.
+    teacher = service.connect("teacher.berg").session(purpose=Teaching())
+    calls = teacher.genotype_view().genotypes(contig="chr1")  # decided and audited here
+    steward = service.connect("steward.larsen").session(purpose=Stewardship())
+    person = _consenting_person(service.cohort)
+    steward.set_research_opt_out(person, opt_out=True, signed_on=steward.today, note="test")
+    with pytest.raises(ConsentDenied) as refused:
+        calls.values.compute()
+    assert refused.value.reasons == ("consent.changed_since_view",)
 
 
 def test_the_airlock_releases_what_it_issued_not_what_the_client_edited(service):

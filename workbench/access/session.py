@@ -685,7 +685,9 @@ class Session(Stewarding):
         Only summaries made by this session leave: record-level results, anything carrying
         identifiers or pseudonyms, unmasked small counts, and counts that differ by a few
         people from an earlier release are refused with :class:`DisclosureRefused`. What is
-        judged and released is the result as it was issued: edits made to it since are not.
+        judged and released is the result as it was issued: edits made to it since are not;
+        a result that counted someone who has since left the view (an opt-out, a withdrawal,
+        an expired grant) does not leave at all.
 
         Returns
         -------
@@ -706,6 +708,13 @@ class Session(Stewarding):
         )
 
         def compute(access, people):
+            counted = set().union(*issued.populations.values()) if issued.populations else set()
+            if counted - set(people):
+                raise DisclosureRefused(
+                    "this result counts people whose consent or access has changed since it was "
+                    "made; compute it again, then export the new result",
+                    reasons=("disclosure.consent_changed_since_issue",),
+                )
             guard = self._export_guard()
             with guard.lock:
                 decision = review_export(request, history=guard)

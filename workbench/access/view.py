@@ -31,8 +31,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConsentDenied
+from .policy import consent_filter
 
-__all__ = ["GenotypeView"]
+__all__ = ["GenotypeView", "still_admitted"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,6 +100,21 @@ class GenotypeView:
             return allel.GenotypeDaskArray(_select_columns(gt, self._columns)), len(self._people)
 
         return self._session._call("genotype_view.read", query, compute)
+
+
+def still_admitted(view: GenotypeView) -> bool:
+    """Whether everyone in ``view`` may still be read, decided afresh (not audited).
+
+    The data-access service asks before each chunk of a read it streams: a read was decided
+    and audited when it was opened, but its chunks may be fetched later, after a consent or
+    grant changed.
+    """
+    session = view._session
+    access = session._evaluate(session._conn)
+    if not access.decision.approved:
+        return False
+    people, _, _ = consent_filter(session._conn, access.people, session.purpose)
+    return set(view._people) <= set(people)
 
 
 def _select_columns(gt, columns: np.ndarray):

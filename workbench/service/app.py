@@ -47,10 +47,12 @@ import numpy as np
 import tornado.ioloop
 import tornado.web
 
+from ..access.view import still_admitted
 from ..errors import (
     AccessDenied,
     AuditIntegrityError,
     ConfigurationError,
+    ConsentDenied,
     InputError,
     WorkbenchError,
 )
@@ -413,7 +415,7 @@ class ViewOp(_Handler):
             return
         gt = await held.run(view.genotypes, **kwargs)  # decided and audited: a read
         dask_array = gt.values
-        read = held.keep(held.reads, dask_array)
+        read = held.keep(held.reads, (view, dask_array))
         self._json(
             {
                 "read": read,
@@ -427,10 +429,18 @@ class ViewOp(_Handler):
 class ReadChunk(_Handler):
     async def get(self, key, read, index):
         held = self.registry.get(self.identity, key)
-        array = held.reads.get(read)
+        view, array = held.reads.get(read, (None, None))
         i = int(index)
         if array is None or not 0 <= i < len(array.chunks[0]):
             raise tornado.web.HTTPError(404)
+        # The read was decided when it was opened; a chunk fetched later must not carry
+        # someone who has left the view since.
+        if not await held.run(still_admitted, view):
+            raise ConsentDenied(
+                "someone in this view may no longer be read (consent or grant changed since the "
+                "read began); open a new view with session.genotype_view()",
+                reasons=("consent.changed_since_view",),
+            )
 
         def chunk() -> bytes:  # the read was decided and audited when it was opened
             return wire.array_to_bytes(np.asarray(array.blocks[i].compute(scheduler="sync")))
