@@ -249,11 +249,8 @@ def publish_bundle(
 
 def _copy_cohort(cohort: Path, dest: Path, *, with_answers: bool) -> None:
     """Copy a cohort folder by allowlist: the parts a dashboard reads, never the hospital side."""
-    from ..manifest import WITHHOLDABLE
-
     dest.mkdir(parents=True)
     allowed = set(COHORT_PARTS) | ({"truth"} if with_answers else set())
-    assert "keyholder" in WITHHOLDABLE and "keyholder" not in allowed
     for part in sorted(allowed):
         source = cohort / part
         if source.is_symlink():

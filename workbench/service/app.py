@@ -385,7 +385,7 @@ class Call(_Handler):
                 }
             )
             return
-        handle = held.keep(held.results, value) if method not in ("export",) else None
+        handle = None if method == "export" else held.keep(held.results, value)
         self._send({"value": value, "handle": handle})
 
     @staticmethod
