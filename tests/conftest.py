@@ -56,6 +56,7 @@ SERVICE_USERS = (
     "anc.researcher",
     "steward.larsen",
     "dr.jensen",
+    "dr.hansen",
 )
 
 

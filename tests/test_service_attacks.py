@@ -454,6 +454,56 @@ def test_a_client_as_another_os_user_reads_through_the_service_but_not_the_files
     assert int(lines[1].split()[1]) > 0
 
 
+def test_the_public_parts_are_served_and_nothing_else(service, monkeypatch, tmp_path):
+    # A clinician's interpretation needs the reference genome and the knowledge bases, public
+    # as GRCh38 and ClinVar are: the service serves those files, checked against its manifest.
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
+    headers = {"Authorization": f"token {service.tokens['student.ali']}"}
+    listing = requests.get(f"{service.url}/api/v1/public", headers=headers, timeout=5).json()
+    assert listing["files"] and all(
+        n.startswith(("reference/", "knowledge/")) for n in listing["files"]
+    )
+    fasta = requests.get(
+        f"{service.url}/api/v1/public/reference/genome.fa", headers=headers, timeout=5
+    )
+    assert fasta.content == (service.cohort / "reference" / "genome.fa").read_bytes()
+    for name in (
+        "registry.sqlite",
+        "keyholder/identity.sqlite",
+        "truth/cases.tsv",
+        "reference/../registry.sqlite",
+        "reference/%2e%2e/registry.sqlite",
+        "knowledge/..",
+        "phenopackets/x.json",
+    ):
+        r = requests.get(f"{service.url}/api/v1/public/{name}", headers=headers, timeout=5)
+        assert r.status_code == 404, name
+    r = requests.get(f"{service.url}/api/v1/public/reference/genome.fa", timeout=5)
+    assert r.status_code == 401
+    # … and a remote cohort reads them as the folder does, fetched once into the cache
+    remote = service.connect("dr.jensen")
+    local = workbench.open_cohort(service.cohort)
+    assert remote.knowledge.gene_disease.equals(local.knowledge.gene_disease)
+    assert remote.reference.contigs == local.reference.contigs
+    assert remote.size == local.size
+    assert len(list((tmp_path / "cache" / "public").iterdir())) == 1
+
+
+def test_through_the_service_a_clinician_sees_their_own_worklist_only(service):
+    from workbench.access.explain import patients_of, worklist
+    from workbench.interpret.rank import choose_case
+
+    remote = service.connect("dr.jensen")
+    local = workbench.open_cohort(service.cohort)
+    assert remote.worklist() == worklist(local, user="dr.jensen")
+    assert choose_case(remote) == choose_case(local, clinician="dr.jensen")
+    with pytest.raises(InputError, match=r"signed in to the service as 'dr\.jensen'"):
+        choose_case(remote, clinician="dr.hansen")
+    with pytest.raises(InputError, match="your own worklist"):
+        patients_of(remote, user="dr.hansen")
+    assert service.connect("lab.researcher").worklist() == {}
+
+
 def test_setting_up_closes_the_cohort_to_other_accounts(cohort_copy, tmp_path):
     init_state(tmp_path / "state", cohort_copy)
     assert cohort_copy.stat().st_mode & 0o077 == 0

@@ -6,7 +6,8 @@ The public API is small and explicit:
   :meth:`Cohort.session` with the purposes :class:`Treatment`, :class:`Research`,
   :class:`Teaching` and :class:`Stewardship`: consent-aware, audited access;
 * :func:`connect` → a remote cohort served by the data-access service (``workbench service``),
-  whose sessions have the same methods;
+  whose sessions have the same methods, and :func:`reach`, which gives a notebook's users the
+  cohort either way;
 * :func:`record`, which notebooks call for the values the regression harness checks;
 * the exceptions in :mod:`workbench.errors`.
 
@@ -39,6 +40,19 @@ def connect(url: str, *, token: str | None = None):
     return _connect(url, token=token)
 
 
+def reach(cohort, *, service: str = "", tokens=None):
+    """How a notebook's users reach the cohort: ``reach(folder, …)(user)`` → a cohort.
+
+    Without ``service`` every user gets the folder, opened once in this kernel (the
+    cooperative mode of a laptop). With a service URL each user gets :func:`connect` with their
+    own token, ``tokens[user]`` (or ``WORKBENCH_TOKEN`` when ``tokens`` has none for them), and
+    the service knows them by that token alone.
+    """
+    from .service.client import reach as _reach
+
+    return _reach(cohort, service=service, tokens=tokens)
+
+
 __all__ = [
     "Cohort",
     "Research",
@@ -49,5 +63,6 @@ __all__ = [
     "__version__",
     "connect",
     "open_cohort",
+    "reach",
     "record",
 ]

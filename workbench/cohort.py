@@ -237,6 +237,11 @@ class Cohort:
     def sample_ids(self) -> list[str]:
         return self.calls.sample_ids
 
+    @property
+    def size(self) -> int:
+        """How many people the cohort holds genomes of (public, as a cohort's size is)."""
+        return len(self.calls.sample_ids)
+
     def variants(self, *, contig: str | None = None, region=None) -> pd.DataFrame:
         """Variant sites: ``contig, position`` (1-based), ``ref``, ``alt`` (comma-separated)."""
         return self.calls.variants(contig=contig, region=region)

@@ -43,6 +43,7 @@ __all__ = [
     "explain_access",
     "patients_of",
     "view_overlap",
+    "worklist",
 ]
 
 #: What each access scope allows, in words.
@@ -364,6 +365,16 @@ def patients_of(cohort, *, user: str, today: str | None = None) -> list[str]:
     A clinician needs a patient id to open a ``Treatment`` session; this lists only people
     the user already treats, so it tells them nothing new. Empty for anyone else.
     """
+    return list(worklist(cohort, user=user, today=today))
+
+
+def worklist(cohort, *, user: str, today: str | None = None) -> dict[str, str]:
+    """``{proband: family}`` for the probands in ``user``'s current care, sorted by proband.
+
+    In process this reads the registry's care relationships; through the data-access service
+    (a cohort from :func:`workbench.connect`) the service answers, for the token's own user on
+    the service's date only.
+    """
     if not isinstance(user, str) or not user:
         raise InputError(f"user must be a user id such as 'dr.jensen', got {user!r}")
     if hasattr(cohort, "worklist"):  # a cohort behind the data-access service
@@ -380,13 +391,13 @@ def patients_of(cohort, *, user: str, today: str | None = None) -> list[str]:
                 raise InputError("the registry has no reference date; pass today='YYYY-MM-DD'")
             today = row[0]
         rows = conn.execute(
-            "SELECT DISTINCT c.person_id FROM care_relationships c "
+            "SELECT DISTINCT c.person_id, f.family_id FROM care_relationships c "
             "JOIN families f ON f.proband_id = c.person_id "
             "WHERE c.user_id = ? AND c.since <= ? AND (c.until IS NULL OR ? <= c.until) "
             "ORDER BY c.person_id",
             (user, today, today),
         ).fetchall()
-    return [r[0] for r in rows]
+    return {r[0]: r[1] for r in rows}
 
 
 def view_overlap(a: Session, b: Session, *, labels: tuple[set, set] | None = None) -> dict:

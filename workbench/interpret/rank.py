@@ -848,12 +848,14 @@ def assertion_text(variants: pd.DataFrame, assertions: pd.DataFrame) -> list[str
 
 
 def choose_case(cohort, *, clinician: str = "", family: str = "") -> tuple[str, str]:
-    """``(clinician, proband)`` for a demonstration, from the registry's care relationships.
+    """``(clinician, proband)`` for a demonstration, from the clinicians' worklists.
 
-    Reads the registry read-only to pick *who* works (as a worklist would); the interpretation
-    itself then goes through that clinician's session. ``family=""`` takes the first family
-    in the clinician's care; ``clinician=""`` the first clinician (by id) caring for the
-    family's proband, or, with neither given, the first clinician with a patient.
+    Picks *who* works, as a worklist would; the interpretation itself then goes through that
+    clinician's session. ``family=""`` takes the first family in the clinician's care;
+    ``clinician=""`` the first clinician (by id) caring for the family's proband, or, with
+    neither given, the first clinician with a patient. In process the registry is read
+    read-only for the clinicians; through the data-access service (a cohort from
+    :func:`workbench.connect`) you are the token's user and see only your own worklist.
 
     Raises
     ------
@@ -863,33 +865,41 @@ def choose_case(cohort, *, clinician: str = "", family: str = "") -> tuple[str, 
     import contextlib
     import sqlite3
 
-    from ..access.explain import patients_of
+    from ..access.explain import worklist
 
-    path = f"file:{cohort.path / 'registry.sqlite'}?mode=ro"
-    with contextlib.closing(sqlite3.connect(path, uri=True)) as conn:
-        today = conn.execute("SELECT value FROM meta WHERE key = 'reference_date'").fetchone()[0]
-        clinicians = [
-            r[0]
-            for r in conn.execute(
-                "SELECT user_id FROM principals WHERE role = 'clinician' ORDER BY user_id"
+    today = None
+    if hasattr(cohort, "worklist"):  # through the service: the token's user, nobody else
+        if clinician and clinician != cohort.user:
+            raise InputError(
+                f"you are signed in to the service as {cohort.user!r}, not {clinician!r}; "
+                "leave clinician empty or pass your own id"
             )
-        ]
-        proband = None
-        if family:
-            row = conn.execute(
-                "SELECT proband_id FROM families WHERE family_id = ?", (family,)
-            ).fetchone()
-            if row is None:
-                raise InputError(f"no family {family!r} in this cohort; family ids look like F0001")
-            proband = row[0]
-    if clinician and clinician not in clinicians:
-        raise InputError(f"{clinician!r} is not a clinician; clinicians: {', '.join(clinicians)}")
+        clinicians = [cohort.user]
+        clinician = cohort.user
+    else:
+        path = f"file:{cohort.path / 'registry.sqlite'}?mode=ro"
+        with contextlib.closing(sqlite3.connect(path, uri=True)) as conn:
+            today = conn.execute("SELECT value FROM meta WHERE key = 'reference_date'")
+            today = today.fetchone()[0]
+            clinicians = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT user_id FROM principals WHERE role = 'clinician' ORDER BY user_id"
+                )
+            ]
+            known = conn.execute("SELECT 1 FROM families WHERE family_id = ?", (family,))
+            known = known.fetchone() is not None
+        if family and not known:
+            raise InputError(f"no family {family!r} in this cohort; family ids look like F0001")
+        if clinician and clinician not in clinicians:
+            raise InputError(
+                f"{clinician!r} is not a clinician; clinicians: {', '.join(clinicians)}"
+            )
     for user in [clinician] if clinician else clinicians:
-        patients = patients_of(cohort, user=user, today=today)
-        if proband is None and patients:
-            return user, patients[0]
-        if proband is not None and proband in patients:
-            return user, proband
+        mine = worklist(cohort, user=user, today=today)
+        for proband, their_family in mine.items():
+            if not family or their_family == family:
+                return user, proband
     who = clinician or "any clinician"
     what = f"family {family}" if family else "a patient"
     raise InputError(f"{who} has no current care relationship to {what}; pick another")

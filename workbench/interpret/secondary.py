@@ -307,30 +307,23 @@ def _computed(session, person, categories, settings, thresholds) -> list[dict]:
 def patients_by_choice(cohort, *, clinician: str) -> dict[str, str | None]:
     """A patient of ``clinician`` who chose secondary findings and one who declined them.
 
-    For demonstrations: reads the registry read-only (the clinician's worklist and their
-    patients' current consents) to pick *whom* to show; the findings themselves are then
-    read through a treatment session. Returns ``{"accepted": id or None, "declined": id or
-    None}``, the first of each by id.
+    For demonstrations: the clinician reads their own patients' current consents, each in a
+    treatment session (decided and audited, in process or through the data-access service),
+    to pick *whom* to show. Returns ``{"accepted": id or None, "declined": id or None}``, the
+    first of each by id; a withdrawn patient is neither.
     """
-    import contextlib
-    import json
-    import sqlite3
+    from ..access.explain import consent_history, consent_summary, patients_of
+    from ..access.policy import Treatment
 
-    from ..access.explain import patients_of
-
-    patients = patients_of(cohort, user=clinician)
-    path = f"file:{cohort.path / 'registry.sqlite'}?mode=ro"
     out: dict[str, str | None] = {"accepted": None, "declined": None}
-    with contextlib.closing(sqlite3.connect(path, uri=True)) as conn:
-        for pid in patients:
-            row = conn.execute(
-                "SELECT secondary_findings, withdrawn FROM consents WHERE person_id = ? "
-                "ORDER BY version DESC LIMIT 1",
-                (pid,),
-            ).fetchone()
-            if row is None or row[1]:
-                continue
-            kind = "accepted" if json.loads(row[0]) else "declined"
-            if out[kind] is None:
-                out[kind] = pid
+    for pid in patients_of(cohort, user=clinician):
+        with cohort.session(user=clinician, purpose=Treatment(patient=pid)) as session:
+            current = consent_summary(consent_history(session, pid))["current"]
+        if current["withdrawn"]:
+            continue
+        kind = "accepted" if current["secondary_findings"] else "declined"
+        if out[kind] is None:
+            out[kind] = pid
+        if None not in out.values():
+            break
     return out

@@ -9,8 +9,10 @@ Routes (JSON unless said otherwise; every route but ``health`` needs
 
     GET  /api/v1/health                         liveness, no data
     GET  /api/v1/me                             the caller's identity as the service sees it
-    GET  /api/v1/cohort                         name, preset, contigs (no one's data)
-    GET  /api/v1/worklist                       the caller's own patients (clinicians)
+    GET  /api/v1/cohort                         name, preset, contigs, size (no one's data)
+    GET  /api/v1/worklist                       the caller's own patients and their families
+    GET  /api/v1/public                         the public parts' files and checksums
+    GET  /api/v1/public/<file>                  one of them (reference genome, knowledge)
     POST /api/v1/sessions                       {"purpose": {...}, "today": null} → {"session"}
     POST /api/v1/sessions/<s>/call/<method>     {"args": [...], "kwargs": {...}} → result
     POST /api/v1/sessions/<s>/views/<v>/<op>    a genotype view: variants, genotypes
@@ -88,6 +90,10 @@ SESSION_METHODS = (
     "explain",
     "seal_registry",
 )
+#: The cohort's public parts, which any analyst may hold a copy of: the reference genome and
+#: gene models, and the knowledge bases (frequencies, assertions, gene–disease panels, the ACMG
+#: SF list) — what GRCh38, gnomAD and ClinVar are to a real centre. No person's data.
+PUBLIC_PARTS = ("reference/", "knowledge/")
 #: Sessions a user may hold open at once, and how long an idle one lives (seconds).
 MAX_SESSIONS_PER_USER = 16
 IDLE_SECONDS = 3600
@@ -131,6 +137,12 @@ class Registry:
         self.state = state
         self.cohort = state.cohort
         self.open: dict[str, _Open] = {}
+        #: name → SHA-256 of each public file, from the manifest the service verified
+        self.public = {
+            name: digest
+            for name, digest in sorted(self.cohort.manifest["files"].items())
+            if name.startswith(PUBLIC_PARTS)
+        }
 
     async def create(self, identity: Identity, purpose, today: str | None) -> tuple[str, object]:
         from ..access.policy import load_principal
@@ -295,9 +307,25 @@ class CohortInfo(_Handler):
                 "name": cohort.name,
                 "preset": cohort.preset,
                 "contigs": cohort.contigs,
+                "size": cohort.size,
                 "disclosure_profile": self.registry.state.disclosure,
             }
         )
+
+
+class PublicIndex(_Handler):
+    def get(self):
+        self._json({"files": self.registry.public})
+
+
+class PublicFile(_Handler):
+    """A public file, as the manifest names it; anything else is as if absent."""
+
+    def get(self, name):
+        if name not in self.registry.public:
+            raise tornado.web.HTTPError(404)
+        self.set_header("Content-Type", "application/octet-stream")
+        self.write((self.registry.state.cohort_path / name).read_bytes())
 
 
 class Sessions(_Handler):
@@ -326,9 +354,9 @@ class Sessions(_Handler):
 
 class Worklist(_Handler):
     def get(self):
-        from ..access.explain import patients_of
+        from ..access.explain import worklist
 
-        self._json({"patients": patients_of(self.registry.cohort, user=self.identity.user)})
+        self._json({"patients": worklist(self.registry.cohort, user=self.identity.user)})
 
 
 class Overlap(_Handler):
@@ -475,6 +503,8 @@ def make_app(state: ServiceState) -> tornado.web.Application:
         (r"/api/v1/cohort", CohortInfo, args),
         (r"/api/v1/sessions", Sessions, args),
         (r"/api/v1/worklist", Worklist, args),
+        (r"/api/v1/public", PublicIndex, args),
+        (r"/api/v1/public/((?:reference|knowledge)/[A-Za-z0-9_.-]{1,128})", PublicFile, args),
         (rf"/api/v1/sessions/{handle}", SessionClose, args),
         (rf"/api/v1/sessions/{handle}/overlap", Overlap, args),
         (rf"/api/v1/sessions/{handle}/call/([a-z_]+)", Call, args),

@@ -16,7 +16,13 @@ a JupyterHub server, is the hub's ``JUPYTERHUB_API_TOKEN``, whose user the hub n
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -35,9 +41,11 @@ from ..errors import (
 from . import wire
 from .app import SESSION_METHODS
 
-__all__ = ["AuthenticationError", "RemoteCohort", "RemoteSession", "connect"]
+__all__ = ["AuthenticationError", "RemoteCohort", "RemoteSession", "connect", "reach"]
 
 TOKEN_ENV = "WORKBENCH_TOKEN"
+#: Where the cohort's public parts are kept once fetched (default: the user's cache folder).
+CACHE_ENV = "WORKBENCH_CACHE"
 #: On JupyterHub, a user's server holds its hub API token here; the service asks the hub whose.
 HUB_TOKEN_ENV = "JUPYTERHUB_API_TOKEN"
 _TIMEOUT = (5, 600)
@@ -59,6 +67,19 @@ def connect(url: str, *, token: str | None = None) -> RemoteCohort:
             f"{HUB_TOKEN_ENV} is used)"
         )
     return RemoteCohort(url, token)
+
+
+def reach(folder, *, service: str = "", tokens: Mapping[str, str] | None = None):
+    """``user`` → the cohort as that user reaches it (see :func:`workbench.reach`)."""
+    if tokens is not None and not isinstance(tokens, Mapping):
+        raise InputError(f"tokens must map user ids to tokens, got {type(tokens).__name__}")
+    if not service:
+        from ..cohort import open_cohort
+
+        opened = functools.cache(lambda: open_cohort(folder))
+        return lambda user: opened()
+    tokens = dict(tokens or {})
+    return functools.cache(lambda user: connect(service, token=tokens.get(user)))
 
 
 class _Transport:
@@ -133,12 +154,69 @@ class RemoteCohort:
     def contigs(self) -> dict[str, int]:
         return dict(self._info["contigs"])
 
+    @property
+    def size(self) -> int:
+        """How many people the cohort holds genomes of."""
+        return int(self._info["size"])
+
     def __repr__(self) -> str:
         return f"<RemoteCohort {self.name!r} at {self._transport.url} as {self.user!r}>"
 
-    def worklist(self) -> list[str]:
-        """The probands in your own current care (clinicians; empty for anyone else)."""
-        return list(self._transport.request("GET", "worklist")["patients"])
+    def worklist(self) -> dict[str, str]:
+        """``{proband: family}`` for your own current patients (clinicians; empty otherwise)."""
+        return dict(self._transport.request("GET", "worklist")["patients"])
+
+    @functools.cached_property
+    def reference(self):
+        """The reference genome and gene models (public; fetched once, then from the cache)."""
+        from ..genome import Reference
+
+        return Reference.read(self._public / "reference")
+
+    @functools.cached_property
+    def knowledge(self):
+        """Frequencies, assertions, gene–disease panels, the ACMG SF list (public; cached)."""
+        from ..synth.knowledge import read_knowledge
+
+        return read_knowledge(self._public / "knowledge")
+
+    @functools.cached_property
+    def _public(self) -> Path:
+        """A local copy of the cohort's public parts, checked against the service's checksums.
+
+        The service names each public file with its SHA-256 from the manifest it verified; a
+        copy is fetched into a fresh folder, each file checked, then renamed into place, so an
+        interrupted fetch leaves nothing half-written and later cohorts reuse a whole copy.
+        """
+        import platformdirs
+
+        files = self._transport.request("GET", "public")["files"]
+        listing = json.dumps(files, sort_keys=True).encode()
+        root = Path(os.environ.get(CACHE_ENV) or platformdirs.user_cache_dir("workbench"))
+        folder = root / "public" / f"{self.name}-{hashlib.sha256(listing).hexdigest()[:16]}"
+        if folder.is_dir():
+            return folder
+        root.joinpath("public").mkdir(parents=True, exist_ok=True)
+        fresh = Path(tempfile.mkdtemp(prefix=".fetching-", dir=root / "public"))
+        try:
+            for name, digest in files.items():
+                body = self._transport.request("GET", f"public/{name}", raw=True)
+                if hashlib.sha256(body).hexdigest() != digest:
+                    raise ConfigurationError(
+                        f"the service sent {name} with a checksum other than its manifest's; "
+                        "ask the data steward to check the cohort (workbench verify)"
+                    )
+                target = fresh / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(body)
+            try:
+                fresh.rename(folder)
+            except OSError:  # another kernel fetched the same copy meanwhile: keep theirs
+                if not folder.is_dir():
+                    raise
+        finally:
+            shutil.rmtree(fresh, ignore_errors=True)
+        return folder
 
     def session(self, *, purpose, user: str | None = None, today: str | None = None):
         """A :class:`RemoteSession` for ``purpose``, as the token's user.
