@@ -217,3 +217,19 @@ def test_rank_under_follows_the_diagnosis_across_scenarios():
     assert row.relative == 1.0
     with pytest.raises(InputError, match="no disease"):
         rank_under({"x": BOY}, WORKED, gene="BRCA2")
+
+
+def test_choose_case_picks_from_the_clinicians_worklists(tiny_cohort):
+    from workbench.access.explain import worklist
+    from workbench.interpret.rank import choose_case
+
+    clinician, proband = choose_case(tiny_cohort)
+    mine = worklist(tiny_cohort, user=clinician)
+    assert proband == next(iter(mine))
+    # A family picks its proband and the first clinician caring for it
+    family = list(mine.values())[-1]
+    assert choose_case(tiny_cohort, family=family) == (clinician, list(mine)[-1])
+    with pytest.raises(InputError, match="no family 'F9999'"):
+        choose_case(tiny_cohort, family="F9999")
+    with pytest.raises(InputError, match="is not a clinician"):
+        choose_case(tiny_cohort, clinician="lab.researcher")

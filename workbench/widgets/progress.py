@@ -26,7 +26,8 @@ import pandas as pd
 
 from ..errors import InputError
 from ..teach.progress import ProgressStore, class_progress, default_progress_path
-from .dashboards import _e, _fig_png, _figure, _Shows, table_html
+from .access import _Shows
+from .dashboards.common import _e, _fig_png, _figure, table_html
 
 __all__ = [
     "ALL_COURSES",

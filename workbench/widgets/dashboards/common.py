@@ -1,0 +1,90 @@
+"""What the dashboards share: the cohort they open, records, figures and HTML tables."""
+
+from __future__ import annotations
+
+import html
+import io
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from ...errors import InputError
+
+#: The "no restriction" choice of the filter drop-downs.
+ANY = "any"
+#: Environment variable naming the cohort a served dashboard opens (``workbench serve
+#: --cohort`` sets it); it wins over the notebook's ``cohort`` parameter.
+COHORT_ENV = "WORKBENCH_COHORT"
+#: Columns of a research or teaching view the PCA can be coloured by.
+COLOUR_BY = ("population", "sex", "affected", "birth_decade", "outlier")
+_FILTER_LIMIT = 200
+
+
+def _e(value) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def resolve_cohort(cohort: str | os.PathLike) -> Path:
+    """The cohort folder a dashboard opens: ``$WORKBENCH_COHORT`` when set, else ``cohort``.
+
+    Voila cannot inject papermill parameters, so ``workbench serve --cohort DIR`` and the
+    published start scripts pass the cohort through the environment.
+
+    Raises
+    ------
+    InputError
+        The folder has no ``manifest.json`` (not a cohort written by ``workbench generate``).
+    """
+    chosen = os.environ.get(COHORT_ENV) or cohort
+    if not isinstance(chosen, str | os.PathLike) or not str(chosen):
+        raise InputError(f"expected a cohort folder, got {chosen!r}")
+    path = Path(chosen).expanduser().resolve()
+    if not (path / "manifest.json").is_file():
+        raise InputError(
+            f"{path} is not a cohort folder (no manifest.json); run `workbench generate "
+            f"--preset teaching` or pass --cohort to `workbench serve`"
+        )
+    return path
+
+
+def record(name: str, value):
+    """:func:`workbench.record` (silent under Voila; the regression harness still sees it)."""
+    from ...regress import record as _record
+
+    return _record(name, value)
+
+
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _fig_png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    return buffer.getvalue()
+
+
+def table_html(table: pd.DataFrame, *, caption: str = "", limit: int = _FILTER_LIMIT) -> str:
+    """A DataFrame as an accessible HTML table (caption, column headers), first ``limit`` rows.
+
+    Says how many rows were left out, or says the table is empty in words.
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise InputError(f"expected a DataFrame, got {type(table).__name__}")
+    if table.empty:
+        return f"<p>{_e(caption) + ': ' if caption else ''}nothing to show.</p>"
+    shown = table.head(limit)
+    head = "".join(f"<th scope='col'>{_e(c)}</th>" for c in shown.columns)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{_e(v)}</td>" for v in row) + "</tr>"
+        for row in shown.itertuples(index=False)
+    )
+    more = "" if len(table) <= limit else f"<p>{len(table) - limit} more rows not shown.</p>"
+    cap = f"<caption>{_e(caption)}</caption>" if caption else ""
+    return (
+        f"<table class='wb-table'>{cap}<thead><tr>{head}</tr></thead>"
+        f"<tbody>{rows}</tbody></table>{more}"
+    )
