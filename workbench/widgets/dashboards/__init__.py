@@ -1,8 +1,9 @@
 """The four Voila dashboards, as plain functions plus the widgets that wire them.
 
-Each dashboard notebook in ``notebooks/dashboards/`` is a few lines: resolve the cohort,
-build one of these widgets, display it, record a few values for the regression harness.
-Everything worth testing lives here as plain functions:
+Each dashboard notebook in ``notebooks/dashboards/`` is a few lines: reach the cohort (the
+folder in the kernel, or the data-access service as the signed-in user: :func:`reach_cohort`),
+build one of these widgets, display it, record a few values for the regression harness. One
+module per dashboard; everything worth testing lives there as plain functions:
 
 * **cohort explorer** (:class:`CohortExplorer`, a trainer's or researcher's session):
   :func:`explorer_table` (QC metrics and principal components per person, read through the
@@ -23,7 +24,17 @@ Widget callbacks never show a traceback: errors appear as one line in the widget
 
 from ...regress._record import in_voila
 from .case_review import CaseReview, best_variant, families_in_care, open_case, phenotype_html
-from .common import ANY, COHORT_ENV, COLOUR_BY, record, resolve_cohort, table_html
+from .common import (
+    ANY,
+    COHORT_ENV,
+    COLOUR_BY,
+    SERVICE_ENV,
+    reach_cohort,
+    record,
+    resolve_cohort,
+    signed_in,
+    table_html,
+)
 from .explorer import (
     CohortExplorer,
     ExplorerData,
@@ -48,6 +59,7 @@ __all__ = [
     "ANY",
     "COHORT_ENV",
     "COLOUR_BY",
+    "SERVICE_ENV",
     "CaseReview",
     "CohortExplorer",
     "ExplorerData",
@@ -69,11 +81,13 @@ __all__ = [
     "pca_png",
     "phenotype_html",
     "qc_png",
+    "reach_cohort",
     "read_qc_png",
     "record",
     "resolve_cohort",
     "run_family_pipeline",
     "samples_html",
+    "signed_in",
     "table_html",
     "verify_html",
 ]

@@ -15,11 +15,16 @@ from .common import _e
 def families_in_care(cohort) -> pd.DataFrame:
     """Families whose proband a clinician currently cares for: ``family_id, clinician, proband``.
 
-    Read from the registry like a worklist (read-only); the case itself is then read
-    through the clinician's own session (:func:`open_case`).
+    In process, every clinician's worklist, read from the registry (read-only); through the
+    data-access service, the signed-in clinician's own. The case itself is then read through
+    the clinician's own session (:func:`open_case`).
     """
     from ...interpret.rank import choose_case
 
+    columns = ["family_id", "clinician", "proband"]
+    if hasattr(cohort, "worklist"):  # through the service: your own patients only
+        rows = [(f, cohort.user, p) for p, f in cohort.worklist().items()]
+        return pd.DataFrame(rows, columns=columns).sort_values("family_id", ignore_index=True)
     rows = []
     families = cohort.samples().family_id.dropna().unique()
     for family in sorted(families):
@@ -28,7 +33,7 @@ def families_in_care(cohort) -> pd.DataFrame:
         except InputError:
             continue  # nobody cares for this family now
         rows.append((str(family), clinician, proband))
-    return pd.DataFrame(rows, columns=["family_id", "clinician", "proband"])
+    return pd.DataFrame(rows, columns=columns)
 
 
 def open_case(cohort, *, family: str = "", clinician: str = ""):
@@ -95,7 +100,11 @@ class CaseReview(widgets.VBox, _Shows):
         self.cohort = cohort
         self.worklist = families_in_care(cohort)
         if self.worklist.empty:
-            raise InputError("no clinician has a current care relationship in this cohort")
+            raise InputError(
+                "no family is in your care (through the service you see your own worklist)"
+                if hasattr(cohort, "worklist")
+                else "no clinician has a current care relationship in this cohort"
+            )
         options = [
             (f"{r.family_id} — {r.proband} ({r.clinician})", r.family_id)
             for r in self.worklist.itertuples()

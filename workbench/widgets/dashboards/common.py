@@ -16,6 +16,9 @@ ANY = "any"
 #: Environment variable naming the cohort a served dashboard opens (``workbench serve
 #: --cohort`` sets it); it wins over the notebook's ``cohort`` parameter.
 COHORT_ENV = "WORKBENCH_COHORT"
+#: Environment variable naming the data-access service a served dashboard reaches instead (on
+#: a class's hub, the class's service); it wins over the folder and the ``service`` parameter.
+SERVICE_ENV = "WORKBENCH_SERVICE"
 #: Columns of a research or teaching view the PCA can be coloured by.
 COLOUR_BY = ("population", "sex", "affected", "birth_decade", "outlier")
 _FILTER_LIMIT = 200
@@ -46,6 +49,29 @@ def resolve_cohort(cohort: str | os.PathLike) -> Path:
             f"--preset teaching` or pass --cohort to `workbench serve`"
         )
     return path
+
+
+def reach_cohort(cohort: str | os.PathLike, *, service: str = "", token: str = ""):
+    """The cohort a dashboard shows: through the data-access service, or the folder in this kernel.
+
+    ``$WORKBENCH_SERVICE`` or ``service`` names the service; the dashboard then acts as the
+    token's user (``token``, else ``WORKBENCH_TOKEN``, else a hub server's own
+    ``JUPYTERHUB_API_TOKEN``). Without a service the folder (:func:`resolve_cohort`) is opened
+    in this kernel, the cooperative mode of a laptop.
+    """
+    url = os.environ.get(SERVICE_ENV) or service
+    if url:
+        from ...service.client import connect
+
+        return connect(url, token=token or None)
+    from ...cohort import open_cohort
+
+    return open_cohort(resolve_cohort(cohort), verify=False)
+
+
+def signed_in(cohort, default: str) -> str:
+    """Whom a dashboard acts as: the token's user through the service, else ``default``."""
+    return getattr(cohort, "user", None) or default
 
 
 def record(name: str, value):

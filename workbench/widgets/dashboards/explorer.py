@@ -58,7 +58,8 @@ def explorer_table(
         genotype checksums, the labels of everyone in view, the parameters and the code
         version: any change in who may be seen (a withdrawal, another project's pseudonyms)
         is another key, so a cached table never shows someone the view does not hold. The
-        view itself is opened and audited either way.
+        view itself is opened and audited either way. Through the data-access service there
+        is no such folder on the client, and the table is computed afresh.
     """
     from ...analysis import pca, sample_qc
     from ...cohort import _DASK_THRESHOLD
@@ -68,6 +69,7 @@ def explorer_table(
         raise InputError(f"n_components must be an integer ≥ 2, got {n_components!r}")
     view = session.genotype_view()
     path = _explorer_cache(session.cohort, view, n_components=n_components, seed=seed)
+    cache = cache and path is not None
     if cache and path.is_file():
         return _read_explorer(path)
     samples = view.samples().set_index("person_id")
@@ -106,9 +108,11 @@ def explorer_table(
     return data
 
 
-def _explorer_cache(cohort, view, *, n_components: int, seed: int) -> Path:
+def _explorer_cache(cohort, view, *, n_components: int, seed: int) -> Path | None:
     from ... import __version__
 
+    if not hasattr(cohort, "path"):  # a cohort behind the service: its cache is the service's
+        return None
     files = cohort.manifest["files"]
     key = json.dumps(
         {
