@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import typing
 from pathlib import Path
 
 import pytest
@@ -127,14 +128,21 @@ def test_another_users_session_is_as_if_absent(service):
     assert "sample_id" not in r.text
 
 
-HUB_TOKENS = {"hub-token-of-ali": "student.ali", "hub-token-of-a-stranger": "mallory"}
+HUB_TOKENS = {
+    "hub-token-of-ali": "student.ali",
+    "hub-token-of-berg": "teacher.berg",
+    "hub-token-of-a-stranger": "mallory",
+}
 
 
 class _FakeHub(http.server.BaseHTTPRequestHandler):
     """A hub's ``GET /hub/api/user``: the owner of a known token, 403 for any other."""
 
+    asked: typing.ClassVar[list[str]] = []  # the tokens it was asked about, in order
+
     def do_GET(self):
         token = self.headers.get("Authorization", "").removeprefix("token ")
+        _FakeHub.asked.append(token)
         name = HUB_TOKENS.get(token)
         body = json.dumps({"name": name, "kind": "user"} if name else {"status": 403}).encode()
         self.send_response(200 if self.path == "/hub/api/user" and name else 403)
@@ -166,6 +174,62 @@ def test_a_hub_user_signs_in_as_themselves_and_nobody_else_does(cohort_copy, tmp
             workbench.connect(running.url, token="hub-token-of-someone-new")
     finally:
         running.stop()
+
+
+def test_guessing_tokens_is_slowed_and_cannot_flood_the_hub(cohort_copy, tmp_path):
+    from workbench.service.app import SIGNIN_FAILURES_PER_MINUTE
+
+    hub = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FakeHub)
+    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    api = f"http://127.0.0.1:{hub.server_address[1]}/hub/api"
+    running = Service(tmp_path, cohort_copy, hub_api_url=api)
+    me = f"{running.url}/api/v1/me"
+
+    def sign_in(token):
+        return requests.get(me, headers={"Authorization": f"token {token}"}, timeout=5)
+
+    try:
+        assert sign_in("hub-token-of-ali").status_code == 200
+        _FakeHub.asked.clear()
+        for i in range(SIGNIN_FAILURES_PER_MINUTE):
+            assert sign_in(f"guess-{i}").status_code == 401
+        assert len(_FakeHub.asked) == SIGNIN_FAILURES_PER_MINUTE
+        # From now on this address's guesses are answered 429, and the hub is not asked
+        for i in range(5):
+            r = sign_in(f"another-guess-{i}")
+            assert r.status_code == 429 and r.headers["Retry-After"] == "60"
+            assert r.json()["reasons"] == ["auth.too_many_failures"]
+        assert sign_in("cgw_" + "B" * 43).status_code == 429
+        assert len(_FakeHub.asked) == SIGNIN_FAILURES_PER_MINUTE
+        # Tokens the service issued still work, and so does a hub answer it holds already;
+        # a hub token it has not seen waits a minute (the price of not asking the hub)
+        assert sign_in(running.tokens["steward.larsen"]).status_code == 200
+        assert sign_in("hub-token-of-ali").json()["user"] == "student.ali"
+        assert sign_in("hub-token-of-berg").status_code == 429
+        with pytest.raises(AuthenticationError, match="too many failed sign-ins"):
+            workbench.connect(running.url, token="hub-token-of-berg")
+    finally:
+        running.stop()
+        hub.shutdown()
+        hub.server_close()
+
+
+def test_a_request_body_over_the_limit_is_refused_unread(service):
+    from workbench.service.app import MAX_BODY_BYTES
+
+    headers = {"Authorization": f"token {service.tokens['student.ali']}"}
+    from workbench.access.policy import purpose_to_dict
+
+    # A well-formed request, padded: read in full, it would open a session
+    purpose = json.dumps(purpose_to_dict(Teaching())).encode()
+    body = b'{"purpose": ' + purpose + b" " * MAX_BODY_BYTES + b"}"
+    try:
+        r = requests.post(f"{service.url}/api/v1/sessions", data=body, headers=headers, timeout=30)
+        refused = r.status_code >= 400
+    except requests.ConnectionError:  # the service closed the connection without reading on
+        refused = True
+    assert refused
+    assert service.connect("student.ali").user == "student.ali"  # and it still serves others
 
 
 def test_one_users_long_call_does_not_hold_up_anothers(service):

@@ -36,6 +36,7 @@ token.
 
 from __future__ import annotations
 
+import collections
 import functools
 import json
 import logging
@@ -99,6 +100,12 @@ MAX_SESSIONS_PER_USER = 16
 IDLE_SECONDS = 3600
 #: How many issued results (and reads) a session keeps handles for.
 _KEPT = 64
+#: Failed sign-ins from one address within a minute after which it is slowed down: its
+#: unknown tokens are no longer put to the hub (no one can make the service flood the hub),
+#: and each failure is answered 429 with a wait. Tokens the service issued still work.
+SIGNIN_FAILURES_PER_MINUTE = 20
+#: The largest request body the service reads (a call's arguments; results leave by handle).
+MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
 @dataclass
@@ -137,6 +144,7 @@ class Registry:
         self.state = state
         self.cohort = state.cohort
         self.open: dict[str, _Open] = {}
+        self._failed_signins: dict[str, collections.deque] = {}
         #: name → SHA-256 of each public file, from the manifest the service verified
         self.public = {
             name: digest
@@ -178,6 +186,23 @@ class Registry:
         key = secrets.token_urlsafe(18)
         self.open[key] = _Open(session, identity.user, time.monotonic(), worker)
         return key, session
+
+    def signin_throttled(self, address: str) -> bool:
+        """Whether ``address`` failed to sign in too often within the last minute."""
+        failures = self._failed_signins.get(address)
+        if not failures:
+            return False
+        while failures and time.monotonic() - failures[0] > 60.0:
+            failures.popleft()
+        return len(failures) >= SIGNIN_FAILURES_PER_MINUTE
+
+    def signin_failed(self, address: str) -> None:
+        if len(self._failed_signins) > 10_000:  # a flood from many addresses: start afresh
+            self._failed_signins.clear()
+        failures = self._failed_signins.setdefault(
+            address, collections.deque(maxlen=SIGNIN_FAILURES_PER_MINUTE)
+        )
+        failures.append(time.monotonic())
 
     def get(self, identity: Identity, key: str) -> _Open:
         held = self.open.get(key)
@@ -222,17 +247,28 @@ class _Handler(tornado.web.RequestHandler):
             return
         header = self.request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
+        address = self.request.remote_ip or ""
+        throttled = self.registry.signin_throttled(address)
         if scheme.lower() in ("token", "bearer"):
-            self.identity = self.registry.state.authenticate(token.strip())
+            self.identity = self.registry.state.authenticate(token.strip(), ask_hub=not throttled)
         if self.identity is None:
-            self.set_status(401)
-            self.set_header("WWW-Authenticate", 'Token realm="workbench"')
+            self.registry.signin_failed(address)
+            if throttled:
+                self.set_status(429)
+                self.set_header("Retry-After", "60")
+                message = "too many failed sign-ins from your address: wait a minute, then "
+                reason = "auth.too_many_failures"
+            else:
+                self.set_status(401)
+                self.set_header("WWW-Authenticate", 'Token realm="workbench"')
+                message = "no valid token: "
+                reason = "auth.no_valid_token"
             self._json(
                 {
                     "error": "AuthenticationError",
-                    "message": "no valid token: ask a data steward for one "
+                    "message": message + "ask a data steward for a token "
                     "(`workbench service token issue`) and pass it to workbench.connect",
-                    "reasons": ["auth.no_valid_token"],
+                    "reasons": [reason],
                 }
             )
             self.finish()

@@ -33,12 +33,17 @@ class HubIdentities:
     def __repr__(self) -> str:
         return f"HubIdentities({self.api_url!r})"
 
-    def name_of(self, token: str) -> str | None:
-        """The hub user name behind ``token``, or ``None``."""
+    def name_of(self, token: str, *, ask: bool = True) -> str | None:
+        """The hub user name behind ``token``, or ``None``.
+
+        With ``ask=False`` only a recent answer is used; the hub is not asked.
+        """
         key = hashlib.sha256(token.encode("utf-8")).hexdigest()  # no token kept in clear
         name, until = self._seen.get(key, (None, 0.0))
         if time.monotonic() < until:
             return name
+        if not ask:
+            return None
         name = self._ask(token)
         self._seen[key] = (name, time.monotonic() + CACHE_SECONDS)
         if len(self._seen) > 10_000:

@@ -9,7 +9,7 @@ import signal
 import sys
 
 from ..errors import ConfigurationError
-from .app import make_app
+from .app import MAX_BODY_BYTES, make_app
 from .state import open_state
 
 __all__ = ["serve"]
@@ -26,7 +26,7 @@ async def _serve(state, host: str, port: int) -> None:
     )
     app = make_app(open_state(state))
     try:
-        server = app.listen(port, address=host, xheaders=False)
+        server = app.listen(port, address=host, xheaders=False, max_body_size=MAX_BODY_BYTES)
     except OSError as e:
         raise ConfigurationError(
             f"cannot listen on {host}:{port} ({e.strerror}); choose another --port"

@@ -216,16 +216,17 @@ class ServiceState:
         keys = ("token_id", "user", "note", "created_at", "expires_at", "revoked_at")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
-    def authenticate(self, token: str | None) -> Identity | None:
+    def authenticate(self, token: str | None, *, ask_hub: bool = True) -> Identity | None:
         """The identity behind ``token``, or ``None`` (unknown, expired or revoked).
 
         A token the service issued is looked up by its digest; any other is, when the service
-        was set up with a hub (``--hub-api``), a JupyterHub token whose user the hub names.
+        was set up with a hub (``--hub-api``), a JupyterHub token whose user the hub named
+        (when ``ask_hub`` is false, only as it did within the last minute: the hub is not asked).
         """
         if not isinstance(token, str) or not token or len(token) > 200:
             return None
         if not token.startswith(TOKEN_PREFIX):
-            return self._hub_identity(token)
+            return self._hub_identity(token, ask=ask_hub)
         if len(token) > 100:
             return None
         with self._db() as conn:
@@ -237,10 +238,10 @@ class ServiceState:
                 return None
         return Identity(row[1], row[0], row[2], self.authenticated_entitlements(row[1]))
 
-    def _hub_identity(self, token: str) -> Identity | None:
+    def _hub_identity(self, token: str, *, ask: bool = True) -> Identity | None:
         if self._hub is None:
             return None
-        name = self._hub.name_of(token)
+        name = self._hub.name_of(token, ask=ask)
         if name is None:
             return None
         try:
