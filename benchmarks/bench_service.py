@@ -9,12 +9,16 @@ All measured in one run, on one cohort, as ratios against the in-process peer:
 * **genotype reads**: a genotype view's calls over a whole contig, streamed as ``.npy`` chunks
   from the service, against the same read in process, as throughput (MB/s) and a ratio.
   Target: at least 50 % of in-process throughput.
+* **a class**: 25 learners at once, each on a connection and session of their own, asking
+  for ``allele_counts`` of a gene (decided, masked, checked against every release, audited)
+  and for ``decision()``, against one learner alone: median latency per call and the ratio.
 * **notebooks**: notebook 05 (variant and sample QC of a research view: genotype chunks
   streamed) and 07 (one question, three roles), through the service and in process, each on
   a fresh copy of the cohort. Target: within 1.5× of in-process.
 
     python benchmarks/bench_service.py            # teaching cohort (~80 s to generate)
     python benchmarks/bench_service.py --quick    # tiny cohort
+    python benchmarks/bench_service.py --class    # only the class under load
 """
 
 from __future__ import annotations
@@ -122,6 +126,43 @@ def bench_reads(local, remote, case: str) -> None:
     emit(f"{case} {contig}", "service/in-process throughput", round(ratio, 2), "x")
 
 
+CLASS_SIZE = 25
+CLASS_CALLS = 8
+
+
+def bench_class(url: str, tokens: dict, case: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import workbench
+    from workbench import Teaching
+
+    def learner(i: int) -> dict[str, list[float]]:
+        user = ("student.ali", "teacher.berg")[i % 2]
+        session = workbench.connect(url, token=tokens[user]).session(purpose=Teaching())
+        session.decision()
+        out = {"allele_counts": [], "decision": []}
+        for _ in range(CLASS_CALLS):
+            for name, call in (
+                ("allele_counts", lambda: session.allele_counts(gene="SCN1A")),
+                ("decision", session.decision),
+            ):
+                t0 = time.perf_counter()
+                call()
+                out[name].append(1000 * (time.perf_counter() - t0))
+        session.close()
+        return out
+
+    alone = learner(0)
+    with ThreadPoolExecutor(CLASS_SIZE) as pool:
+        together = list(pool.map(learner, range(CLASS_SIZE)))
+    for name in ("allele_counts", "decision"):
+        one = statistics.median(alone[name])
+        many = statistics.median(t for r in together for t in r[name])
+        emit(case, f"{name}() per call, median, one learner", round(one, 1), "ms")
+        emit(case, f"{name}() per call, median, {CLASS_SIZE} at once", round(many, 1), "ms")
+        emit(case, f"{name}() {CLASS_SIZE} at once/alone", round(many / one, 2), "x")
+
+
 def bench_notebooks(cohort: Path, url: str, tokens: dict, case: str) -> None:
     from workbench.regress.runner import run_notebook
 
@@ -159,6 +200,9 @@ def main(argv) -> None:
         shutil.copytree(made, served)
         local = workbench.open_cohort(made)
         with running_service(served, tmp) as (url, tokens):
+            bench_class(url, tokens, preset)
+            if "--class" in argv:
+                return
             remote = workbench.connect(url, token=tokens["teacher.berg"])
             clinician = workbench.connect(url, token=tokens["dr.jensen"])
             bench_calls(local, remote, clinician, preset)
