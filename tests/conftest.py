@@ -78,7 +78,6 @@ class Service:
         witness=None,
         hub_api_url=None,
     ):
-        import requests
 
         from workbench.service import init_state
 
@@ -88,11 +87,17 @@ class Service:
             self.state_path, cohort, disclosure=disclosure, witness=witness, hub_api_url=hub_api_url
         )
         self.tokens = {u: self.state.issue_token(u)[1] for u in SERVICE_USERS}
+        self.log = root / "service.log"
+        self.start()
+
+    def start(self) -> None:
+        """Start ``workbench service run`` on a free port (again, after :meth:`stop`)."""
+        import requests
+
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = root / "service.log"
         exe = Path(sys.executable).with_name("workbench")
-        with open(self.log, "wb") as log:
+        with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [exe, "service", "run", "--state", self.state_path, "--port", str(self.port)],
                 stdout=log,

@@ -28,6 +28,7 @@ from workbench import Research, Stewardship, Teaching, Treatment
 from workbench.access.pseudonyms import PSEUDONYM_PATTERN, load_service_key, rotate_key
 from workbench.errors import (
     AccessDenied,
+    AuditIntegrityError,
     ConsentDenied,
     DisclosureRefused,
     InputError,
@@ -1057,4 +1058,40 @@ def test_a_result_counting_someone_who_has_since_opted_out_does_not_leave(cohort
         DisclosureRefused,
         "disclosure.consent_changed_since_issue",
         lambda: teaching.export(counts),
+    )
+
+
+def test_the_release_history_is_held_under_the_audit_chain(cohort_copy):
+    # Removing a count from the history would let a later near-identical count leave (the
+    # differencing guard forgets it); the audit entries say how long the history was and
+    # what its last line was, so any removal, edit or cut is found.
+    cohort = workbench.open_cohort(cohort_copy)
+    teacher = cohort.session(user="teacher.berg", purpose=Teaching())
+    for gene in ("BRCA2", "SCN1A", "BRCA2"):
+        teacher.allele_counts(gene=gene)
+    steward = cohort.session(user="steward.larsen", purpose=Stewardship())
+    assert steward.audit_verify()["ok"]
+    path = cohort_copy / "service" / "releases-queries.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) >= 3
+
+    def damaged(kept: list[str]) -> str:
+        path.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+        report = steward.audit_verify()
+        assert not report["ok"]
+        return report["problem"]
+
+    assert "does not follow" in damaged([lines[0], *lines[2:]])  # one taken out
+    edited = json.loads(lines[-1]) | {"members": []}  # the last one emptied
+    assert "not the release" in damaged([*lines[:-1], json.dumps(edited, sort_keys=True)])
+    assert "cut off" in damaged(lines[:-1])
+    assert "cut off" in damaged([])
+    # … and whoever opens the cohort next is refused until the history is restored
+    with pytest.raises(AuditIntegrityError, match="cut off"):
+        workbench.open_cohort(cohort_copy).session(user="student.ali", purpose=Teaching())
+    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    assert (
+        workbench.open_cohort(cohort_copy)
+        .session(user="steward.larsen", purpose=Stewardship())
+        .audit_verify()["ok"]
     )

@@ -30,6 +30,7 @@ from workbench import Research, Stewardship, Teaching, Treatment
 from workbench.access.pseudonyms import load_service_key
 from workbench.errors import (
     AccessDenied,
+    AuditIntegrityError,
     AuthenticationError,
     ConsentDenied,
     DisclosureRefused,
@@ -302,6 +303,24 @@ def test_a_count_before_an_opt_out_and_one_after_it_cannot_both_leave(service):
     with pytest.raises(DisclosureRefused) as refused:
         student.allele_counts(region=GENE_REGION)
     assert "disclosure.differencing" in refused.value.reasons
+
+
+def test_a_release_history_cut_short_stops_the_service_at_its_next_start(service):
+    # The same attack by someone holding the service's state folder: they empty the release
+    # history before the service starts again, so the trainer's count is forgotten. The
+    # audit entries vouch for the history's length and last line, so the service refuses.
+    teacher = service.connect("teacher.berg").session(purpose=Teaching())
+    teacher.allele_counts(region=GENE_REGION)
+    person = _consenting_person(service.cohort)
+    steward = service.connect("steward.larsen").session(purpose=Stewardship())
+    steward.set_research_opt_out(person, opt_out=True, signed_on=steward.today, note="attack")
+    service.stop()
+    history = service.state_path / "secrets" / "releases-queries.jsonl"
+    assert history.stat().st_size > 0
+    history.write_text("")
+    service.start()
+    with pytest.raises(AuditIntegrityError, match="cut off"):
+        service.connect("student.ali").session(purpose=Teaching()).allele_counts(region=GENE_REGION)
 
 
 def test_a_genotype_read_stops_streaming_once_someone_in_it_opts_out(service):

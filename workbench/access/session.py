@@ -54,6 +54,7 @@ from .audit import (
     write_audit_key,
 )
 from .counts import allele_count_table
+from .differencing import RELEASE_FILES, check_release_history
 from .disclosure import (
     DEFAULT_PROFILE,
     DEFAULT_THRESHOLD,
@@ -222,7 +223,7 @@ class Session(Stewarding):
         # the seal, never interleave with another session's.
         self._seal_lock = _lock_for(seal) if self._seal is not None else contextlib.nullcontext()
         self.today = today or today_of(self._conn)
-        self._guard = _guard_for(cohort, service, threshold=self.disclosure.threshold)
+        self._guard = _guard_for(cohort, service, self._conn, threshold=self.disclosure.threshold)
         self._issued: dict[int, _Issued] = {}
         self._closed = False
         # A date other than the registry's is a what-if: the audit log says so.
@@ -670,7 +671,8 @@ class Session(Stewarding):
                         population=population,
                         label=f"allele_counts {json.dumps(query)} {group}",
                     )
-            basis = (f"disclosure.profile.{rules.name}",)
+                # … and the history as it now stands goes into this call's audit entry
+                basis = (f"disclosure.profile.{rules.name}", self._guard.mark("queries"))
             return (masked, populations), len(table), {"basis": basis}
 
         masked, populations = self._call("allele_counts", query, compute, needs="aggregate")
@@ -718,6 +720,7 @@ class Session(Stewarding):
             guard = self._export_guard()
             with guard.lock:
                 decision = review_export(request, history=guard)
+                mark = guard.mark("exports")
             if not decision.approved:
                 raise DisclosureRefused(
                     "; ".join(r.detail for r in decision.reasons), reasons=decision.codes
@@ -731,7 +734,8 @@ class Session(Stewarding):
             if legend and self.disclosure.round_to:
                 legend = {**legend, "rounding": f"shown counts rounded to the nearest "
                           f"{self.disclosure.round_to}"}  # fmt: skip
-            return {"kind": issued.kind, "data": data, "legend": legend}, len(data)
+            out = {"kind": issued.kind, "data": data, "legend": legend}
+            return out, len(data), {"basis": (mark,)}
 
         return self._call("export", {"kind": issued.kind}, compute, needs="aggregate")
 
@@ -783,7 +787,7 @@ class Session(Stewarding):
     # -- helpers -------------------------------------------------------------------------------
     def _export_guard(self) -> DifferencingGuard:
         return _guard_for(
-            self.cohort, self._secrets, name="_export_guard", threshold=self.disclosure.threshold
+            self.cohort, self._secrets, self._conn, "exports", threshold=self.disclosure.threshold
         )
 
     def _region(self, *, gene, region) -> tuple[str, int, int]:
@@ -864,13 +868,6 @@ def _refusal_error(decision: Decision) -> AccessDenied:
     return cls(f"access {decision.outcome}: {detail}", reasons=decision.codes)
 
 
-#: Release histories of the differencing guards (queries and airlock exports), in service/.
-RELEASE_FILES = {
-    "_differencing_guard": "releases-queries.jsonl",
-    "_export_guard": "releases-exports.jsonl",
-}
-
-
 _LOCKS: dict[Path, threading.RLock] = {}
 _LOCKS_LOCK = threading.Lock()
 
@@ -882,23 +879,28 @@ def _lock_for(path: Path) -> threading.RLock:
 
 
 def _guard_for(
-    cohort, service: Path, name: str = "_differencing_guard", *, threshold: int = DEFAULT_THRESHOLD
+    cohort, service: Path, conn, name: str = "queries", *, threshold: int = DEFAULT_THRESHOLD
 ) -> DifferencingGuard:
     """The release history kept in a secrets folder, shared by the sessions that use it.
 
     The guard's digest key is derived from the audit key, so the stored history still
-    matches after the cohort is opened again in another process.
+    matches after the cohort is opened again in another process. It is read once per process
+    and then checked against the audit log (``conn``): a history missing releases the log
+    vouches for fails closed.
     """
     with _LOCKS_LOCK:  # two sessions on two threads must find the same guard
-        return _guard_locked(cohort, service, name, threshold)
+        return _guard_locked(cohort, service, conn, name, threshold)
 
 
-def _guard_locked(cohort, service: Path, name: str, threshold: int) -> DifferencingGuard:
+def _guard_locked(cohort, service: Path, conn, name: str, threshold: int) -> DifferencingGuard:
     guards = cohort.__dict__.setdefault("_release_guards", {})
     guard = guards.get((name, service, threshold))
     if guard is None:
         audit_key = load_audit_key(service / AUDIT_KEY_FILE)
         key = hmac.new(audit_key.key, b"cgw/differencing-guard/v1", hashlib.sha256).digest()
         guard = DifferencingGuard(key=key, path=service / RELEASE_FILES[name], threshold=threshold)
+        problem = check_release_history(conn, service, names=(name,))
+        if problem:
+            raise AuditIntegrityError(problem, sequence=None)
         guards[(name, service, threshold)] = guard
     return guard

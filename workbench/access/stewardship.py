@@ -17,6 +17,7 @@ import pandas as pd
 from ..errors import AccessDenied, ConsentDenied, InputError
 from . import admin as _admin
 from .audit import query_log, verify
+from .differencing import check_release_history
 from .policy import Stewardship, Treatment
 
 __all__ = ["Stewarding"]
@@ -27,10 +28,16 @@ class Stewarding:
 
     # -- stewardship -------------------------------------------------------------------------
     def audit_verify(self) -> dict:
-        """Verify the whole audit chain against its key and external checkpoints (stewards)."""
+        """Verify the audit chain against its key and external checkpoints, and the disclosure
+        histories against the chain (stewards)."""
 
         def compute(access, people):
             report = verify(self._conn, key=self._audit_key, checkpoint_path=self._checkpoint_path)
+            # The disclosure histories are held under the chain: its entries name their length
+            # and last line, so a release removed or cut off from them is found here.
+            problem = report.ok and check_release_history(self._conn, self._secrets)
+            if problem:
+                report = dataclasses.replace(report, ok=False, problem=problem)
             return dataclasses.asdict(report), report.entries
 
         return self._call("audit_verify", {}, compute, needs="admin")

@@ -10,7 +10,8 @@
         audit-checkpoints.jsonl the chain's heads, written by the service only
         registry.seal           keyed digest of the registry (see workbench.access.integrity)
         checkpoint-signing.key  Ed25519: signs each checkpoint copied to the witness
-        releases-*.jsonl        disclosure history, for everyone who asks
+        releases-*.jsonl        disclosure history, for everyone who asks; each line chained
+                                to the one before, and held under the audit chain
       tokens.sqlite           0600: token digests (SHA-256, never the token), expiry,
                               revocation; entitlements a steward granted
 
