@@ -847,6 +847,27 @@ def assertion_text(variants: pd.DataFrame, assertions: pd.DataFrame) -> list[str
     return out
 
 
+def care_team(cohort) -> tuple[list[str], str | None]:
+    """``(clinicians, date)``: whose worklists a demonstration may pick from, and on which day.
+
+    In process: every clinician of the registry (by id) on its reference date. Through the
+    data-access service (a cohort from :func:`workbench.connect`): the token's own user, on
+    the service's date (``None``).
+    """
+    import contextlib
+    import sqlite3
+
+    if hasattr(cohort, "worklist"):
+        return [cohort.user], None
+    path = f"file:{cohort.path / 'registry.sqlite'}?mode=ro"
+    with contextlib.closing(sqlite3.connect(path, uri=True)) as conn:
+        today = conn.execute("SELECT value FROM meta WHERE key = 'reference_date'").fetchone()[0]
+        rows = conn.execute(
+            "SELECT user_id FROM principals WHERE role = 'clinician' ORDER BY user_id"
+        ).fetchall()
+    return [r[0] for r in rows], today
+
+
 def choose_case(cohort, *, clinician: str = "", family: str = "") -> tuple[str, str]:
     """``(clinician, proband)`` for a demonstration, from the clinicians' worklists.
 
@@ -867,30 +888,22 @@ def choose_case(cohort, *, clinician: str = "", family: str = "") -> tuple[str, 
 
     from ..access.explain import worklist
 
-    today = None
+    clinicians, today = care_team(cohort)
     if hasattr(cohort, "worklist"):  # through the service: the token's user, nobody else
         if clinician and clinician != cohort.user:
             raise InputError(
                 f"you are signed in to the service as {cohort.user!r}, not {clinician!r}; "
                 "leave clinician empty or pass your own id"
             )
-        clinicians = [cohort.user]
-        clinician = cohort.user
     else:
-        path = f"file:{cohort.path / 'registry.sqlite'}?mode=ro"
-        with contextlib.closing(sqlite3.connect(path, uri=True)) as conn:
-            today = conn.execute("SELECT value FROM meta WHERE key = 'reference_date'")
-            today = today.fetchone()[0]
-            clinicians = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT user_id FROM principals WHERE role = 'clinician' ORDER BY user_id"
-                )
-            ]
-            known = conn.execute("SELECT 1 FROM families WHERE family_id = ?", (family,))
-            known = known.fetchone() is not None
-        if family and not known:
-            raise InputError(f"no family {family!r} in this cohort; family ids look like F0001")
+        if family:
+            path = f"file:{cohort.path / 'registry.sqlite'}?mode=ro"
+            with contextlib.closing(sqlite3.connect(path, uri=True)) as conn:
+                known = conn.execute("SELECT 1 FROM families WHERE family_id = ?", (family,))
+                if known.fetchone() is None:
+                    raise InputError(
+                        f"no family {family!r} in this cohort; family ids look like F0001"
+                    )
         if clinician and clinician not in clinicians:
             raise InputError(
                 f"{clinician!r} is not a clinician; clinicians: {', '.join(clinicians)}"

@@ -15,25 +15,22 @@ from .common import _e
 def families_in_care(cohort) -> pd.DataFrame:
     """Families whose proband a clinician currently cares for: ``family_id, clinician, proband``.
 
-    In process, every clinician's worklist, read from the registry (read-only); through the
-    data-access service, the signed-in clinician's own. The case itself is then read through
-    the clinician's own session (:func:`open_case`).
+    One row per family, with the first clinician (by id) caring for its proband, from the
+    clinicians' worklists: in process every clinician's, through the data-access service the
+    signed-in clinician's own. The case itself is then read through the clinician's own
+    session (:func:`open_case`).
     """
-    from ...interpret.rank import choose_case
+    from ...access.explain import worklist
+    from ...interpret.rank import care_team
 
-    columns = ["family_id", "clinician", "proband"]
-    if hasattr(cohort, "worklist"):  # through the service: your own patients only
-        rows = [(f, cohort.user, p) for p, f in cohort.worklist().items()]
-        return pd.DataFrame(rows, columns=columns).sort_values("family_id", ignore_index=True)
-    rows = []
-    families = cohort.samples().family_id.dropna().unique()
-    for family in sorted(families):
-        try:
-            clinician, proband = choose_case(cohort, family=str(family))
-        except InputError:
-            continue  # nobody cares for this family now
-        rows.append((str(family), clinician, proband))
-    return pd.DataFrame(rows, columns=columns)
+    clinicians, today = care_team(cohort)
+    rows: dict[str, tuple[str, str, str]] = {}
+    for user in clinicians:
+        for proband, family in worklist(cohort, user=user, today=today).items():
+            rows.setdefault(family, (family, user, proband))
+    return pd.DataFrame(
+        [rows[f] for f in sorted(rows)], columns=["family_id", "clinician", "proband"]
+    )
 
 
 def open_case(cohort, *, family: str = "", clinician: str = ""):
