@@ -57,6 +57,7 @@ SERVICE_USERS = (
     "steward.larsen",
     "dr.jensen",
     "dr.hansen",
+    "dr.nielsen",
 )
 
 

@@ -426,3 +426,32 @@ def test_a_writer_killed_mid_transaction_leaves_a_sound_registry(cohort_copy):
     assert time.monotonic() - t0 < 5  # no stale lock to wait out
     assert row["version"] == len(consents) + 1
     _verify_ok(cohort_copy)
+
+
+def test_add_principal_checks_each_field_and_never_overwrites(cohort_copy):
+    good = dict(
+        user_id="student.vang",
+        display_name="Mette Vang",
+        role="student",
+        affiliation="student@ku.dk",
+        accepted_terms="workbench-teaching-terms-v1",
+        accepted_on="2026-01-01",
+    )
+    with contextlib.closing(connect(cohort_copy / "registry.sqlite")) as conn:
+        for change, message in [
+            ({"user_id": "Student Vang"}, "lower-case letters"),
+            ({"user_id": "student.ali"}, "is a principal already"),
+            ({"role": "dean"}, "role must be one of"),
+            ({"affiliation": "ku.dk"}, "role@organisation"),
+            ({"display_name": "Mette\nVang"}, "display_name"),
+            ({"accepted_on": None}, "go together"),
+            ({"researcher_status_by": "self"}, "researcher_status_by"),
+        ]:
+            with pytest.raises(InputError, match=message), transaction(conn):
+                admin.add_principal(conn, **{**good, **change})
+        with transaction(conn):
+            row = admin.add_principal(conn, **good)
+        assert row["accepted_terms_by"] == "self"
+    # a student with accepted teaching terms: the policy lets them in at once
+    student = open_cohort(cohort_copy).session(user="student.vang", purpose=Teaching())
+    assert student.decision()["outcome"] == "approve"

@@ -431,6 +431,37 @@ def test_a_registry_edited_outside_the_service_is_refused_until_a_steward_seals_
     assert len(teacher.samples()) > 0
 
 
+def test_principals_and_care_change_through_the_service_as_audited_sealed_calls(service):
+    # The legitimate way to change who may sign in and who cares for whom: a steward's calls,
+    # each an entry of the audit chain and sealed by the service, so no one else's work stops.
+    steward = service.connect("steward.larsen").session(purpose=Stewardship())
+    steward.add_principal(
+        user_id="student.vang",
+        display_name="Mette Vang",
+        role="student",
+        affiliation="student@ku.dk",
+        accepted_terms="workbench-teaching-terms-v1",
+        accepted_on=steward.today,
+    )
+    _, token = open_state(service.state_path).issue_token("student.vang")
+    learner = workbench.connect(service.url, token=token).session(purpose=Teaching())
+    assert len(learner.allele_counts(region=GENE_REGION)) > 0
+    patient = next(iter(service.connect("dr.jensen").worklist()))
+    colleague = service.connect("dr.nielsen")
+    assert patient not in colleague.worklist()
+    steward.add_care_relationship(user_id="dr.nielsen", person_id=patient, since=steward.today)
+    assert patient in colleague.worklist()
+    assert colleague.session(purpose=Treatment(patient=patient)).samples() is not None
+    actions = list(steward.audit_log(user="steward.larsen").action)
+    assert {"add_principal", "add_care_relationship"} <= set(actions)
+    assert steward.audit_verify()["ok"]
+    # … and only a steward may make them
+    with pytest.raises(AccessDenied):
+        service.connect("dr.jensen").session(
+            purpose=Treatment(patient=patient)
+        ).add_care_relationship(user_id="dr.jensen", person_id=patient, since=steward.today)
+
+
 def test_a_registry_restored_from_an_older_copy_stops_the_service(service):
     # With no key at all: keep a copy, let work go on, put the copy back. The chain in the
     # copy is intact; only the checkpoints kept in the service's state know it is old.

@@ -1,4 +1,4 @@
-"""Data-steward administration: consents, project grants and care relationships.
+"""Data-steward administration: consents, project grants, principals and care relationships.
 
 Every function here takes a registry connection that is **already inside a transaction**
 (:func:`workbench.access.schema.transaction`, or the one :meth:`Session._call
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sqlite3
 import unicodedata
 from collections.abc import Iterable
@@ -31,12 +32,13 @@ import pandas as pd
 
 from ..errors import InputError
 from .disclosure import NATIONAL_ID_PATTERN
-from .schema import SECONDARY_FINDING_CATEGORIES, parse_date
+from .schema import PRINCIPAL_ROLES, SECONDARY_FINDING_CATEGORIES, parse_date
 from .store import CONSENT_COLUMNS, load_consent_history
 
 __all__ = [
     "SIGNERS",
     "add_care_relationship",
+    "add_principal",
     "audit_query",
     "consent_history",
     "current_consent",
@@ -556,6 +558,88 @@ def revoke_grant(
         )
         r["revoked_on"] = revoked_on
     return targets
+
+
+# -- principals -------------------------------------------------------------------------------
+_USER_ID = re.compile(r"[a-z][a-z0-9._-]{1,63}")
+_RESEARCHER_STATUS = ("so", "system", "peer", "dac")
+
+
+def add_principal(
+    conn: sqlite3.Connection,
+    *,
+    user_id: str,
+    display_name: str,
+    role: str,
+    affiliation: str,
+    organisation_for_profit: bool = False,
+    accepted_terms: str | None = None,
+    accepted_on=None,
+    researcher_status_by: str | None = None,
+) -> dict:
+    """Add a principal: someone who may sign in (a learner joining a class, a new clinician).
+
+    ``accepted_terms`` names the terms they accepted themselves on ``accepted_on`` (teaching
+    terms for a student, research terms for a researcher); ``researcher_status_by`` says who
+    vouches for a researcher (``so`` signing official, ``system``, ``peer``, ``dac``).
+
+    Raises
+    ------
+    InputError
+        A malformed id or field, an unknown role, terms without their date (or a date without
+        terms), or a principal that exists already.
+    """
+    _check_conn(conn)
+    if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
+        raise InputError(
+            f"user_id must be lower-case letters, digits and . _ - starting with a letter, "
+            f"such as 'student.vang'; got {user_id!r}"
+        )
+    if conn.execute("SELECT 1 FROM principals WHERE user_id = ?", (user_id,)).fetchone():
+        raise InputError(f"nothing changed: {user_id!r} is a principal already")
+    if role not in PRINCIPAL_ROLES:
+        raise InputError(f"role must be one of {', '.join(PRINCIPAL_ROLES)}; got {role!r}")
+    display_name = _note_like(display_name, name="display_name", example="Mette Vang")
+    affiliation = _note_like(affiliation, name="affiliation", example="student@ku.dk")
+    if "@" not in affiliation.strip("@"):
+        raise InputError(f"affiliation must look like role@organisation; got {affiliation!r}")
+    for_profit = _flag(organisation_for_profit, name="organisation_for_profit")
+    if (accepted_terms is None) != (accepted_on is None):
+        raise InputError("accepted_terms and accepted_on go together: give both or neither")
+    if accepted_terms is not None:
+        accepted_terms = _note_like(
+            accepted_terms, name="accepted_terms", example="workbench-teaching-terms-v1"
+        )
+        accepted_on = parse_date(accepted_on, name="accepted_on")
+    if researcher_status_by not in (None, *_RESEARCHER_STATUS):
+        raise InputError(
+            f"researcher_status_by must be one of {', '.join(_RESEARCHER_STATUS)} or None; "
+            f"got {researcher_status_by!r}"
+        )
+    row = {
+        "user_id": user_id,
+        "display_name": display_name,
+        "role": role,
+        "affiliation": affiliation,
+        "organisation_for_profit": int(bool(for_profit)),
+        "accepted_terms": accepted_terms,
+        "accepted_terms_by": None if accepted_terms is None else "self",
+        "accepted_terms_on": accepted_on,
+        "researcher_status_by": researcher_status_by,
+    }
+    conn.execute(
+        f"INSERT INTO principals ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+        tuple(row.values()),
+    )
+    return row
+
+
+def _note_like(value, *, name: str, example: str) -> str:
+    """One line of plain text (as a note), for a named field."""
+    try:
+        return _note(value)
+    except InputError as e:
+        raise InputError(f"{name}: {e} (for example {example!r})") from None
 
 
 # -- care relationships -----------------------------------------------------------------------

@@ -105,7 +105,16 @@ CHECKPOINT_EVERY = 25
 TEACHING_PROJECT = "teaching"
 #: Steward calls that change the registry (each re-seals it in the service).
 _ADMIN_CHANGES = frozenset(
-    {"record_consent", "withdraw_consent", "set_research_opt_out", "grant_project", "revoke_grant"}
+    {
+        "record_consent",
+        "withdraw_consent",
+        "set_research_opt_out",
+        "grant_project",
+        "revoke_grant",
+        "add_principal",
+        "add_care_relationship",
+        "end_care_relationship",
+    }
 )
 #: How often a read is computed again when consent changes while it is computed.
 _ATTEMPTS = 3

@@ -149,6 +149,18 @@ class Stewarding:
         """Revoke a grant in force (:func:`.admin.revoke_grant`)."""
         return self._administer("revoke_grant", _admin.revoke_grant, {}, fields)
 
+    def add_principal(self, **fields) -> dict:
+        """Add someone who may sign in, such as a learner joining a class (see admin)."""
+        return self._administer("add_principal", _admin.add_principal, {}, fields)
+
+    def add_care_relationship(self, **fields) -> dict:
+        """Record that a clinician cares for a person from a date on (see admin)."""
+        return self._administer("add_care_relationship", _admin.add_care_relationship, {}, fields)
+
+    def end_care_relationship(self, **fields) -> dict:
+        """End a clinician's open care relationship on a date (see admin)."""
+        return self._administer("end_care_relationship", _admin.end_care_relationship, {}, fields)
+
     def consent_history(self, person_id: str) -> pd.DataFrame:
         """Every consent version of one person, oldest first; decided and audited.
 
