@@ -104,17 +104,15 @@ CHECKPOINT_EVERY = 25
 #: The pseudonym namespace of teaching sessions (teaching sees no internal ids either).
 TEACHING_PROJECT = "teaching"
 #: Steward calls that change the registry (each re-seals it in the service).
-_ADMIN_CHANGES = frozenset(
-    {
-        "record_consent",
-        "withdraw_consent",
-        "set_research_opt_out",
-        "grant_project",
-        "revoke_grant",
-        "add_principal",
-        "add_care_relationship",
-        "end_care_relationship",
-    }
+ADMIN_CHANGES = (
+    "record_consent",
+    "withdraw_consent",
+    "set_research_opt_out",
+    "grant_project",
+    "revoke_grant",
+    "add_principal",
+    "add_care_relationship",
+    "end_care_relationship",
 )
 #: How often a read is computed again when consent changes while it is computed.
 _ATTEMPTS = 3
@@ -385,7 +383,7 @@ class Session(Stewarding):
             changed = self._seal.broken()
         # A steward must be able to look (audit log, consents) before sealing again, but not
         # change anything on top of an outside edit: the new seal would vouch for both.
-        if changed and isinstance(self.purpose, Stewardship) and action not in _ADMIN_CHANGES:
+        if changed and isinstance(self.purpose, Stewardship) and action not in ADMIN_CHANGES:
             return False
         return changed
 

@@ -50,6 +50,7 @@ import numpy as np
 import tornado.ioloop
 import tornado.web
 
+from ..access.session import ADMIN_CHANGES
 from ..access.view import still_admitted
 from ..errors import (
     AccessDenied,
@@ -81,14 +82,7 @@ SESSION_METHODS = (
     "audit_log",
     "consents",
     "grants",
-    "record_consent",
-    "withdraw_consent",
-    "set_research_opt_out",
-    "grant_project",
-    "revoke_grant",
-    "add_principal",
-    "add_care_relationship",
-    "end_care_relationship",
+    *ADMIN_CHANGES,
     "consent_history",
     "genotype_view",
     "explain",
