@@ -67,6 +67,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def run_until_healthy(args, url: str, log: Path) -> subprocess.Popen:
+    """``workbench ARGS`` in a process of its own, once ``URL/api/v1/health`` answers."""
+    import requests
+
+    exe = Path(sys.executable).with_name("workbench")
+    with open(log, "ab") as out:
+        process = subprocess.Popen([exe, *map(str, args)], stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            requests.get(f"{url}/api/v1/health", timeout=1).raise_for_status()
+            return process
+        except requests.RequestException:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"{args[0]} did not start:\n{log.read_text()}") from None
+            time.sleep(0.2)
+
+
 class Service:
     """``workbench service run`` over a private copy of the tiny cohort, a token per user."""
 
@@ -78,6 +97,7 @@ class Service:
         disclosure: str = "genomics-england",
         witness=None,
         hub_api_url=None,
+        **more,
     ):
 
         from workbench.service import init_state
@@ -85,7 +105,12 @@ class Service:
         self.cohort = cohort
         self.state_path = root / "state"
         self.state = init_state(
-            self.state_path, cohort, disclosure=disclosure, witness=witness, hub_api_url=hub_api_url
+            self.state_path,
+            cohort,
+            disclosure=disclosure,
+            witness=witness,
+            hub_api_url=hub_api_url,
+            **more,
         )
         self.tokens = {u: self.state.issue_token(u)[1] for u in SERVICE_USERS}
         self.log = root / "service.log"
@@ -93,26 +118,10 @@ class Service:
 
     def start(self) -> None:
         """Start ``workbench service run`` on a free port (again, after :meth:`stop`)."""
-        import requests
-
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        exe = Path(sys.executable).with_name("workbench")
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [exe, "service", "run", "--state", self.state_path, "--port", str(self.port)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"{self.url}/api/v1/health", timeout=1).raise_for_status()
-                break
-            except requests.RequestException:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"no service:\n{self.log.read_text()}") from None
-                time.sleep(0.2)
+        args = ["service", "run", "--state", self.state_path, "--port", str(self.port)]
+        self.process = run_until_healthy(args, self.url, self.log)
 
     def connect(self, user: str):
         import workbench

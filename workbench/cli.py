@@ -219,10 +219,10 @@ def _register_command_groups() -> None:
     from .access.cli import audit, consent
     from .genome.cli import annotate
     from .pipeline.cli import pipeline
-    from .service.cli import service
+    from .service.cli import keyholder, service
     from .teach.cli import course
 
-    for group in (annotate, audit, consent, course, pipeline, service):
+    for group in (annotate, audit, consent, course, keyholder, pipeline, service):
         main.add_command(group)
 
 

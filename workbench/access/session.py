@@ -182,6 +182,9 @@ class Session(Stewarding):
     witness
         A file each audit checkpoint is appended to, signed with the key in ``secrets``
         (:mod:`workbench.access.witness`); the service's, when it was set up with one.
+    keyholder
+        ``keyholder(clinician, person)`` → national id: the keyholder the service asks
+        (:class:`workbench.service.keyholder.KeyholderClient`); ``None`` reads ``keyholder/``.
     """
 
     def __init__(
@@ -196,6 +199,7 @@ class Session(Stewarding):
         entitlements: frozenset[str] | None = None,
         disclosure: str = DEFAULT_PROFILE,
         witness: str | os.PathLike | None = None,
+        keyholder: Callable[[str, str], str] | None = None,
     ):
         if not isinstance(user, str) or not user:
             raise InputError(f"user must be a user id such as 'dr.jensen', got {user!r}")
@@ -204,6 +208,7 @@ class Session(Stewarding):
         self.purpose = parse_purpose(purpose)
         self._entitlements = None if entitlements is None else frozenset(entitlements)
         self.disclosure = disclosure_profile(disclosure)
+        self._keyholder = keyholder
         service = Path(cohort.path) / SERVICE_DIR if secrets is None else Path(secrets)
         self._secrets = service
         # Refuse to start without keys: no pseudonyms and no audit means no access.
@@ -747,10 +752,11 @@ class Session(Stewarding):
         return self._call("export", {"kind": issued.kind}, compute, needs="aggregate")
 
     def reidentify(self, person: str) -> str:
-        """The synthetic national id of the clinician's own patient, from the keyholder store.
+        """The synthetic national id of the clinician's own patient, from the keyholder.
 
         Only a treating clinician, only for a person in their care in this session; audited.
-        This is the only code path that reads ``keyholder/``.
+        The session's ``keyholder`` (the data-access service's, a process of its own) answers;
+        without one, the cohort's ``keyholder/`` store is read — the only code path that does.
         """
 
         def compute(access, people):
@@ -759,6 +765,8 @@ class Session(Stewarding):
                     "re-identification is only for a treating clinician's own patient",
                     reasons=("reidentify.not_own_patient",),
                 )
+            if self._keyholder is not None:
+                return self._keyholder(self.user, person), 1
             path = Path(self.cohort.path) / "keyholder" / "identity.sqlite"
             if not path.is_file():
                 raise KeyMissingError(

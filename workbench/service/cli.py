@@ -8,19 +8,22 @@
     workbench service seal --state DIR --steward USER --note TEXT   after an outside change
     workbench service witness-check COHORT --witness FILE --public-key HEX
     workbench service run --state DIR [--host 127.0.0.1] [--port 8765]
+    workbench keyholder init COHORT --state KDIR --token-out FILE [--max-per-hour 30]
+    workbench keyholder run --state KDIR [--host 127.0.0.1] [--port 8766]
 
 Errors print one line (``error: …``) and exit non-zero: 2 for bad input, 1 otherwise.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
 from ..clierrors import friendly as _friendly
 
-__all__ = ["service"]
+__all__ = ["keyholder", "service"]
 
 _state_option = click.option(
     "--state",
@@ -57,15 +60,42 @@ def service():
     default=None,
     help="A JupyterHub's API URL (http://127.0.0.1:8081/hub/api): its users sign in as themselves.",
 )
+@click.option(
+    "--keyholder",
+    "keyholder_url",
+    default=None,
+    help="The keyholder's URL (http://127.0.0.1:8766): it re-identifies, not the service.",
+)
+@click.option(
+    "--keyholder-token-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="The file `workbench keyholder init --token-out` wrote.",
+)
 @_friendly
 def init_command(
-    cohort: Path, state: Path, disclosure_profile: str, witness: Path | None, hub_api: str | None
+    cohort: Path,
+    state: Path,
+    disclosure_profile: str,
+    witness: Path | None,
+    hub_api: str | None,
+    keyholder_url: str | None,
+    keyholder_token_file: Path | None,
 ):
     """Create the service's state folder for COHORT: fresh keys and an empty token store."""
     from .state import init_state
 
+    token = None
+    if keyholder_token_file is not None:
+        token = keyholder_token_file.read_text(encoding="utf-8").strip()
     made = init_state(
-        state, cohort, disclosure=disclosure_profile, witness=witness, hub_api_url=hub_api
+        state,
+        cohort,
+        disclosure=disclosure_profile,
+        witness=witness,
+        hub_api_url=hub_api,
+        keyholder_url=keyholder_url,
+        keyholder_token=token,
     )
     click.echo(f"service state for {cohort} created in {state} (keep it private: 0700)")
     click.echo(f"checkpoint public key (for `workbench service witness-check`): {made.public_key}")
@@ -180,3 +210,57 @@ def run(state: Path, host: str, port: int):
     from .server import serve
 
     serve(state, host=host, port=port)
+
+
+@click.group()
+def keyholder():
+    """The keyholder: the hospital side, apart from the service, that holds national ids."""
+
+
+@keyholder.command("init")
+@click.argument("cohort", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--state",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The keyholder's own state folder, outside the cohort and the service's state.",
+)
+@click.option(
+    "--token-out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A new file for the data-access service's token (0600; give it to `service init`).",
+)
+@click.option("--max-per-hour", default=30, show_default=True, type=click.IntRange(1, 10_000))
+@_friendly
+def keyholder_init(cohort: Path, state: Path, token_out: Path, max_per_hour: int):
+    """Move COHORT's identity store into the keyholder's state; write the service's token."""
+    from ..errors import OutputExistsError
+    from .keyholder import init_keyholder
+
+    try:  # the token's file first, so a token is never made with nowhere to go
+        fd = os.open(token_out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise OutputExistsError(f"{token_out} exists; choose a new --token-out file") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        try:
+            token = init_keyholder(state, cohort, max_per_hour=max_per_hour)
+        except BaseException:
+            token_out.unlink()
+            raise
+        f.write(token + "\n")
+    click.echo(f"identity store of {cohort} moved to {state}; service token in {token_out}")
+
+
+@keyholder.command("run")
+@click.option(
+    "--state", required=True, type=click.Path(file_okay=False, path_type=Path), help="KDIR."
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8766, show_default=True, type=click.IntRange(1, 65535))
+@_friendly
+def keyholder_run(state: Path, host: str, port: int):
+    """Answer the data-access service's re-identifications until stopped."""
+    from .server import serve_keyholder
+
+    serve_keyholder(state, host=host, port=port)

@@ -10,6 +10,7 @@
         audit-checkpoints.jsonl the chain's heads, written by the service only
         registry.seal           keyed digest of the registry (see workbench.access.integrity)
         checkpoint-signing.key  Ed25519: signs each checkpoint copied to the witness
+        keyholder.token         the token the keyholder answers (with --keyholder only)
         releases-*.jsonl        disclosure history, for everyone who asks; each line chained
                                 to the one before, and held under the audit chain
       tokens.sqlite           0600: token digests (SHA-256, never the token), expiry,
@@ -53,6 +54,7 @@ SECRETS_DIR = "secrets"
 CONFIG_FILE = "service.json"
 TOKENS_FILE = "tokens.sqlite"
 TOKEN_PREFIX = "cgw_"
+KEYHOLDER_TOKEN_FILE = "keyholder.token"
 _MAX_DAYS = 366
 
 _SCHEMA = (
@@ -165,7 +167,19 @@ class ServiceState:
             entitlements=self.authenticated_entitlements(user),
             disclosure=self.disclosure,
             witness=self.witness,
+            keyholder=self.keyholder,
         )
+
+    @functools.cached_property
+    def keyholder(self):
+        """The keyholder the service asks (``None``: the cohort's own ``keyholder/`` folder)."""
+        url = self._config.get("keyholder_url")
+        if not url:
+            return None
+        from .keyholder import KeyholderClient
+
+        token = (self.secrets / KEYHOLDER_TOKEN_FILE).read_text(encoding="utf-8").strip()
+        return KeyholderClient(url, token)
 
     def authenticated_entitlements(self, user: str) -> frozenset[str]:
         """What a steward granted ``user`` (for an identity the service has established)."""
@@ -291,6 +305,8 @@ def init_state(
     disclosure: str = "genomics-england",
     witness: str | os.PathLike | None = None,
     hub_api_url: str | None = None,
+    keyholder_url: str | None = None,
+    keyholder_token: str | None = None,
 ) -> ServiceState:
     """Create a service state folder for ``cohort`` (see the module docstring).
 
@@ -299,6 +315,10 @@ def init_state(
 
     ``hub_api_url`` (``http://127.0.0.1:8081/hub/api``) lets users sign in with their
     JupyterHub identity too (:mod:`workbench.service.hubauth`).
+
+    ``keyholder_url`` and ``keyholder_token`` name the keyholder (a process of its own, see
+    :mod:`workbench.service.keyholder`) that re-identifies a clinician's patient; without them
+    the service reads the cohort's own ``keyholder/`` folder, if it has one.
 
     ``witness`` names a file outside both folders to which every checkpoint is appended,
     signed (see :mod:`workbench.access.witness`); the public key is kept in ``service.json``.
@@ -340,6 +360,10 @@ def init_state(
         raise OutputExistsError(
             f"{state} exists; a service state is created once: choose a new --state folder"
         )
+    if (keyholder_url is None) != (keyholder_token is None):
+        raise InputError("--keyholder and --keyholder-token-file go together: give both")
+    if keyholder_url is not None and not keyholder_url.startswith(("http://", "https://")):
+        raise InputError(f"--keyholder must be http(s)://host:port, got {keyholder_url!r}")
     cohort_audit_key = cohort / SERVICE_DIR / AUDIT_KEY_FILE
     if not cohort_audit_key.is_file():
         raise KeyMissingError(f"{cohort_audit_key} is missing; regenerate the cohort")
@@ -366,6 +390,9 @@ def init_state(
         audit_key = load_audit_key(keys / AUDIT_KEY_FILE)
         with contextlib.closing(connect(cohort / "registry.sqlite", readonly=True)) as conn:
             Seal(keys / SEAL_FILE, audit_key.key).write(conn)
+        if keyholder_token is not None:
+            (keys / KEYHOLDER_TOKEN_FILE).write_text(keyholder_token.strip() + "\n")
+            os.chmod(keys / KEYHOLDER_TOKEN_FILE, 0o600)
         public_key = write_signing_key(keys / SIGNING_KEY_FILE)
         # The manifest as set up is signed: files replaced with matching checksums are found.
         manifest_digest = file_sha256(cohort / "manifest.json").encode()
@@ -380,6 +407,7 @@ def init_state(
                 "manifest_signature": manifest_signature,
                 "witness": None if witness is None else str(witness),
                 "hub_api_url": hub_api_url,
+                "keyholder_url": keyholder_url,
             },
         )
         with contextlib.closing(sqlite3.connect(tmp / TOKENS_FILE, isolation_level=None)) as c:
