@@ -461,7 +461,10 @@ def open_state(state: str | os.PathLike) -> ServiceState:
         raise ConfigurationError(
             f"{config_path} is damaged ({e}); restore it from backup"
         ) from None
-    for part in (SECRETS_DIR, TOKENS_FILE, f"{SECRETS_DIR}/registry.seal"):
+    parts = [SECRETS_DIR, TOKENS_FILE, f"{SECRETS_DIR}/registry.seal"]
+    if config.get("keyholder_url"):
+        parts.append(f"{SECRETS_DIR}/{KEYHOLDER_TOKEN_FILE}")
+    for part in parts:
         if not (state / part).exists():
             raise ConfigurationError(f"{state / part} is missing; restore the state folder")
     return ServiceState(state, config)
