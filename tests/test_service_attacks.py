@@ -623,6 +623,55 @@ def test_through_the_service_a_clinician_sees_their_own_worklist_only(service):
     assert service.connect("lab.researcher").worklist() == {}
 
 
+def test_a_clinician_sequences_their_own_family_and_only_the_reads_leave(
+    service, monkeypatch, tmp_path
+):
+    # Course modules 2–4 run the pipeline on a treatment session: the service simulates the
+    # family's reads from genomes the kernel never holds, each sequencing audited.
+    from workbench.interpret.rank import choose_case
+    from workbench.pipeline.compare import truth_table
+    from workbench.synth.reads import simulate_reads
+
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
+    remote = service.connect("dr.jensen")
+    local = workbench.open_cohort(service.cohort, verify=False)
+    _, proband = choose_case(remote)
+    session = remote.session(purpose=Treatment(patient=proband))
+    family = session.samples()
+    genes = [g.symbol for g in remote.reference.genes[:2]]
+    options = {"regions": genes, "depth": 8, "seed": 3, "progress": False}
+    got = simulate_reads(
+        session, person_ids=list(family.person_id), out_dir=tmp_path / "r", **options
+    )
+    made = simulate_reads(
+        local, person_ids=list(family.person_id), out_dir=tmp_path / "l", **options
+    )
+    for person, (r1, r2) in got.items():
+        assert r1.read_bytes() == made[person][0].read_bytes()
+        assert r2.read_bytes() == made[person][1].read_bytes()
+    regions = [(g.contig, g.start, g.end) for g in map(remote.reference.gene, genes)]
+    members = list(family.person_id)
+    assert truth_table(session, samples=members, regions=regions).equals(
+        truth_table(local, samples=members, regions=regions)
+    )
+    # Nobody outside the session's view is sequenced, and an aggregate role reads no reads
+    outsider = next(p for p in local.sample_ids if p not in members)
+    with pytest.raises(InputError, match="not among the people this session may see"):
+        session.reads(outsider, regions=genes, seed=3)
+    students = service.connect("student.ali").session(purpose=Teaching())
+    with pytest.raises(AccessDenied, match="counts and aggregates only"):
+        students.reads(outsider, regions=genes, seed=3)
+    with contextlib.closing(sqlite3.connect(service.cohort / "registry.sqlite")) as conn:
+        rows = conn.execute(
+            "SELECT user_id, decision, count(*) FROM audit_log WHERE action = 'reads' GROUP BY 1, 2"
+        ).fetchall()
+    assert sorted(rows) == [
+        ("dr.jensen", "approve", len(members)),
+        ("dr.jensen", "deny", 1),
+        ("student.ali", "deny", 1),
+    ]
+
+
 def test_setting_up_closes_the_cohort_to_other_accounts(cohort_copy, tmp_path):
     init_state(tmp_path / "state", cohort_copy)
     assert cohort_copy.stat().st_mode & 0o077 == 0

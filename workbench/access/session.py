@@ -81,9 +81,9 @@ from .policy import (
 )
 from .pseudonyms import load_service_key, write_service_key
 from .schema import connect, transaction
+from .sequencing import Sequencing, region_calls
 from .stewardship import Stewarding
 from .store import registry_query, registry_samples
-from .view import _take_columns
 from .witness import SIGNING_KEY_FILE, Witness
 
 __all__ = [
@@ -150,7 +150,7 @@ class _Issued:
     frozen: object = None
 
 
-class Session(Stewarding):
+class Session(Stewarding, Sequencing):
     """A consent-aware view of a cohort for one user and one purpose.
 
     Use :meth:`workbench.Cohort.session` to open one. Opening is itself a decided and
@@ -477,19 +477,11 @@ class Session(Stewarding):
         query = {"gene": gene} if gene else {"region": [contig, start, end]}
 
         def compute(access, people):
-            variants = self.cohort.variants(contig=contig, region=(start, end))
-            index = {p: i for i, p in enumerate(self.cohort.sample_ids)}
-            cols = np.array([index[p] for p in people], dtype=np.int64)
-            calls = np.asarray(
-                self.cohort.genotypes(contig=contig, region=(start, end), dask=False)
+            store = self.cohort
+            variants, calls = region_calls(store, store.sample_ids, people, contig, start, end)
+            return {"variants": variants, "samples": self._labels(people), "calls": calls}, len(
+                people
             )
-            calls = _take_columns(calls, cols)
-            out = {
-                "variants": variants.reset_index(drop=True),
-                "samples": self._labels(people),
-                "calls": calls,
-            }
-            return out, len(people)
 
         out = self._call("genotypes", query, compute)
         return self._remember(out, kind="genotypes", record_level=True)

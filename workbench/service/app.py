@@ -72,6 +72,8 @@ SESSION_METHODS = (
     "decision",
     "samples",
     "genotypes",
+    "true_genotypes",
+    "reads",
     "phenotypes",
     "phenopacket",
     "findings",
@@ -341,6 +343,7 @@ class CohortInfo(_Handler):
                 "preset": cohort.preset,
                 "contigs": cohort.contigs,
                 "size": cohort.size,
+                "version": cohort.version,
                 "disclosure_profile": self.registry.state.disclosure,
             }
         )

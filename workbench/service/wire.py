@@ -6,7 +6,8 @@ pandas tables — so they travel as JSON with two tagged forms:
 * ``{"$ndarray": <base64 .npy>}`` for an array (``numpy.save`` with ``allow_pickle=False``, so
   reading one never runs code);
 * ``{"$frame": {...}}`` for a table: its columns as lists, their dtypes, the index when it is
-  not the default, and ``attrs`` (where a result says, for instance, how many were suppressed).
+  not the default, and ``attrs`` (where a result says, for instance, how many were suppressed);
+* ``{"$bytes": <base64>}`` for bytes (a person's reads, gzipped FASTQ).
 
 Genotype chunks, the bulk of what is read, skip JSON: a chunk is one ``.npy`` body. Nothing is
 ever pickled in either direction.
@@ -30,7 +31,9 @@ _MAX_DEPTH = 32
 
 
 def array_to_bytes(a: np.ndarray) -> bytes:
-    """An array as ``.npy`` bytes (no pickled objects)."""
+    """An array as ``.npy`` bytes (no pickled objects: an object array is refused)."""
+    if a.dtype.hasobject:
+        raise InputError("an array of Python objects cannot be sent; send numbers or a table")
     buf = io.BytesIO()
     np.save(buf, np.ascontiguousarray(a), allow_pickle=False)
     return buf.getvalue()
@@ -77,6 +80,8 @@ def encode(value, depth: int = 0):
         }
     if isinstance(value, np.ndarray):
         return {"$ndarray": base64.b64encode(array_to_bytes(value)).decode("ascii")}
+    if isinstance(value, bytes):
+        return {"$bytes": base64.b64encode(value).decode("ascii")}
     if isinstance(value, dict):
         if not all(isinstance(k, str) for k in value):
             raise InputError("only str keys can be sent")
@@ -104,7 +109,9 @@ def decode(data, depth: int = 0):
         raise InputError("value nested too deeply")
     if isinstance(data, dict):
         if set(data) == {"$ndarray"}:
-            return array_from_bytes(base64.b64decode(data["$ndarray"]))
+            return array_from_bytes(_base64(data["$ndarray"]))
+        if set(data) == {"$bytes"}:
+            return _base64(data["$bytes"])
         if set(data) == {"$frame"}:
             f = data["$frame"]
             try:
@@ -125,6 +132,13 @@ def decode(data, depth: int = 0):
     if isinstance(data, list):
         return [decode(v, depth + 1) for v in data]
     return data
+
+
+def _base64(text) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"not base64 ({e})") from None
 
 
 def dumps(value) -> bytes:

@@ -39,6 +39,7 @@ everything but the serial number. Both files of a pair use the same name.
 from __future__ import annotations
 
 import gzip
+import io
 import re
 import zlib
 from collections.abc import Sequence
@@ -56,6 +57,9 @@ __all__ = [
     "MIN_INSERT",
     "haplotype_sequences",
     "parse_read_name",
+    "plain_regions",
+    "read_pair",
+    "read_parameters",
     "simulate_reads",
 ]
 
@@ -395,7 +399,7 @@ def _fastq_records(names, bases, quals) -> bytes:
     return b"".join(lines)
 
 
-def _person_reads(cohort, person_id, windows: list[dict], params, rng):
+def _person_reads(cohort, person_id, label, windows: list[dict], params, rng):
     """All read pairs of one person: names, R1 bases/quals, R2 bases/quals (shuffled)."""
     rl = params["read_length"]
     width = rl + _PAD
@@ -436,24 +440,25 @@ def _person_reads(cohort, person_id, windows: list[dict], params, rng):
         return [], empty, empty, empty, empty
     order = rng.permutation(len(meta))
     names = [
-        ":".join(map(str, (person_id, serial, *meta[k]))).encode()
-        for serial, k in enumerate(order, 1)
+        ":".join(map(str, (label, serial, *meta[k]))).encode() for serial, k in enumerate(order, 1)
     ]
     r1, q1, r2, q2 = (np.concatenate(x)[order] for x in (r1s, q1s, r2s, q2s))
     return names, r1, q1, r2, q2
 
 
-def _gzip_into(raw, payload: bytes) -> None:
+def _gzip(payload: bytes) -> bytes:
     # filename="" and mtime=0 keep the gzip header free of names and times.
-    with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=1, mtime=0) as gz:
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, compresslevel=1, mtime=0) as gz:
         gz.write(payload)
+    return buf.getvalue()
 
 
 def _write_pair(paths: tuple[Path, Path], payloads: tuple[bytes, bytes]) -> None:
     """Write both files of a pair; neither replaces its destination unless both are written."""
     with atomic_file(paths[0], "wb") as f1, atomic_file(paths[1], "wb") as f2:
-        _gzip_into(f1, payloads[0])
-        _gzip_into(f2, payloads[1])
+        f1.write(payloads[0])
+        f2.write(payloads[1])
 
 
 def parse_read_name(name: str) -> dict:
@@ -555,8 +560,61 @@ def simulate_reads(
         raise InputError("person_ids is empty; name at least one person (see cohort.samples())")
     if len(set(person_ids)) != len(person_ids):
         raise InputError(f"person_ids lists someone twice: {person_ids}")
-    for pid in person_ids:
-        _sample_index(cohort, pid)
+    params = read_parameters(
+        depth=depth, read_length=read_length, insert_mean=insert_mean, insert_sd=insert_sd,
+        error_rate=error_rate, indel_error_rate=indel_error_rate,
+        duplicate_rate=duplicate_rate, adapter=adapter, seed=seed,
+    )  # fmt: skip
+    if _is_session(cohort):
+        # The sequencer is the session's: it reads the genomes, and only the reads come back.
+        def pair(pid):
+            got = cohort.reads(pid, regions=plain_regions(regions), **params)
+            return got["R1"], got["R2"]
+    else:
+        for pid in person_ids:
+            _sample_index(cohort, pid)
+        windows = _read_windows(cohort, regions, params, person_ids)
+
+        def pair(pid):
+            return _gzipped_pair(cohort, pid, pid, windows, params)
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = {}
+    for pid in tqdm(person_ids, desc="simulate reads", unit="person", disable=not progress):
+        paths = (out_dir / f"{pid}_R1.fastq.gz", out_dir / f"{pid}_R2.fastq.gz")
+        _write_pair(paths, pair(pid))
+        result[pid] = paths
+    return result
+
+
+def read_pair(cohort, person_id: str, *, regions, label: str | None = None, **params):
+    """One person's reads as :func:`simulate_reads` writes them: two gzipped FASTQ payloads.
+
+    This is the sequencer behind a session (:meth:`workbench.access.session.Session.reads`):
+    the genomes are read here and only the reads leave. ``label`` names the person in the read
+    names (a pseudonym outside care; the id by default). ``params`` are the read options of
+    :func:`simulate_reads`, ``seed`` among them; the bytes equal that function's files.
+    """
+    _sample_index(cohort, person_id)
+    params = read_parameters(**params)
+    windows = _read_windows(cohort, regions, params, [person_id])
+    return _gzipped_pair(cohort, person_id, label or person_id, windows, params)
+
+
+def read_parameters(
+    *,
+    seed,
+    depth=30.0,
+    read_length=150,
+    insert_mean=300,
+    insert_sd=60,
+    error_rate=0.001,
+    indel_error_rate=1e-5,
+    duplicate_rate=0.03,
+    adapter=DEFAULT_ADAPTER,
+) -> dict:
+    """The read options, checked and made plain (:class:`InputError` names one out of range)."""
     _check_number("depth", depth, 0, lo_open=True)
     _check_number("read_length", read_length, 20, 1000, integer=True)
     _check_number("insert_mean", insert_mean, MIN_INSERT)
@@ -567,13 +625,7 @@ def simulate_reads(
     _check_number("seed", seed, 0, integer=True)
     if not isinstance(adapter, str) or not _BASES_RE.match(adapter.upper()):
         raise InputError(f"adapter must be a DNA sequence such as {DEFAULT_ADAPTER!r}")
-    parsed = _parse_regions(cohort, regions)
-    genomes = cohort.genomes(person_ids)
-    windows = [
-        _window(cohort, *w, genomes)
-        for w in _windows(cohort, parsed, int(insert_mean + 3 * insert_sd))
-    ]
-    params = {
+    return {
         "depth": float(depth),
         "read_length": int(read_length),
         "insert_mean": float(insert_mean),
@@ -582,14 +634,38 @@ def simulate_reads(
         "indel_error_rate": float(indel_error_rate),
         "duplicate_rate": float(duplicate_rate),
         "adapter": adapter.upper(),
+        "seed": int(seed),
     }
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    result = {}
-    for pid in tqdm(person_ids, desc="simulate reads", unit="person", disable=not progress):
-        rng = np.random.default_rng([int(seed), zlib.crc32(pid.encode())])
-        names, r1, q1, r2, q2 = _person_reads(cohort, pid, windows, params, rng)
-        paths = (out_dir / f"{pid}_R1.fastq.gz", out_dir / f"{pid}_R2.fastq.gz")
-        _write_pair(paths, (_fastq_records(names, r1, q1), _fastq_records(names, r2, q2)))
-        result[pid] = paths
-    return result
+
+
+def _is_session(source) -> bool:
+    """Whether ``source`` is a session (in process or remote), whose ``reads`` sequence people."""
+    return callable(getattr(source, "reads", None)) and callable(getattr(source, "decision", None))
+
+
+def plain_regions(regions) -> list:
+    """Regions as plain values (symbols, ``[contig, start, end]``), for a session's call."""
+    if isinstance(regions, str | tuple):
+        regions = [regions]
+    try:
+        return [r if isinstance(r, str) else [str(r[0]), int(r[1]), int(r[2])] for r in regions]
+    except (TypeError, ValueError, IndexError, KeyError):
+        raise InputError(
+            f"regions must be a list of gene symbols or (contig, start, end) tuples, "
+            f"got {regions!r}"
+        ) from None
+
+
+def _read_windows(cohort, regions, params, person_ids) -> list[dict]:
+    parsed = _parse_regions(cohort, regions)
+    genomes = cohort.genomes(person_ids)
+    flank = int(params["insert_mean"] + 3 * params["insert_sd"])
+    return [_window(cohort, *w, genomes) for w in _windows(cohort, parsed, flank)]
+
+
+def _gzipped_pair(cohort, person_id, label, windows, params) -> tuple[bytes, bytes]:
+    # Each person has a generator of their own: the same seed gives the same reads, whoever
+    # else is sequenced with them and whether they are made here or by the service.
+    rng = np.random.default_rng([params["seed"], zlib.crc32(person_id.encode())])
+    names, r1, q1, r2, q2 = _person_reads(cohort, person_id, label, windows, params, rng)
+    return _gzip(_fastq_records(names, r1, q1)), _gzip(_fastq_records(names, r2, q2))

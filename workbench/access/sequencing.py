@@ -1,0 +1,90 @@
+"""The sequencing lab behind a session: a person's reads, and the genome they were read from.
+
+:class:`Sequencing` is part of :class:`workbench.access.session.Session` (a mixin kept in its
+own module). A clinician runs the pipeline (:func:`workbench.pipeline.steps.run_pipeline`) on
+a treatment session rather than on the cohort folder: the session sequences each member of the
+family it may see and returns the reads alone (gzipped FASTQ), and scores the calls against
+the genomes the reads were simulated from. Each is one decided and audited record-level call,
+so through the data-access service the genotype stores never reach the analyst's kernel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .view import _take_columns
+
+__all__ = ["Sequencing", "region_calls"]
+
+
+def region_calls(store, sample_ids, people, contig: str, start: int, end: int):
+    """``(variants, calls)`` of ``people`` over a region of a genotype store.
+
+    ``sample_ids`` are the store's columns; ``calls`` is variants × people × 2 (int8).
+    """
+    variants = store.variants(contig=contig, region=(start, end))
+    index = {p: i for i, p in enumerate(sample_ids)}
+    cols = np.array([index[p] for p in people], dtype=np.int64)
+    calls = np.asarray(store.genotypes(contig=contig, region=(start, end), dask=False))
+    return variants.reset_index(drop=True), _take_columns(calls, cols)
+
+
+class Sequencing:
+    """The sequencing calls of a :class:`~workbench.access.session.Session`."""
+
+    def reads(self, person: str, *, regions, seed: int, **options) -> dict:
+        """Sequence one person this session may see: paired reads over ``regions``.
+
+        Parameters
+        ----------
+        person
+            Their id in care, their pseudonym otherwise (as :meth:`samples` lists them).
+        regions
+            Gene symbols and/or ``[contig, start, end]`` (1-based, inclusive).
+        seed, **options
+            The read model's options (:func:`workbench.synth.reads.simulate_reads`: depth,
+            read_length, insert_mean, insert_sd, error_rate, indel_error_rate,
+            duplicate_rate, adapter).
+
+        Returns
+        -------
+        dict
+            ``{"R1": bytes, "R2": bytes}``: gzipped FASTQ, read names carrying the person's
+            label. :func:`~workbench.synth.reads.simulate_reads` given this session writes
+            them to files.
+        """
+        from ..synth.reads import plain_regions, read_pair, read_parameters
+
+        params = read_parameters(seed=seed, **options)
+        query = {"person": person, "regions": plain_regions(regions), **params}
+
+        def compute(access, people):
+            pid = self._resolve(person, people)
+            r1, r2 = read_pair(
+                self.cohort, pid, regions=regions, label=self._labels([pid])[0], **params
+            )
+            return {"R1": r1, "R2": r2}, 1
+
+        out = self._call("reads", query, compute)
+        return self._remember(out, kind="reads", record_level=True)
+
+    def true_genotypes(self, *, gene: str | None = None, region=None) -> dict:
+        """The genomes the reads are simulated from, of the people this session may see.
+
+        As :meth:`genotypes` returns them, but without the calling noise: for members of the
+        rare-disease families the simulated genotypes (``truth/genotypes.vcz``), for anyone
+        else the calls. The pipeline's ``compare`` step scores its calls against these; they
+        say nothing of which variant explains a case.
+        """
+        contig, start, end = self._region(gene=gene, region=region)
+        query = {"gene": gene} if gene else {"region": [contig, start, end]}
+
+        def compute(access, people):
+            store = self.cohort.genomes(people)
+            variants, calls = region_calls(store, store.sample_ids, people, contig, start, end)
+            return {"variants": variants, "samples": self._labels(people), "calls": calls}, len(
+                people
+            )
+
+        out = self._call("true_genotypes", query, compute)
+        return self._remember(out, kind="true_genotypes", record_level=True)
