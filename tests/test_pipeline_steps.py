@@ -159,3 +159,28 @@ def test_cli_runs_reuses_and_reports(tiny_cohort_path, pipeline_dir, tmp_path):
     assert (tmp_path / "fresh" / "call" / "family.vcf.gz").read_bytes() == first.vcf.read_bytes()
     bad = runner.invoke(main, [*args, "--out", str(tmp_path / "x"), "--steps", "nap"])
     assert bad.exit_code == 2 and "unknown step" in bad.output
+
+
+def test_a_treatment_session_runs_the_pipeline_the_folder_runs(cohort_copy, pipeline_dir):
+    # Through a clinician's session (as through the data-access service) the reads are made by
+    # the session and the truth is its audited true_genotypes, yet every output is the same: a
+    # copy of the cohort is the same cohort (its version), so nothing is made again.
+    import workbench
+
+    out, first = pipeline_dir
+    local = workbench.open_cohort(cohort_copy)
+    clinician = "dr.nielsen"  # a data steward records that she now cares for the family
+    with local.session(user="steward.larsen", purpose=workbench.Stewardship()) as steward:
+        for person in local.samples().query("family_id == @FAMILY").person_id:
+            steward.add_care_relationship(user_id=clinician, person_id=person, since="2024-01-01")
+    session = local.session(user=clinician, purpose=workbench.Treatment(patient="P00012"))
+    again = run_pipeline(session, family=FAMILY, out_dir=out, genes=GENES, depth=20, progress=False)
+    assert again.cached == list(STEPS)
+    fresh = run_pipeline(
+        session, family=FAMILY, out_dir=out.parent / "through-a-session", genes=GENES, depth=20,
+        progress=False,
+    )  # fmt: skip
+    assert fresh.ran == list(STEPS)
+    for name in ("simulate_reads", "compare"):
+        for file, path in fresh.steps[name].outputs.items():
+            assert path.read_bytes() == first.steps[name].outputs[file].read_bytes(), file

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import html
 import json
 import os
@@ -236,6 +237,18 @@ class Cohort:
     @property
     def sample_ids(self) -> list[str]:
         return self.calls.sample_ids
+
+    @property
+    def public_folder(self) -> Path:
+        """The folder holding the public parts, ``reference/`` and ``knowledge/``: here, the
+        cohort folder (a remote cohort has a checked local copy)."""
+        return self.path
+
+    @functools.cached_property
+    def version(self) -> str:
+        """What identifies this cohort's contents: a digest of its manifest (which lists every
+        file's SHA-256). Pipelines key their caches on it."""
+        return hashlib.sha256((self.path / "manifest.json").read_bytes()).hexdigest()[:16]
 
     @property
     def size(self) -> int:

@@ -19,14 +19,26 @@ from pathlib import Path
 from .errors import InputError, OutputExistsError
 
 __all__ = [
+    "CACHE_ENV",
     "atomic_dir",
     "atomic_file",
+    "cache_root",
     "file_sha256",
     "tree_checksums",
     "write_json",
 ]
 
 _CHUNK = 1 << 20
+#: Where the workbench keeps what it can make again (public parts fetched from the service,
+#: pipeline outputs of dashboards); by default the user's own cache folder.
+CACHE_ENV = "WORKBENCH_CACHE"
+
+
+def cache_root() -> Path:
+    """``$WORKBENCH_CACHE``, else the user's cache folder (``platformdirs``), never a shared one."""
+    import platformdirs
+
+    return Path(os.environ.get(CACHE_ENV) or platformdirs.user_cache_dir("workbench"))
 
 
 def _umask() -> int:

@@ -84,22 +84,39 @@ def _gt_string(alleles: Sequence[int]) -> str:
 # -- truth ------------------------------------------------------------------------------------
 
 
-def _raw_truth_records(cohort, samples: Sequence[str], regions: Sequence[Region]):
-    """``(contig, pos, ref, alts, {sample: allele tuple})`` of sites a member carries."""
-    known = set(cohort.sample_ids)
+def _truth_blocks(source, samples: Sequence[str], regions: Sequence[Region]):
+    """``(variants, genotypes of samples)`` per region, of the genomes the reads came from.
+
+    From a cohort's genotype stores (in process), or from a session's audited
+    :meth:`~workbench.access.session.Session.true_genotypes` (through the service too).
+    """
+    if callable(getattr(source, "true_genotypes", None)):
+        for contig, start, end in regions:
+            got = source.true_genotypes(region=[contig, start, end])
+            absent = [s for s in samples if s not in got["samples"]]
+            if absent:
+                raise InputError(f"samples {absent} are not among the people this session sees")
+            cols = [got["samples"].index(s) for s in samples]
+            yield got["variants"], np.asarray(got["calls"])[:, cols, :]
+        return
+    known = set(source.sample_ids)
     missing = [s for s in samples if s not in known]
     if missing:
-        raise InputError(f"samples {missing} are not in cohort {cohort.name!r}")
-    cohort = cohort.genomes(samples)
-    index = {s: i for i, s in enumerate(cohort.sample_ids)}
+        raise InputError(f"samples {missing} are not in cohort {source.name!r}")
+    store = source.genomes(samples)
+    index = {s: i for i, s in enumerate(store.sample_ids)}
     cols = [index[s] for s in samples]
-    seen = set()
     for contig, start, end in regions:
-        variants = cohort.variants(contig=contig, region=(start, end))
-        if variants.empty:
-            continue
-        gt = np.asarray(cohort.genotypes(contig=contig, region=(start, end)))[:, cols, :]
-        for k, (_, row) in enumerate(variants.iterrows()):
+        variants = store.variants(contig=contig, region=(start, end))
+        gt = np.asarray(store.genotypes(contig=contig, region=(start, end)))
+        yield variants, gt[:, cols, :]
+
+
+def _raw_truth_records(source, samples: Sequence[str], regions: Sequence[Region]):
+    """``(contig, pos, ref, alts, {sample: allele tuple})`` of sites a member carries."""
+    seen = set()
+    for variants, gt in _truth_blocks(source, samples, regions):
+        for k, row in enumerate(variants.itertuples(index=False)):
             key = (row.contig, int(row.position), row.ref, row.alt)
             g = gt[k]
             if key in seen or not (g > 0).any():
@@ -107,6 +124,11 @@ def _raw_truth_records(cohort, samples: Sequence[str], regions: Sequence[Region]
             seen.add(key)
             calls = {s: tuple(int(a) for a in g[j] if a != -2) for j, s in enumerate(samples)}
             yield row.contig, int(row.position), row.ref, row.alt.split(","), calls
+
+
+def _public_parts(source):
+    """The cohort (or remote cohort) whose public parts a cohort or a session reads."""
+    return source.cohort if callable(getattr(source, "true_genotypes", None)) else source
 
 
 def write_truth_vcf(
@@ -118,9 +140,11 @@ def write_truth_vcf(
 ) -> Path:
     """Write the true genotypes of ``samples`` over ``regions`` as a normalised VCF.
 
-    Sites where every one of ``samples`` is homozygous reference are left out; the VCF is
-    normalised like the calls (``bcftools norm -m -any`` against the cohort's reference),
-    bgzipped and tabix-indexed.
+    ``cohort`` is a :class:`~workbench.Cohort`, or a session that may see ``samples`` (its
+    audited ``true_genotypes``; in process or through the data-access service). Sites where
+    every one of ``samples`` is homozygous reference are left out; the VCF is normalised like
+    the calls (``bcftools norm -m -any`` against the cohort's reference), bgzipped and
+    tabix-indexed.
     """
     import pysam
     import pysam.bcftools
@@ -128,13 +152,14 @@ def write_truth_vcf(
     regions = _regions(regions)
     samples = list(samples)
     out_vcf = Path(out_vcf)
-    ref = cohort.path / "reference" / "genome.fa"
+    reference = _public_parts(cohort)
+    ref = reference.public_folder / "reference" / "genome.fa"
     out_vcf.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".truth.", dir=out_vcf.parent) as tmp:
         raw = Path(tmp) / "raw.vcf"
         with open(raw, "w", encoding="utf-8") as f:
             f.write("##fileformat=VCFv4.2\n")
-            for c, n in cohort.reference.contigs.items():
+            for c, n in reference.reference.contigs.items():
                 f.write(f"##contig=<ID={c},length={n}>\n")
             f.write('##FORMAT=<ID=GT,Number=1,Type=String,Description="True genotype">\n')
             f.write("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t")
@@ -333,8 +358,9 @@ def compare_calls(
     ----------
     vcf : path
         Calls from :func:`~workbench.pipeline.call.call_variants` (normalised, filtered).
-    cohort : workbench.Cohort
-        The cohort the reads were simulated from.
+    cohort : workbench.Cohort or session
+        The cohort the reads were simulated from, or the session they were read through
+        (:meth:`workbench.access.session.Session.true_genotypes` gives the truth).
     regions : sequence of (contig, start, end) or BED path
         The regions that were called; the truth is restricted to them.
     samples : sequence of str, optional

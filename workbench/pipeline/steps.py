@@ -25,6 +25,8 @@ not run again::
 
 Caching is by content: a step reruns when its parameters or the bytes of its inputs changed,
 so changing a caller option reruns ``call`` and whatever reads the VCF, never the alignment.
+The genomes enter as ``cohort.json``, the cohort's name and version (a digest of its
+manifest), so reads are made again when the cohort changes.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InputError, PipelineInputError
-from ..io import atomic_dir, file_sha256, write_json
+from ..io import atomic_dir, atomic_file, file_sha256, write_json
+from .compare import _public_parts
 
 __all__ = [
     "STEPS",
@@ -312,6 +315,17 @@ def _members(cohort, family: str) -> tuple[list[str], dict[str, str]]:
     return fam["person_id"].tolist(), sexes
 
 
+def _source_file(parts, out_dir: Path) -> Path:
+    """A file naming the cohort's contents, the steps' input for "the genomes": when the cohort
+    changes, the reads (and all that follows) are made again."""
+    path = out_dir / "cohort.json"
+    text = json.dumps({"cohort": parts.name, "version": parts.version}, sort_keys=True) + "\n"
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        with atomic_file(path, "w") as f:
+            f.write(text)
+    return path
+
+
 def _tq(iterable, desc: str, progress: bool):
     from tqdm.auto import tqdm
 
@@ -344,9 +358,14 @@ def run_pipeline(
 
     Parameters
     ----------
-    cohort : workbench.Cohort
+    cohort : workbench.Cohort or session
+        The cohort folder (in process), or a treatment session of a clinician whose care
+        covers the family (in process or through the data-access service): then the session
+        sequences each member (:meth:`~workbench.access.session.Session.reads`) and gives the
+        genomes the calls are scored against, each an audited call, and the reference and
+        knowledge bases are the cohort's public parts.
     family : str
-        Family id (``"F0001"``); every member in the registry is sequenced.
+        Family id (``"F0001"``); every member the cohort, or the session, shows is sequenced.
     out_dir : path
         Output folder (one sub-folder per step, see the module docstring).
     steps : sequence of str, optional
@@ -398,16 +417,17 @@ def run_pipeline(
         coverage_min_depth=coverage_min_depth,
     )  # fmt: skip
     members, sexes = _members(cohort, family)
+    parts = _public_parts(cohort)
     genes = None if genes is None else ([genes] if isinstance(genes, str) else list(genes))
-    regions = gene_regions(cohort.reference, genes)
+    regions = gene_regions(parts.reference, genes)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ref_fa = cohort.path / "reference" / "genome.fa"
-    manifest = cohort.path / "manifest.json"
+    ref_fa = parts.public_folder / "reference" / "genome.fa"
+    manifest = _source_file(parts, out_dir)
     region_list = [list(r) for r in regions]
     result = PipelineResult(family=family, members=members, out_dir=out_dir)
     builders = _builders(
-        cohort, members=members, sexes=sexes, regions=regions, region_list=region_list,
+        cohort, parts, members=members, sexes=sexes, regions=regions, region_list=region_list,
         genes=genes, ref_fa=ref_fa, manifest=manifest, progress=progress,
         opts=dict(
             depth=float(depth), seed=int(seed), read_length=int(read_length),
@@ -440,9 +460,13 @@ def _check_options(*, depth, seed, threads, **at_least_zero) -> None:
             raise InputError(f"{name} must be a number >= 0, got {value!r}")
 
 
-def _builders(cohort, *, members, sexes, regions, region_list, genes, ref_fa, manifest,
+def _builders(cohort, parts, *, members, sexes, regions, region_list, genes, ref_fa, manifest,
               progress, opts):  # fmt: skip
-    """One function per step name: ``f(done_steps) -> Step``."""
+    """One function per step name: ``f(done_steps) -> Step``.
+
+    ``cohort`` is where the genomes are read (a cohort, or a session), ``parts`` the cohort
+    whose public parts (reference, knowledge) the steps use.
+    """
 
     def simulate(done):
         params = {
@@ -462,7 +486,7 @@ def _builders(cohort, *, members, sexes, regions, region_list, genes, ref_fa, ma
             )  # fmt: skip
 
         outs = tuple(f"{m}_R{i}.fastq.gz" for m in members for i in (1, 2))
-        return Step("simulate_reads", run, {"cohort_manifest": manifest}, params, outs)
+        return Step("simulate_reads", run, {"cohort": manifest}, params, outs)
 
     def reads_of(done, step):
         return {
@@ -515,7 +539,7 @@ def _builders(cohort, *, members, sexes, regions, region_list, genes, ref_fa, ma
                 )  # fmt: skip
                 _ensure_bai(bam)
                 cov = coverage(
-                    bam, cohort.reference, genes=p["genes"], min_depth=p["coverage_min_depth"]
+                    bam, parts.reference, genes=p["genes"], min_depth=p["coverage_min_depth"]
                 )
                 tables.append(cov.assign(sample=m))
             table = pd.concat(tables, ignore_index=True)
@@ -558,7 +582,7 @@ def _builders(cohort, *, members, sexes, regions, region_list, genes, ref_fa, ma
     def compare(done):
         inputs = {
             **bam_inputs(done), "vcf": done["call"].outputs["family.vcf.gz"],
-            "cohort_manifest": manifest,
+            "cohort": manifest,
         }  # fmt: skip
         params = {"members": members, "regions": region_list, "min_mapq": opts["min_mapq"]}
 
@@ -579,11 +603,11 @@ def _builders(cohort, *, members, sexes, regions, region_list, genes, ref_fa, ma
         )  # fmt: skip
 
     def annotate(done):
-        k = cohort.path / "knowledge"
+        k = parts.public_folder / "knowledge"
         inputs = {
             "vcf": done["call"].outputs["family.vcf.gz"],
             "reference": ref_fa,
-            "genes": cohort.path / "reference" / "genes.gff3",
+            "genes": parts.public_folder / "reference" / "genes.gff3",
             "frequencies": k / "population_frequencies.tsv.gz",
             "assertions": k / "clinical_assertions.tsv",
         }
@@ -592,7 +616,7 @@ def _builders(cohort, *, members, sexes, regions, region_list, genes, ref_fa, ma
             from .annotate import annotate_vcf
 
             annotate_vcf(
-                inputs["vcf"], reference=cohort.reference, knowledge=cohort.knowledge,
+                inputs["vcf"], reference=parts.reference, knowledge=parts.knowledge,
                 out_vcf=folder / "family.annotated.vcf.gz",
             )  # fmt: skip
 

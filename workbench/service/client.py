@@ -38,14 +38,13 @@ from ..errors import (
     InputError,
     WorkbenchError,
 )
+from ..io import cache_root
 from . import wire
 from .app import SESSION_METHODS
 
 __all__ = ["AuthenticationError", "RemoteCohort", "RemoteSession", "connect", "reach"]
 
 TOKEN_ENV = "WORKBENCH_TOKEN"
-#: Where the cohort's public parts are kept once fetched (default: the user's cache folder).
-CACHE_ENV = "WORKBENCH_CACHE"
 #: On JupyterHub, a user's server holds its hub API token here; the service asks the hub whose.
 HUB_TOKEN_ENV = "JUPYTERHUB_API_TOKEN"
 _TIMEOUT = (5, 600)
@@ -170,6 +169,16 @@ class RemoteCohort:
     def __repr__(self) -> str:
         return f"<RemoteCohort {self.name!r} at {self._transport.url} as {self.user!r}>"
 
+    @property
+    def version(self) -> str:
+        """What identifies the cohort's contents (a digest of its manifest)."""
+        return self._info["version"]
+
+    @property
+    def public_folder(self) -> Path:
+        """A checked local copy of the public parts, ``reference/`` and ``knowledge/``."""
+        return self._public
+
     def worklist(self) -> dict[str, str]:
         """``{proband: family}`` for your own current patients (clinicians; empty otherwise)."""
         return dict(self._transport.request("GET", "worklist")["patients"])
@@ -198,11 +207,9 @@ class RemoteCohort:
         kept copy is checked again before use (about 10 ms for the teaching cohort's 11 MB):
         one altered since, by accident or in a shared cache, is fetched afresh.
         """
-        import platformdirs
-
         files = self._transport.request("GET", "public")["files"]
         listing = json.dumps(files, sort_keys=True).encode()
-        root = Path(os.environ.get(CACHE_ENV) or platformdirs.user_cache_dir("workbench"))
+        root = cache_root()
         folder = root / "public" / f"{self.name}-{hashlib.sha256(listing).hexdigest()[:16]}"
         if folder.is_dir():
             if all(_sha256(folder / n) == d for n, d in files.items()):
