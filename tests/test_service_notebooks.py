@@ -2,9 +2,11 @@
 
 Each runs against a service over a copy of the tiny cohort, with the tokens of the users it
 acts as, and must reproduce the baseline its in-process run recorded. The notebooks that stay in
-process say why in their own text: 01 shows the cohort folder itself, 02–04 the pipeline on a
-family's reads, and the safe-research modules take private copies to show the mechanisms. The
-dashboards reach the service as their Voila app would, as the token's user.
+process say why in their own text: 01 shows the cohort folder itself, 02–04 the pipeline's
+tools on files, and the safe-research modules take private copies to show the mechanisms. The
+clinicians' course runs whole: modules 2–4 sequence a family through the clinician's treatment
+session (the service simulates the reads), module 1 reads the cohort in a teaching session.
+The dashboards reach the service as their Voila app would, as the token's user.
 """
 
 from __future__ import annotations
@@ -68,6 +70,10 @@ def test_notebook_07_through_the_service_matches_its_in_process_baseline(service
 #: (notebook, the users it acts as): the first is the token's user, given as ``token``, when it
 #: acts as one; all go in ``tokens`` when it acts as several.
 THROUGH_THE_SERVICE = [
+    ("courses/genomic-medicine/01_genome_and_variants.ipynb", ("teacher.berg",)),
+    ("courses/genomic-medicine/02_sequencing_and_read_qc.ipynb", ("dr.hansen",)),
+    ("courses/genomic-medicine/03_alignment_and_variant_calling.ipynb", ("dr.hansen",)),
+    ("courses/genomic-medicine/04_vcf_and_annotation.ipynb", ("dr.hansen",)),
     ("06_population_structure.ipynb", ("anc.researcher", "lab.researcher")),
     ("08_trio_analysis.ipynb", ("dr.hansen",)),
     ("09_acmg_classification.ipynb", ("dr.hansen",)),
@@ -81,11 +87,17 @@ THROUGH_THE_SERVICE = [
     ("notebooks/dashboards/case_review.ipynb", ("dr.jensen",)),
     ("notebooks/dashboards/cohort_explorer.ipynb", ("teacher.berg",)),
     ("notebooks/dashboards/consent_console.ipynb", ("steward.larsen",)),
+    # dr.jensen's first family is the cohort's first: the in-process baseline's
+    ("notebooks/dashboards/pipeline_qc.ipynb", ("dr.jensen",)),
 ]
 #: Records that are the signed-in user's own through the service: name → its expected value.
 YOURS = {
-    "case_review": {"case.families_in_care": lambda local: len(worklist(local, user="dr.jensen"))}
+    "case_review": {"case.families_in_care": lambda local: len(worklist(local, user="dr.jensen"))},
+    # the people a teaching session may see: those whose consent admits teaching
+    "01_genome_and_variants": {"people_in_view": lambda local: len(_teachable(local))},
 }
+#: Records computed over the people in view (checked through ``people_in_view``).
+OVER_THE_VIEW = {"01_genome_and_variants": ("chr1.median_af", "chr1.rare_variants")}
 
 
 @pytest.mark.parametrize(
@@ -103,11 +115,21 @@ def test_notebooks_and_courses_run_unchanged_through_the_service(
         if "clinician" in _parameters_of(name):
             parameters["clinician"] = users[0]
     yours = YOURS.get(Path(name).stem, {})
-    records = _run_through(service, name, parameters, tmp_path, yours=yours)
+    over_the_view = OVER_THE_VIEW.get(Path(name).stem, ())
+    records = _run_through(service, name, parameters, tmp_path, yours=(*yours, *over_the_view))
     local = workbench.open_cohort(service.cohort, verify=False)
     assert {k: records[k] for k in yours} == {k: f(local) for k, f in yours.items()}
     # … and each of its users was served: the service, not the kernel, audited their reads
     assert set(users) <= set(_audited_by_the_service(service))
+
+
+def _teachable(local) -> list[str]:
+    """Who a teaching session sees (consent admits teaching), with genotypes."""
+    from workbench.access.policy import Teaching, consent_filter
+
+    with contextlib.closing(sqlite3.connect(local.path / "registry.sqlite")) as conn:
+        people, _, _ = consent_filter(conn, local.sample_ids, Teaching(sandbox=True))
+    return list(people)
 
 
 def _audited_by_the_service(service) -> dict[str, int]:

@@ -34,6 +34,7 @@ from .common import (
     resolve_cohort,
     signed_in,
     table_html,
+    whole_cohort,
 )
 from .explorer import (
     CohortExplorer,
@@ -47,6 +48,7 @@ from .explorer import (
 )
 from .pipeline import (
     PipelineReport,
+    family_to_sequence,
     load_read_qc,
     metrics_html,
     panel_genes_for,
@@ -71,6 +73,7 @@ __all__ = [
     "consent_overview",
     "explorer_table",
     "families_in_care",
+    "family_to_sequence",
     "filter_samples",
     "grants_table",
     "in_voila",
@@ -90,4 +93,5 @@ __all__ = [
     "signed_in",
     "table_html",
     "verify_html",
+    "whole_cohort",
 ]

@@ -69,6 +69,24 @@ def reach_cohort(cohort: str | os.PathLike, *, service: str = "", token: str = "
     return open_cohort(resolve_cohort(cohort), verify=False)
 
 
+def whole_cohort(cohort):
+    """Everyone's records, as a course module on the whole cohort reads them.
+
+    In this kernel, the cohort itself (the cooperative mode: the folder is yours). Through the
+    data-access service, the signed-in learner's teaching session and its genotype view: the
+    people they may see (consent applies), under pseudonyms, each read audited. Record-level
+    teaching reads are the teaching sandbox, which a student holds only when a data steward
+    granted it (``workbench service entitle USER teaching.sandbox``); without it the service
+    refuses, saying so. Both have ``samples()``, ``variants(contig=)`` and
+    ``genotypes(contig=)``.
+    """
+    if getattr(cohort, "user", None) is None:
+        return cohort
+    from ...access.policy import Teaching
+
+    return cohort.session(purpose=Teaching(sandbox=True)).genotype_view()
+
+
 def signed_in(cohort, default: str) -> str:
     """Whom a dashboard acts as: the token's user through the service, else ``default``."""
     return getattr(cohort, "user", None) or default

@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import ipywidgets as widgets
 import pandas as pd
 
 from ...errors import InputError
+from ...io import cache_root
 from ..access import _Shows
 from .common import _fig_png, _figure, table_html
 
@@ -28,9 +28,39 @@ def panel_genes_for(cohort, *, panel: str = "epilepsy", n_genes: int = 2) -> lis
     return sorted(set(in_panel.gene))[:n_genes]
 
 
-def _cache_dir(cohort, family: str) -> Path:
-    digest = hashlib.sha256(str(Path(cohort.path).resolve()).encode()).hexdigest()[:12]
-    return Path(tempfile.gettempdir()) / "workbench-dashboards" / digest / family
+def family_to_sequence(cohort, family: str = ""):
+    """What the pipeline dashboard sequences: ``(source, family)`` for :func:`run_family_pipeline`.
+
+    In this kernel, the cohort folder and ``family`` (by default the first family). Through the
+    data-access service, a treatment session of the signed-in clinician for ``family`` (by
+    default the first on their worklist): the service makes the reads, audited, and families
+    outside their care are refused.
+    """
+    if getattr(cohort, "user", None) is None:
+        return cohort, family or sorted(cohort.samples().family_id.dropna().unique())[0]
+    from ...access.policy import Treatment
+
+    cases = cohort.worklist()  # {proband: family}, the signed-in clinician's own
+    if not cases:
+        raise InputError(
+            f"{cohort.user} has no patients in care to sequence; sign in as their clinician"
+        )
+    chosen = family or next(iter(cases.values()))
+    proband = next((p for p, f in cases.items() if f == chosen), None)
+    if proband is None:
+        yours = ", ".join(sorted(set(cases.values())))
+        raise InputError(f"family {chosen!r} is not on your worklist; yours: {yours}")
+    return cohort.session(purpose=Treatment(patient=proband)), chosen
+
+
+def _cache_dir(source, family: str) -> Path:
+    """One folder per cohort version, reader and family, in the user's own cache folder."""
+    from ...pipeline.compare import _public_parts
+
+    parts = _public_parts(source)
+    reader = getattr(source, "user", "")
+    digest = hashlib.sha256(f"{parts.name}/{parts.version}/{reader}".encode()).hexdigest()[:12]
+    return cache_root() / "pipelines" / digest / family
 
 
 def run_family_pipeline(
@@ -38,8 +68,11 @@ def run_family_pipeline(
 ):
     """Run (or reuse, see :func:`workbench.pipeline.steps.run_pipeline`) a family's pipeline.
 
-    ``out=""`` caches under the system temp folder, one folder per cohort path and family,
-    so a dashboard reopened on the same cohort shows its report at once.
+    ``cohort`` is the cohort folder or a clinician's treatment session
+    (:func:`family_to_sequence`). ``out=""`` caches in the user's cache folder
+    (``$WORKBENCH_CACHE``), one folder per cohort version, reader and family, so a dashboard
+    reopened on the same cohort shows its report at once; never in a shared temporary folder,
+    where another account could read a family's reads.
     """
     from ...pipeline.steps import run_pipeline
 
