@@ -93,6 +93,21 @@ def test_serve_environment_names_the_cohort_and_the_template(tiny_cohort_path, t
         serve_environment(cohort=tmp_path, base={})
 
 
+def test_served_through_the_service_the_dashboards_open_no_folder(tiny_cohort_path):
+    url = "http://127.0.0.1:8765"
+    base = {"WORKBENCH_TOKEN": "cgw_x", "WORKBENCH_COHORT": str(tiny_cohort_path)}
+    env = serve_environment(cohort=tiny_cohort_path, service=url, base=base)
+    assert env["WORKBENCH_SERVICE"] == url and "WORKBENCH_COHORT" not in env
+    with pytest.raises(InputError, match="set WORKBENCH_TOKEN"):
+        serve_environment(service=url, base={})
+    with pytest.raises(InputError, match="the service's URL"):
+        serve_environment(service="127.0.0.1:8765", base=base)
+    unset = {"WORKBENCH_TOKEN": None, "JUPYTERHUB_API_TOKEN": None}
+    result = CliRunner().invoke(main, ["serve", "case_review", "--service", url], env=unset)
+    assert result.exit_code != 0
+    assert "set WORKBENCH_TOKEN" in result.output and "Traceback" not in result.output
+
+
 def test_dashboard_path_finds_each_dashboard_and_names_them_when_wrong():
     for name in DASHBOARDS:
         assert dashboard_path(name, root=REPO).name == f"{name}.ipynb"

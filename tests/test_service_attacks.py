@@ -658,6 +658,11 @@ def test_a_clinician_sequences_their_own_family_and_only_the_reads_leave(
     outsider = next(p for p in local.sample_ids if p not in members)
     with pytest.raises(InputError, match="not among the people this session may see"):
         session.reads(outsider, regions=genes, seed=3)
+    # … and a malformed request is the client's mistake, said in one line
+    with pytest.raises(InputError, match=r"unknown read option\(s\) colour"):
+        session.reads(members[0], regions=genes, seed=3, colour="blue")
+    with pytest.raises(InputError, match="reads: missing a required argument: 'seed'"):
+        session.reads(members[0], regions=genes)
     students = service.connect("student.ali").session(purpose=Teaching())
     with pytest.raises(AccessDenied, match="counts and aggregates only"):
         students.reads(outsider, regions=genes, seed=3)
@@ -667,7 +672,7 @@ def test_a_clinician_sequences_their_own_family_and_only_the_reads_leave(
         ).fetchall()
     assert sorted(rows) == [
         ("dr.jensen", "approve", len(members)),
-        ("dr.jensen", "deny", 1),
+        ("dr.jensen", "deny", 2),
         ("student.ali", "deny", 1),
     ]
 

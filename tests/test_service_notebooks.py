@@ -2,8 +2,9 @@
 
 Each runs against a service over a copy of the tiny cohort, with the tokens of the users it
 acts as, and must reproduce the baseline its in-process run recorded. The notebooks that stay in
-process say why in their own text: 01 shows the cohort folder itself, 02–04 the pipeline's
-tools on files, and the safe-research modules take private copies to show the mechanisms. The
+process: 01 shows the cohort folder itself, 02–04 the pipeline's tools on files and the planted
+answers (instructor material the service never serves), and the safe-research modules take
+private copies to show the mechanisms. The
 clinicians' course runs whole: modules 2–4 sequence a family through the clinician's treatment
 session (the service simulates the reads), module 1 reads the cohort in a teaching session.
 The dashboards reach the service as their Voila app would, as the token's user.

@@ -147,11 +147,21 @@ def lab(port, root):
     show_default=True,
     help="Cohort folder the dashboards open.",
 )
+@click.option(
+    "--service",
+    default=None,
+    metavar="URL",
+    help="Read through this data-access service instead, as WORKBENCH_TOKEN's user.",
+)
 @click.option("--port", type=int, default=8866, show_default=True)
 @click.option("--no-preheat", is_flag=True, help="Start a kernel per visit (no pool).")
 @_friendly
-def serve(dashboard, serve_all, cohort, port, no_preheat):
-    """Serve a dashboard (or --all) with Voila on localhost, every network call off."""
+def serve(dashboard, serve_all, cohort, service, port, no_preheat):
+    """Serve a dashboard (or --all) with Voila on localhost, every network call off.
+
+    With --service the dashboards open no cohort folder: they read through the data-access
+    service as the user of the token in WORKBENCH_TOKEN, who sees only what they may see.
+    """
     import tempfile
 
     from .serve import (
@@ -171,11 +181,12 @@ def serve(dashboard, serve_all, cohort, port, no_preheat):
     if serve_all and not target.is_dir():
         raise InputError(f"no {DASHBOARD_DIR} here; run from the repository root")
     heavy = [] if no_preheat else [d for d in HEAVY_DASHBOARDS if serve_all or d == target.stem]
-    env = serve_environment(cohort=cohort)
+    env = serve_environment(cohort=cohort, service=service)
     config_dir = Path(tempfile.mkdtemp(prefix="workbench-voila-"))
     write_voila_config(config_dir, voila_config(preheat=heavy))
     cmd = voila_command(target, port=port, config_dir=config_dir)
-    click.echo(f"serving {target.name} at http://127.0.0.1:{port}/ (cohort {cohort})")
+    source = f"service {service}" if service else f"cohort {cohort}"
+    click.echo(f"serving {target.name} at http://127.0.0.1:{port}/ ({source})")
     os.execvpe(cmd[0], cmd, env)
 
 

@@ -228,6 +228,18 @@ class Cohort:
             return simulated
         return self
 
+    def sequence(self, person_id: str, *, regions, label: str | None = None, **options):
+        """The synthetic world's sequencer: one person's reads, as two gzipped FASTQ payloads.
+
+        What the laboratory would deliver for ``person_id`` over ``regions``
+        (:func:`workbench.synth.reads.read_pair`; ``options`` are the read model's, ``seed``
+        among them). ``label`` names the person in the read names. Sessions call this
+        (:meth:`workbench.access.session.Session.reads`) so that only reads leave them.
+        """
+        from .synth.reads import read_pair
+
+        return read_pair(self, person_id, regions=regions, label=label, **options)
+
     @property
     def zarr(self):
         """The VCF Zarr store of the calls (read-only :class:`zarr.Group`), checked against

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError
 from .view import _take_columns
 
 __all__ = ["Sequencing", "region_calls"]
@@ -53,16 +54,13 @@ class Sequencing:
             label. :func:`~workbench.synth.reads.simulate_reads` given this session writes
             them to files.
         """
-        from ..synth.reads import plain_regions, read_pair, read_parameters
-
-        params = read_parameters(seed=seed, **options)
-        query = {"person": person, "regions": plain_regions(regions), **params}
+        query = {"person": person, "regions": _plain(regions), "seed": _plain(seed)}
+        query.update(_plain(options))
 
         def compute(access, people):
             pid = self._resolve(person, people)
-            r1, r2 = read_pair(
-                self.cohort, pid, regions=regions, label=self._labels([pid])[0], **params
-            )
+            label = self._labels([pid])[0]
+            r1, r2 = self.cohort.sequence(pid, regions=regions, label=label, seed=seed, **options)
             return {"R1": r1, "R2": r2}, 1
 
         out = self._call("reads", query, compute)
@@ -88,3 +86,16 @@ class Sequencing:
 
         out = self._call("true_genotypes", query, compute)
         return self._remember(out, kind="true_genotypes", record_level=True)
+
+
+def _plain(value):
+    """``value`` as the audit log records it (JSON: tuples as lists, numpy scalars as numbers)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise InputError(f"{value!r} is not a plain value (a number, a string or a list of them)")

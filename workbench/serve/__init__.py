@@ -212,15 +212,34 @@ def free_port() -> int:
 
 
 def serve_environment(
-    *, cohort: str | os.PathLike | None = None, base: Mapping[str, str] | None = None
+    *,
+    cohort: str | os.PathLike | None = None,
+    service: str | None = None,
+    base: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Environment for the Voila server (its kernels inherit it).
 
-    ``WORKBENCH_COHORT`` names the cohort (absolute); matplotlib draws off-screen (Agg);
-    Python writes no bytecode into the dashboard folder; ``JUPYTER_PATH`` starts with
-    :data:`SHARE_DIR` (the project's Voila template).
+    ``WORKBENCH_COHORT`` names the cohort (absolute), or ``WORKBENCH_SERVICE`` the data-access
+    service the dashboards read through instead, as the user of the token in
+    ``WORKBENCH_TOKEN`` (on JupyterHub, the server's own hub token); matplotlib draws
+    off-screen (Agg); Python writes no bytecode into the dashboard folder; ``JUPYTER_PATH``
+    starts with :data:`SHARE_DIR` (the project's Voila template).
     """
     env = dict(os.environ if base is None else base)
+    if service is not None:
+        if not isinstance(service, str) or not service.startswith(("http://", "https://")):
+            raise InputError(
+                f"--service must be the service's URL, such as http://127.0.0.1:8765, got "
+                f"{service!r}"
+            )
+        if not (env.get("WORKBENCH_TOKEN") or env.get("JUPYTERHUB_API_TOKEN")):
+            raise InputError(
+                "the dashboards need your token for the service: set WORKBENCH_TOKEN (a data "
+                "steward issues it with `workbench service token issue`)"
+            )
+        env["WORKBENCH_SERVICE"] = service
+        env.pop("WORKBENCH_COHORT", None)
+        cohort = None
     if cohort is not None:
         path = Path(cohort).expanduser().resolve()
         if not (path / "manifest.json").is_file():

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import inspect
 import json
 import logging
 import secrets
@@ -435,7 +436,12 @@ class Call(_Handler):
         if method == "export":
             args = [self._issued(held, args, kwargs)]
             kwargs = {}
-        value = await held.run(getattr(held.session, method), *args, **kwargs)
+        call = getattr(held.session, method)
+        try:  # arguments the method does not take are the client's mistake, not the service's
+            inspect.signature(call).bind(*args, **kwargs)
+        except TypeError as e:
+            raise InputError(f"{method}: {e}") from None
+        value = await held.run(call, *args, **kwargs)
         if method == "genotype_view":
             handle = held.keep(held.views, value)
             self._send(

@@ -613,8 +613,15 @@ def read_parameters(
     indel_error_rate=1e-5,
     duplicate_rate=0.03,
     adapter=DEFAULT_ADAPTER,
+    **unknown,
 ) -> dict:
     """The read options, checked and made plain (:class:`InputError` names one out of range)."""
+    if unknown:
+        raise InputError(
+            f"unknown read option(s) {', '.join(sorted(unknown))}; the options are depth, "
+            "read_length, insert_mean, insert_sd, error_rate, indel_error_rate, "
+            "duplicate_rate, adapter and seed"
+        )
     _check_number("depth", depth, 0, lo_open=True)
     _check_number("read_length", read_length, 20, 1000, integer=True)
     _check_number("insert_mean", insert_mean, MIN_INSERT)
