@@ -12,6 +12,9 @@ All measured in one run, on one cohort, as ratios against the in-process peer:
 * **a class**: 25 learners at once, each on a connection and session of their own, asking
   for ``allele_counts`` of a gene (decided, masked, checked against every release, audited)
   and for ``decision()``, against one learner alone: median latency per call and the ratio.
+* **sequencing**: a clinician's trio sequenced over two genes at 30×, the reads made by the
+  service and sent as gzipped FASTQ (``simulate_reads(session, …)``), against the same reads
+  made in process from the folder: wall time and the ratio.
 * **notebooks**: notebook 05 (variant and sample QC of a research view: genotype chunks
   streamed) and 07 (one question, three roles), through the service and in process, each on
   a fresh copy of the cohort. Target: within 1.5× of in-process.
@@ -126,6 +129,34 @@ def bench_reads(local, remote, case: str) -> None:
     emit(f"{case} {contig}", "service/in-process throughput", round(ratio, 2), "x")
 
 
+def bench_sequencing(local, clinician, case: str) -> None:
+    from workbench import Treatment
+    from workbench.interpret.rank import choose_case
+    from workbench.synth.reads import simulate_reads
+
+    _, proband = choose_case(clinician)
+    session = clinician.session(purpose=Treatment(patient=proband))
+    trio = list(session.samples().person_id)
+    genes = [g.symbol for g in local.reference.genes[:2]]
+    timings = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for where, source in (("in process", local), ("service", session)):
+            runs = []
+            for i in range(3):
+                t0 = time.perf_counter()
+                simulate_reads(source, person_ids=trio, regions=genes, out_dir=Path(tmp) / f"{i}",
+                               depth=30, seed=i, progress=False)  # fmt: skip
+                runs.append(time.perf_counter() - t0)
+            timings[where] = statistics.median(runs)
+            emit(case, f"trio reads over 2 genes, {where}", round(timings[where], 2), "s")
+    emit(
+        case,
+        "trio reads service/in-process",
+        round(timings["service"] / timings["in process"], 2),
+        "x",
+    )
+
+
 CLASS_SIZE = 25
 CLASS_CALLS = 8
 
@@ -207,6 +238,7 @@ def main(argv) -> None:
             clinician = workbench.connect(url, token=tokens["dr.jensen"])
             bench_calls(local, remote, clinician, preset)
             bench_reads(local, remote, preset)
+            bench_sequencing(local, clinician, preset)
             bench_notebooks(made, url, tokens, preset)
 
 
