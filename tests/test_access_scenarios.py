@@ -1027,6 +1027,29 @@ def test_a_long_read_holds_no_write_lock_over_other_users(cohort):
     assert list(steward.audit_log().action)[-2:] == ["consents", "long_read"]
 
 
+def test_a_class_of_writers_queues_rather_than_timing_out(cohort):
+    # 25 learners' audited calls at once on the teaching cohort: some waited past SQLite's
+    # busy timeout for the write lock (its busy handler polls, unfairly) and were refused as
+    # "could not be written to the audit log". Writers of one process now queue on a lock.
+    # Here each session's busy timeout is cut to 1 ms, so any collision at SQLite's lock fails.
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    ready = threading.Barrier(12)
+
+    def learner(_) -> int:  # a session of its own, on its own thread (as the service does)
+        session = cohort.session(user="teacher.berg", purpose=Teaching())
+        session._conn.execute("PRAGMA busy_timeout = 1")
+        ready.wait()
+        for _ in range(6):
+            session.samples()
+        return len(session.samples())
+
+    with ThreadPoolExecutor(12) as pool:
+        sizes = list(pool.map(learner, range(12)))
+    assert len(set(sizes)) == 1 and sizes[0] > 0
+
+
 def test_a_consent_change_while_a_read_is_computed_is_honoured(cohort):
     teacher = cohort.session(user="teacher.berg", purpose=Teaching())
     steward = cohort.session(user="steward.larsen", purpose=Stewardship())

@@ -213,6 +213,7 @@ class Session(Stewarding, Sequencing, Releasing):
         # Sealed sessions share one lock per seal: a change and its new seal, or a check of
         # the seal, never interleave with another session's.
         self._seal_lock = _lock_for(seal) if self._seal is not None else contextlib.nullcontext()
+        self._write_lock = _lock_for(Path(cohort.path) / "registry.sqlite")
         self.today = today or today_of(self._conn)
         self._guard = guard_for(
             cohort,
@@ -290,7 +291,9 @@ class Session(Stewarding, Sequencing, Releasing):
                     with _read_transaction(self._conn):
                         decided = self._decide(action, needs)
                         outcome = self._run(compute, decided) if decided[1].approved else None
-                with transaction(self._conn):
+                # Writers of this process queue here, blocked rather than polling SQLite's
+                # busy handler, which lets an unlucky one wait past its timeout under load.
+                with self._write_lock, transaction(self._conn):
                     again = self._decide(action, needs)
                     if writes:
                         decided = again
@@ -381,7 +384,7 @@ class Session(Stewarding, Sequencing, Releasing):
         seq = self._conn.execute("SELECT coalesce(max(seq), 0) FROM audit_log").fetchone()[0]
         if seq and seq % CHECKPOINT_EVERY == 0:
             with self._seal_lock:
-                with transaction(self._conn):
+                with self._write_lock, transaction(self._conn):
                     self._audit.checkpoint()
                 if self._seal is not None:
                     self._seal.check(self._conn)
