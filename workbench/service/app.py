@@ -37,6 +37,7 @@ token.
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import inspect
 import json
@@ -145,6 +146,8 @@ class Registry:
         self.cohort = state.cohort
         self.open: dict[str, _Open] = {}
         self._failed_signins: dict[str, collections.deque] = {}
+        #: every exercise attempt of a class, under each learner's identity
+        self.progress = _progress_ledger(state)
         #: name → SHA-256 of each public file, from the manifest the service verified
         self.public = {
             name: digest
@@ -396,6 +399,64 @@ class Worklist(_Handler):
         self._json({"patients": worklist(self.registry.cohort, user=self.identity.user)})
 
 
+class MyProgress(_Handler):
+    """A learner's own attempts (GET), and one more (POST), under the token's identity."""
+
+    def get(self):
+        self._send({"attempts": self.registry.progress.attempts(self.identity.user)})
+
+    def post(self):
+        body = self._body()
+        unexpected = set(body) - {"course", "exercise_id", "response", "correct"}
+        if unexpected:  # who answered is the token's user, never a field of the request
+            raise InputError(f"unexpected field(s) {', '.join(sorted(unexpected))}")
+        n = self.registry.progress.record(
+            self.identity.user,
+            course=body.get("course"),
+            exercise_id=body.get("exercise_id"),
+            response=body.get("response"),
+            correct=body.get("correct"),
+        )
+        self._json({"attempt": n})
+
+
+class ClassProgress(_Handler):
+    """The whole class's attempts (GET) — a trainer's only."""
+
+    def get(self):
+        self._trainer()
+        self._send({"attempts": self.registry.progress.attempts()})
+
+    def _trainer(self) -> None:
+        from ..access.schema import connect
+        from .progress import require_trainer
+
+        with contextlib.closing(
+            connect(self.registry.state.cohort_path / "registry.sqlite", readonly=True)
+        ) as conn:
+            require_trainer(conn, self.identity.user)
+
+
+class LearnerProgress(ClassProgress):
+    """A trainer resets a learner (DELETE): every attempt of theirs goes."""
+
+    def get(self, learner):
+        raise tornado.web.HTTPError(404)
+
+    def delete(self, learner):
+        self._trainer()
+        self._json({"removed": self.registry.progress.reset(learner)})
+
+
+def _progress_ledger(state: ServiceState):
+    from ..access.audit import load_audit_key
+    from ..access.session import AUDIT_KEY_FILE
+    from .progress import PROGRESS_FILE, ProgressLedger, progress_key
+
+    key = load_audit_key(state.secrets / AUDIT_KEY_FILE).key
+    return ProgressLedger(state.path / PROGRESS_FILE, progress_key(key))
+
+
 class Overlap(_Handler):
     """How two sessions' views overlap, in counts: the caller proves they hold both."""
 
@@ -545,6 +606,9 @@ def make_app(state: ServiceState) -> tornado.web.Application:
         (r"/api/v1/cohort", CohortInfo, args),
         (r"/api/v1/sessions", Sessions, args),
         (r"/api/v1/worklist", Worklist, args),
+        (r"/api/v1/progress", MyProgress, args),
+        (r"/api/v1/progress/class", ClassProgress, args),
+        (r"/api/v1/progress/learners/([A-Za-z0-9_.@-]{1,64})", LearnerProgress, args),
         (r"/api/v1/public", PublicIndex, args),
         (r"/api/v1/public/((?:reference|knowledge)/[A-Za-z0-9_.-]{1,128})", PublicFile, args),
         (rf"/api/v1/sessions/{handle}", SessionClose, args),

@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import tempfile
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -42,7 +43,14 @@ from ..io import cache_root
 from . import wire
 from .app import SESSION_METHODS
 
-__all__ = ["AuthenticationError", "RemoteCohort", "RemoteSession", "connect", "reach"]
+__all__ = [
+    "AuthenticationError",
+    "RemoteCohort",
+    "RemoteProgress",
+    "RemoteSession",
+    "connect",
+    "reach",
+]
 
 TOKEN_ENV = "WORKBENCH_TOKEN"
 #: On JupyterHub, a user's server holds its hub API token here; the service asks the hub whose.
@@ -179,6 +187,35 @@ class RemoteCohort:
         """A checked local copy of the public parts, ``reference/`` and ``knowledge/``."""
         return self._public
 
+    # -- a class's progress (see workbench.service.progress) -------------------------------
+    def record_attempt(self, *, course: str, exercise_id: str, response, correct) -> int:
+        """Record one attempt of yours at an exercise; returns its number."""
+        body = {"course": course, "exercise_id": exercise_id, "response": response,
+                "correct": correct}  # fmt: skip
+        return int(self._transport.request("POST", "progress", body=body)["attempt"])
+
+    def attempts(self) -> pd.DataFrame:
+        """Your own attempts (responses as the service keeps them: keyed digests)."""
+        return self._transport.request("GET", "progress")["attempts"]
+
+    def class_attempts(self) -> pd.DataFrame:
+        """Every learner's attempts (trainers only)."""
+        return self._transport.request("GET", "progress/class")["attempts"]
+
+    def reset_learner(self, learner: str) -> int:
+        """Delete every attempt of ``learner`` (trainers only); returns how many."""
+        if not isinstance(learner, str) or not learner:
+            raise InputError(f"learner must be a user id, got {learner!r}")
+        path = f"progress/learners/{urllib.parse.quote(learner, safe='')}"
+        return int(self._transport.request("DELETE", path)["removed"])
+
+    def progress_store(self) -> RemoteProgress:
+        """Your attempts through the service, as a :class:`~workbench.teach.ProgressStore`
+        takes them (for the exercise widgets)."""
+        store = RemoteProgress(self._transport.url)
+        store.__dict__["_cohort"] = self  # already signed in
+        return store
+
     def worklist(self) -> dict[str, str]:
         """``{proband: family}`` for your own current patients (clinicians; empty otherwise)."""
         return dict(self._transport.request("GET", "worklist")["patients"])
@@ -253,6 +290,38 @@ class RemoteCohort:
             body["today"] = today
         opened = self._transport.request("POST", "sessions", body=body)
         return RemoteSession(self, opened)
+
+
+class RemoteProgress:
+    """A learner's progress kept by the service: ``record`` and ``attempts`` as
+    :class:`workbench.teach.ProgressStore` has them, the learner being the token's user.
+
+    The service is reached at the first record (an exercise widget is made before anyone
+    answers), so a notebook opens even while the service is away.
+    """
+
+    def __init__(self, url: str, *, token: str | None = None):
+        self.url = url
+        self._token = token
+
+    @functools.cached_property
+    def _cohort(self) -> RemoteCohort:
+        return connect(self.url, token=self._token)
+
+    @property
+    def learner(self) -> str:
+        return self._cohort.user
+
+    def __repr__(self) -> str:
+        return f"<RemoteProgress at {self.url}>"
+
+    def record(self, *, course: str, exercise_id: str, response, correct) -> int:
+        return self._cohort.record_attempt(
+            course=course, exercise_id=exercise_id, response=response, correct=correct
+        )
+
+    def attempts(self) -> pd.DataFrame:
+        return self._cohort.attempts()
 
 
 def _remote(name: str):

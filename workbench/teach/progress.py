@@ -2,7 +2,9 @@
 
 One database per learner (or per machine); nothing leaves it unless the learner exports it
 (:meth:`ProgressStore.export_csv`) and hands the CSV to the trainer, whose dashboard reads a
-class's files with :func:`class_progress`.
+class's files with :func:`class_progress`. In a hosted class the data-access service keeps the
+attempts instead, under each learner's identity (:mod:`workbench.service.progress`), and the
+same :func:`summarise_attempts` and :func:`learner_grid` show them.
 
 Where the database lives: ``path`` if given, else the ``WORKBENCH_PROGRESS`` environment
 variable, else ``~/.workbench/progress.sqlite``. Responses are stored as the learner gave them
@@ -25,9 +27,13 @@ from ..errors import InputError
 
 __all__ = [
     "ATTEMPT_COLUMNS",
+    "SUMMARY_COLUMNS",
     "ProgressStore",
     "class_progress",
     "default_progress_path",
+    "learner_grid",
+    "read_attempts",
+    "summarise_attempts",
 ]
 
 #: Columns of an attempts table (the database table, the CSV export, :meth:`attempts`).
@@ -185,36 +191,55 @@ def _read_any(path: Path) -> pd.DataFrame:
 def class_progress(paths_or_db: str | os.PathLike | Iterable[str | os.PathLike]) -> pd.DataFrame:
     """A class's progress per exercise, from learners' databases and/or CSV exports.
 
-    Returns
-    -------
-    pandas.DataFrame
-        One row per (course, exercise_id): ``learners`` (who attempted it), ``solved`` (who
-        got it right at least once), ``solved_percent``, ``first_try`` (right at the first
-        attempt), ``attempts`` (in all) and ``mean_attempts_to_solve`` (over those who solved
-        it; NaN when nobody did). Duplicated attempts (the same file given twice) count once.
+    Duplicated attempts (the same file given twice) count once; the table is
+    :func:`summarise_attempts`'s.
     """
+    return summarise_attempts(read_attempts(paths_or_db))
+
+
+def read_attempts(paths_or_db: str | os.PathLike | Iterable[str | os.PathLike]) -> pd.DataFrame:
+    """Every attempt in learners' databases and/or CSV exports, one table (duplicates once)."""
     if isinstance(paths_or_db, str | os.PathLike):
         paths_or_db = [paths_or_db]
     paths = [Path(p) for p in paths_or_db]
     if not paths:
         raise InputError("pass at least one progress database or CSV export")
     frames = [_read_any(p) for p in paths]
-    attempts = pd.concat(frames, ignore_index=True).drop_duplicates(
+    return pd.concat(frames, ignore_index=True).drop_duplicates(
+        subset=["learner", "course", "exercise_id", "attempt"], ignore_index=True
+    )
+
+
+#: Columns of :func:`summarise_attempts`'s table.
+SUMMARY_COLUMNS = (
+    "course",
+    "exercise_id",
+    "learners",
+    "solved",
+    "solved_percent",
+    "first_try",
+    "attempts",
+    "mean_attempts_to_solve",
+)
+
+
+def summarise_attempts(attempts: pd.DataFrame) -> pd.DataFrame:
+    """A class's progress per exercise, from an attempts table (columns :data:`ATTEMPT_COLUMNS`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (course, exercise_id): ``learners`` (who attempted it), ``solved`` (who
+        got it right at least once), ``solved_percent``, ``first_try`` (right at the first
+        attempt), ``attempts`` (in all) and ``mean_attempts_to_solve`` (over those who solved
+        it; NaN when nobody did).
+    """
+    attempts = _checked(attempts).drop_duplicates(
         subset=["learner", "course", "exercise_id", "attempt"]
     )
-    columns = [
-        "course",
-        "exercise_id",
-        "learners",
-        "solved",
-        "solved_percent",
-        "first_try",
-        "attempts",
-        "mean_attempts_to_solve",
-    ]
     if attempts.empty:
-        return pd.DataFrame(columns=columns)
-    attempts["right"] = attempts["correct"].eq(True)
+        return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
+    attempts = attempts.assign(right=attempts["correct"].eq(True))
     rows = []
     for (course, ex_id), group in attempts.groupby(["course", "exercise_id"], sort=True):
         right = group[group.right]
@@ -234,4 +259,41 @@ def class_progress(paths_or_db: str | os.PathLike | Iterable[str | os.PathLike])
                 ),
             }
         )
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+
+
+def learner_grid(attempts: pd.DataFrame, *, course: str | None = None) -> pd.DataFrame:
+    """Every learner against every exercise: where each stands, for a trainer's eye.
+
+    One row per learner, one column per exercise (``course · exercise`` when several courses
+    are shown); a cell is ``"✔ n"`` (solved at attempt *n*), ``"✘ n"`` (tried *n* times, not
+    yet right), ``"· n"`` (*n* attempts nobody marked) or ``""`` (not tried).
+    """
+    attempts = _checked(attempts)
+    if course is not None:
+        attempts = attempts[attempts.course == course]
+    if attempts.empty:
+        return pd.DataFrame()
+    several = attempts.course.nunique() > 1
+    cells: dict[str, dict[str, str]] = {}
+    for (learner, c, ex), group in attempts.groupby(["learner", "course", "exercise_id"]):
+        right = group[group.correct.eq(True)]
+        if len(right):
+            cell = f"✔ {int(right.attempt.min())}"
+        elif group.correct.eq(False).any():
+            cell = f"✘ {len(group)}"
+        else:
+            cell = f"· {len(group)}"
+        cells.setdefault(f"{c} · {ex}" if several else str(ex), {})[str(learner)] = cell
+    grid = pd.DataFrame(cells).sort_index().fillna("")
+    grid.index.name = "learner"
+    return grid[sorted(grid.columns)]
+
+
+def _checked(attempts) -> pd.DataFrame:
+    if not isinstance(attempts, pd.DataFrame):
+        raise InputError(f"expected an attempts table, got {type(attempts).__name__}")
+    missing = [c for c in ATTEMPT_COLUMNS if c not in attempts.columns]
+    if missing:
+        raise InputError(f"the attempts table lacks the columns {', '.join(missing)}")
+    return attempts

@@ -23,6 +23,7 @@ import ipywidgets as widgets
 from ..errors import InputError, WorkbenchError
 from ..teach.exercises import Exercise, Feedback, check
 from ..teach.progress import ProgressStore
+from .dashboards.common import SERVICE_ENV
 
 __all__ = [
     "ClassifyVariant",
@@ -316,12 +317,27 @@ def exercise(
 ) -> ExerciseWidget:
     """The widget of exercise ``exercise_id`` of the course in folder ``path`` (default: here).
 
-    ``store="default"`` records attempts in :class:`ProgressStore`'s default database
-    (opened at the first check only); ``None`` records nothing.
+    ``store="default"`` records attempts where :func:`default_store` says; ``None`` records
+    nothing.
     """
     ex = Exercise.load(exercise_id, path=path)
     if isinstance(store, str):
         if store != "default":
             raise InputError(f"store must be a ProgressStore, None or 'default'; got {store!r}")
-        store = ProgressStore()
+        store = default_store()
     return _WIDGETS[ex.type](ex, store=store)
+
+
+def default_store():
+    """Where a learner's attempts go by default.
+
+    To the data-access service when ``$WORKBENCH_SERVICE`` names one, as the token's user (in
+    a hosted class, the learner's hub identity: the trainer sees the class's progress live);
+    else to :class:`ProgressStore`'s local database. Either is reached at the first check.
+    """
+    url = os.environ.get(SERVICE_ENV)
+    if url:
+        from ..service.client import RemoteProgress
+
+        return RemoteProgress(url)
+    return ProgressStore()

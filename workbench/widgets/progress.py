@@ -1,8 +1,10 @@
 """The trainer's progress dashboard: a class's attempts per exercise, as plain functions plus
 the widget that wires them.
 
-Learners' attempts live in their own SQLite databases (:class:`workbench.teach.ProgressStore`);
-a trainer collects their CSV exports (or the databases) in a folder and opens it here:
+Learners' attempts live in their own SQLite databases (:class:`workbench.teach.ProgressStore`),
+whose CSV exports (or the databases) a trainer collects in a folder and opens here; in a hosted
+class the data-access service keeps them (``$WORKBENCH_SERVICE``), and a trainer sees the whole
+class live, each learner against each exercise, and may reset a learner:
 
 * :func:`progress_sources` says which files a ``progress`` parameter names (a database, a CSV
   export, a folder of them, or ``""`` for the default store) and, when nothing has been
@@ -10,7 +12,10 @@ a trainer collects their CSV exports (or the databases) in a folder and opens it
 * :func:`course_table` keeps one course of :func:`workbench.teach.class_progress`'s table;
 * :func:`progress_html` and :func:`progress_png` show it as a table and as bar charts of the
   solved percentage and of the mean attempts to solve;
-* :class:`ClassProgress` wires a course drop-down and a Reload button to them.
+* :func:`grid_html` shows every learner against every exercise and :func:`attempts_csv_link`
+  offers the attempts as a CSV download;
+* :class:`ClassProgress` wires a course drop-down, Reload, and (through the service) a learner
+  reset to them.
 """
 
 from __future__ import annotations
@@ -25,9 +30,16 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..teach.progress import ProgressStore, class_progress, default_progress_path
+from ..teach.progress import (
+    ATTEMPT_COLUMNS,
+    ProgressStore,
+    default_progress_path,
+    learner_grid,
+    read_attempts,
+    summarise_attempts,
+)
 from .access import _Shows
-from .dashboards.common import _e, _fig_png, _figure, table_html
+from .dashboards.common import SERVICE_ENV, _e, _fig_png, _figure, table_html
 
 __all__ = [
     "ALL_COURSES",
@@ -35,8 +47,10 @@ __all__ = [
     "DEMO_EXERCISES",
     "ClassProgress",
     "ProgressSources",
+    "attempts_csv_link",
     "course_table",
     "demo_progress",
+    "grid_html",
     "progress_html",
     "progress_png",
     "progress_sources",
@@ -103,12 +117,20 @@ def demo_progress(
 
 @dataclass(frozen=True)
 class ProgressSources:
-    """The files a dashboard reads: ``paths``, and ``note`` (where they came from, in words);
-    ``demo`` is True when they are the demo class of :func:`demo_progress`."""
+    """What a dashboard reads: ``paths``, and ``note`` (where they came from, in words);
+    ``demo`` is True when they are the demo class of :func:`demo_progress`; ``service`` is
+    the data-access service (a remote cohort) when it keeps the class's attempts."""
 
     paths: tuple[Path, ...]
     note: str
     demo: bool = False
+    service: object = None
+
+    def attempts(self) -> pd.DataFrame:
+        """Every attempt (columns :data:`workbench.teach.progress.ATTEMPT_COLUMNS`)."""
+        if self.service is not None:
+            return self.service.class_attempts()
+        return read_attempts(self.paths)
 
 
 def _demo_path(seed: int) -> Path:
@@ -124,7 +146,9 @@ def _demo_path(seed: int) -> Path:
     return path
 
 
-def progress_sources(progress: str | os.PathLike = "", *, demo_seed: int = 0) -> ProgressSources:
+def progress_sources(
+    progress: str | os.PathLike = "", *, service: str = "", token: str = "", demo_seed: int = 0
+) -> ProgressSources:
     """The progress files a dashboard's ``progress`` parameter names.
 
     Parameters
@@ -142,6 +166,15 @@ def progress_sources(progress: str | os.PathLike = "", *, demo_seed: int = 0) ->
     """
     if not isinstance(progress, str | os.PathLike):
         raise InputError(f"progress must be a path or '', got {type(progress).__name__}")
+    url = os.environ.get(SERVICE_ENV) or service
+    if not str(progress) and url:
+        from ..service.client import connect
+
+        return ProgressSources(
+            (),
+            f"The class's attempts, kept by the data-access service at {url}.",
+            service=connect(url, token=token or None),
+        )
     if not str(progress):
         default = default_progress_path()
         if default.is_file():
@@ -234,6 +267,29 @@ def progress_png(table: pd.DataFrame) -> bytes:
     return _fig_png(fig)
 
 
+def grid_html(attempts: pd.DataFrame, *, course: str = ALL_COURSES) -> str:
+    """Every learner against every exercise (:func:`workbench.teach.progress.learner_grid`)."""
+    grid = learner_grid(attempts, course=None if course == ALL_COURSES else course)
+    if grid.empty:
+        return "<p>No learner has checked an answer yet.</p>"
+    caption = (
+        f"Each learner and exercise ({len(grid)} learners): ✔ n solved at attempt n, "
+        "✘ n tried n times and not yet right"
+    )
+    return table_html(grid.reset_index(), caption=caption)
+
+
+def attempts_csv_link(attempts: pd.DataFrame, *, name: str = "class-progress.csv") -> str:
+    """An HTML link that downloads the attempts as CSV (no server round trip: a data URI)."""
+    import base64
+
+    data = base64.b64encode(attempts.to_csv(index=False).encode("utf-8")).decode("ascii")
+    return (
+        f"<a download='{_e(name)}' href='data:text/csv;base64,{data}'>"
+        f"Download the {len(attempts)} attempts as CSV</a>"
+    )
+
+
 class ClassProgress(widgets.VBox, _Shows):
     """A class's progress per exercise: a course drop-down, a table, bar charts, Reload.
 
@@ -247,11 +303,17 @@ class ClassProgress(widgets.VBox, _Shows):
     course : ipywidgets.Dropdown
     reload_button : ipywidgets.Button
         Reads the files again (learners keep answering during a session).
-    note, summary, table : ipywidgets.HTML
+    note, summary, table, grid, download : ipywidgets.HTML
     chart : ipywidgets.Image
+    learner : ipywidgets.Dropdown
+    reset_button : ipywidgets.Button
+        Through the service only: resets the chosen learner (a first click asks to confirm,
+        a second deletes their attempts).
     errors : ipywidgets.Output
+    attempts : pandas.DataFrame
+        Every attempt read.
     data : pandas.DataFrame
-        The whole table of :func:`workbench.teach.class_progress`.
+        The per-exercise table (:func:`workbench.teach.progress.summarise_attempts`).
     """
 
     def __init__(self, sources: ProgressSources, **kwargs):
@@ -270,10 +332,21 @@ class ClassProgress(widgets.VBox, _Shows):
         self.summary = widgets.HTML()
         self.table = widgets.HTML()
         self.chart = widgets.Image(format="png", layout=widgets.Layout(width="720px"))
+        self.grid = widgets.HTML()
+        self.download = widgets.HTML()
+        self.learner = widgets.Dropdown(options=[], description="Learner")
+        self.reset_button = widgets.Button(
+            description="Reset learner", icon="trash", button_style="warning",
+            tooltip="Delete every attempt of the chosen learner (asks to confirm)",
+        )  # fmt: skip
+        self._armed = None
         self.errors = widgets.Output()
+        self.attempts = pd.DataFrame(columns=list(ATTEMPT_COLUMNS))
         self.data = pd.DataFrame()
         self.course.observe(lambda _c: self._safely(self._show), names="value")
         self.reload_button.on_click(lambda _b: self._safely(self._load))
+        self.reset_button.on_click(lambda _b: self._safely(self._reset))
+        resetting = [widgets.HBox([self.learner, self.reset_button])] if sources.service else []
         super().__init__(
             [
                 self.note,
@@ -282,6 +355,9 @@ class ClassProgress(widgets.VBox, _Shows):
                 self.summary,
                 self.table,
                 self.chart,
+                self.grid,
+                *resetting,
+                self.download,
             ],
             **kwargs,
         )
@@ -293,7 +369,11 @@ class ClassProgress(widgets.VBox, _Shows):
         return course_table(self.data, course=self.course.value)
 
     def _load(self) -> None:
-        self.data = class_progress(self.sources.paths)
+        self.attempts = self.sources.attempts()
+        self.data = summarise_attempts(self.attempts)
+        learners = sorted(set(self.attempts.learner))
+        self.learner.options = learners
+        self.download.value = attempts_csv_link(self.attempts) if len(self.attempts) else ""
         courses = [ALL_COURSES, *sorted(set(self.data.course))]
         keep = self.course.value if self.course.value in courses else ALL_COURSES
         with self.course.hold_trait_notifications():
@@ -301,7 +381,22 @@ class ClassProgress(widgets.VBox, _Shows):
             self.course.value = keep
         self._show()
 
+    def _reset(self) -> None:
+        learner = self.learner.value
+        if not learner:
+            raise InputError("choose the learner to reset first")
+        if self._armed != learner:  # the first click asks; the second deletes
+            self._armed = learner
+            self.reset_button.description = f"Confirm: reset {learner}"
+            return
+        self._armed = None
+        self.reset_button.description = "Reset learner"
+        removed = self.sources.service.reset_learner(learner)
+        self.note.value = f"<p class='wb-note'>Reset {_e(learner)}: {removed} attempts deleted.</p>"
+        self._load()
+
     def _show(self) -> None:
+        self.grid.value = grid_html(self.attempts, course=self.course.value)
         rows = self.shown
         if rows.empty:
             self.summary.value = "<p>No attempts recorded yet.</p>"
