@@ -9,7 +9,7 @@ COHORTS := datasets/synthetic
 PEERS := .venv-peers
 PORT ?= 8888
 
-.PHONY: run test lint bench lock cohort clean
+.PHONY: run test lint bench lock cohort clean hub
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,20 @@ run: $(BIN)/.installed cohort
 # (reads the cohort's VCF and pedigree in the interoperability tests).
 DEBIAN_TEST_PACKAGES := chromium slurmctld slurmd slurm-client munge plink2
 
+# JupyterHub's proxy, from the npm registry (pinned in .hub/package-lock.json), for class
+# hosting and its tests.
+HUB_PROXY := .hub/node_modules/.bin/configurable-http-proxy
+
+$(HUB_PROXY): .hub/package.json .hub/package-lock.json
+	npm ci --prefix .hub --no-audit --no-fund --silent
+	touch $@
+
+## hub: install what `workbench hub` needs beyond the Python environment (the proxy)
+hub: $(BIN)/.installed $(HUB_PROXY)
+
 ## test: install with test extras, lint, run the whole suite (notebook regression included);
 ## the peers' environment is built too: sgkit on zarr 2 must read our VCF Zarr stores
-test: $(BIN)/.installed $(PEERS)/.installed
+test: $(BIN)/.installed $(PEERS)/.installed $(HUB_PROXY)
 	@missing=""; for p in $(DEBIAN_TEST_PACKAGES); do \
 		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -70,4 +81,4 @@ lock:
 		--output-file benchmarks/peers/requirements.lock --no-header --quiet
 
 clean:
-	rm -rf $(VENV) $(PEERS) .pytest_cache
+	rm -rf $(VENV) $(PEERS) .hub .pytest_cache

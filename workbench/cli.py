@@ -229,11 +229,12 @@ def _register_command_groups() -> None:
     """Add the groups defined beside their domains (they reuse this module's helpers)."""
     from .access.cli import audit, consent
     from .genome.cli import annotate
+    from .hub.cli import hub
     from .pipeline.cli import pipeline
     from .service.cli import keyholder, service
     from .teach.cli import course
 
-    for group in (annotate, audit, consent, course, keyholder, pipeline, service):
+    for group in (annotate, audit, consent, course, hub, keyholder, pipeline, service):
         main.add_command(group)
 
 

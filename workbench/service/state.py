@@ -114,6 +114,11 @@ class ServiceState:
         self._tokens = path / TOKENS_FILE
         self._local = threading.local()
 
+    @property
+    def hub_api_url(self) -> str | None:
+        """The JupyterHub API the service asks who a hub token belongs to (or ``None``)."""
+        return self._config.get("hub_api_url")
+
     @functools.cached_property
     def cohort(self):
         """The cohort served, opened once: its manifest must be the one signed at set-up,

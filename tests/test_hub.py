@@ -1,0 +1,224 @@
+"""Hosting a class with JupyterHub (workbench.hub): the roster, and a real hub on 127.0.0.1.
+
+The hub test starts ``workbench hub run`` — JupyterHub, its configurable-http-proxy (from the
+npm registry, installed by ``make test`` into ``.hub/``) and the data-access service as a
+hub-managed service — signs learners and a trainer in through the hub's login form, and checks
+that the service knows each by their hub identity alone.
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+from conftest import REPO, _free_port
+
+import workbench
+from workbench.cli import main
+from workbench.errors import AccessDenied, InputError
+from workbench.hub.roster import Roster
+
+PROXY = REPO / ".hub" / "node_modules" / ".bin" / "configurable-http-proxy"
+
+
+# -- the roster ------------------------------------------------------------------------------
+def test_the_roster_keeps_hashes_never_passwords(tmp_path):
+    roster = Roster(tmp_path)
+    password = roster.add("student.ali")
+    assert roster.check_password("student.ali", password)
+    assert not roster.check_password("student.ali", password + "x")
+    assert not roster.check_password("nobody.x", password)
+    text = roster.path.read_text()
+    assert password not in text and "$argon2id$" in text
+    assert stat.S_IMODE(roster.path.stat().st_mode) == 0o600
+    again = roster.reset("student.ali")
+    assert roster.check_password("student.ali", again) and not roster.check_password(
+        "student.ali", password
+    )
+    roster.remove("student.ali")
+    assert roster.members() == {} and not roster.check_password("student.ali", again)
+
+
+def test_a_class_is_imported_whole_or_not_at_all(tmp_path):
+    roster = Roster(tmp_path)
+    roster.add("student.ali")
+    good = tmp_path / "class.csv"
+    good.write_text("name,role\nstudent.bo,learner\nteacher.berg,trainer\n")
+    added = roster.import_csv(good)
+    assert [(n, r) for n, r, _ in added] == [("student.bo", "learner"), ("teacher.berg", "trainer")]
+    assert all(roster.check_password(n, p) for n, _, p in added)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,role\nstudent.cy,learner\nstudent.ali,learner\n")  # ali is on it
+    with pytest.raises(InputError, match=r"student\.ali is on the roster already"):
+        roster.import_csv(bad)
+    assert "student.cy" not in roster.members()  # nobody of a refused import is added
+    for name, role, problem in [
+        ("Ali", "learner", "not a roster name"),
+        ("student.dy", "admin", "role must be one of"),
+    ]:
+        with pytest.raises(InputError, match=problem):
+            roster.add(name, role=role)
+
+
+# -- a hub for a class -----------------------------------------------------------------------
+def _login(base: str, name: str, password: str):
+    http = requests.Session()
+    page = http.get(f"{base}/hub/login", timeout=10)
+    xsrf = http.cookies.get("_xsrf") or re.search(r'name="_xsrf" value="([^"]+)"', page.text)[1]
+    answer = http.post(
+        f"{base}/hub/login",
+        data={"username": name, "password": password, "_xsrf": xsrf},
+        allow_redirects=False,
+        timeout=10,
+    )
+    return http, answer
+
+
+def _hub_token(http: requests.Session, base: str, name: str) -> str:
+    made = http.post(
+        f"{base}/hub/api/users/{name}/tokens",
+        json={"note": "test"},
+        headers={"X-XSRFToken": http.cookies.get("_xsrf")},
+        timeout=10,
+    )
+    assert made.status_code == 201, made.text
+    return made.json()["token"]
+
+
+def _wait_for(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the hub stopped:\n{log.read_text()[-3000:]}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def hub(cohort_copy, tmp_path):
+    """``workbench hub run`` for a class of two learners and a trainer, stopped after."""
+    assert PROXY.is_file(), "configurable-http-proxy is missing: `make test` installs it in .hub/"
+    port, service_port = _free_port(), _free_port()
+    run = CliRunner()
+    service_state, state = tmp_path / "service", tmp_path / "hub"
+    api = f"http://127.0.0.1:{port}/hub/api"
+    steps = [
+        ["service", "init", cohort_copy, "--state", service_state, "--hub-api", api],
+        ["hub", "init", "--state", state, "--service-state", service_state, "--port", port,
+         "--service-port", service_port, "--proxy", PROXY],
+    ]  # fmt: skip
+    for args in steps:
+        done = run.invoke(main, [str(a) for a in args])
+        assert done.exit_code == 0, done.output
+    passwords = {}
+    for name, role in (("student.ali", "learner"), ("teacher.berg", "trainer")):
+        done = run.invoke(main, ["hub", "roster", "add", name, "--role", role, "--state", state])
+        assert done.exit_code == 0, done.output
+        passwords[name] = done.output.split(": ", 1)[1].split()[0]
+    # A steward's token, to enrol the new learner once the hub (and so the service) runs
+    from workbench.service import open_state
+
+    steward_token = tmp_path / "steward.token"
+    steward_token.write_text(open_state(service_state).issue_token("steward.larsen")[1])
+    log = tmp_path / "hub.log"
+    exe = Path(sys.executable).with_name("workbench")
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [exe, "hub", "run", "--state", state], stdout=out, stderr=subprocess.STDOUT
+        )
+    base, service = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{service_port}"
+    try:
+        _wait_for(f"{base}/hub/api/", process, log)
+        _wait_for(f"{service}/api/v1/health", process, log)
+        # A learner joins the running class: on the roster, and a principal of the registry
+        args = ["hub", "roster", "add", "student.bo", "--state", state, "--enrol-with",
+                steward_token]  # fmt: skip
+        done = run.invoke(main, [str(a) for a in args])
+        assert done.exit_code == 0 and "enrolled in the registry" in done.output, done.output
+        passwords["student.bo"] = done.output.split(": ", 1)[1].split()[0]
+        yield {"base": base, "service": service, "passwords": passwords, "state": state,
+               "process": process, "log": log}  # fmt: skip
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def test_a_class_signs_in_to_the_hub_and_the_service_knows_each_by_their_hub_identity(hub):
+    base, passwords = hub["base"], hub["passwords"]
+    tokens = {}
+    for name, password in passwords.items():
+        http, answer = _login(base, name, password)
+        assert answer.status_code == 302, f"{name} could not sign in"
+        tokens[name] = (http, _hub_token(http, base, name))
+    # Wrong passwords, and names not on the roster, do not get in
+    assert _login(base, "student.ali", passwords["student.bo"])[1].status_code == 403
+    assert _login(base, "student.cy", passwords["student.ali"])[1].status_code == 403
+    # Roles: a learner acts as herself only; a trainer sees the class's users
+    ali_http, ali_token = tokens["student.ali"]
+    assert ali_http.get(f"{base}/hub/api/user", timeout=10).json()["roles"] == ["learner"]
+    assert ali_http.get(f"{base}/hub/api/users", timeout=10).status_code == 403
+    berg_http, berg_token = tokens["teacher.berg"]
+    listed = berg_http.get(f"{base}/hub/api/users", timeout=10)
+    assert listed.status_code == 200
+    assert {u["name"] for u in listed.json()} >= {"student.ali", "student.bo", "teacher.berg"}
+    # The data-access service, started by the hub, knows each user by their hub token
+    ali = workbench.connect(hub["service"], token=ali_token)
+    bo = workbench.connect(hub["service"], token=tokens["student.bo"][1])
+    assert (ali.user, bo.user) == ("student.ali", "student.bo")
+    ali.record_attempt(course="genomic-medicine", exercise_id="m1.q1", response="a", correct=False)
+    ali.record_attempt(course="genomic-medicine", exercise_id="m1.q1", response="b", correct=True)
+    bo.record_attempt(course="genomic-medicine", exercise_id="m1.q1", response="d", correct=False)
+    trainer = workbench.connect(hub["service"], token=berg_token)
+    seen = trainer.class_attempts()
+    assert seen.groupby("learner").size().to_dict() == {"student.ali": 2, "student.bo": 1}
+    with pytest.raises(AccessDenied, match="only a trainer"):
+        ali.class_attempts()
+    # A learner taken off the roster cannot sign in again
+    done = CliRunner().invoke(main, ["hub", "roster", "remove", "student.bo", "--state",
+                                     str(hub["state"])])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert _login(base, "student.bo", passwords["student.bo"])[1].status_code == 403
+    # Nothing the hub logged names a password
+    log = hub["log"].read_text()
+    assert not any(p in log for p in passwords.values())
+
+
+def test_stopping_the_hub_stops_its_proxy_and_the_service(hub):
+    hub["process"].terminate()
+    hub["process"].wait(timeout=60)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{hub['service']}/api/v1/health", timeout=2)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{hub['base']}/hub/api/", timeout=2)
+
+
+def test_hub_set_up_mistakes_get_one_line_and_a_non_zero_exit(cohort_copy, tmp_path):
+    run = CliRunner()
+    service_state = tmp_path / "service"
+    assert run.invoke(main, ["service", "init", str(cohort_copy), "--state",
+                             str(service_state)]).exit_code == 0  # fmt: skip
+    cases = [
+        (["--proxy", str(PROXY)], "does not ask this hub who its users are"),
+        (["--proxy", str(tmp_path / "no-proxy")], "no configurable-http-proxy found"),
+        (["--proxy", str(PROXY), "--port", "70000"], "port must be a port number"),
+    ]
+    for extra, problem in cases:
+        args = ["hub", "init", "--state", str(tmp_path / "hub"), "--service-state",
+                str(service_state), *extra]  # fmt: skip
+        done = run.invoke(main, args)
+        assert done.exit_code != 0 and problem in done.output, done.output
+        assert "Traceback" not in done.output and not (tmp_path / "hub" / "hub.json").exists()
+    done = run.invoke(main, ["hub", "roster", "add", "student.ali", "--state", str(tmp_path)])
+    assert done.exit_code != 0 and "not a hub's state folder" in done.output
