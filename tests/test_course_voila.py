@@ -160,9 +160,12 @@ def test_class_progress_dashboard_shows_the_table(browser, server, progress_db):
         course="genomic-medicine", exercise_id="m1.q2", response="0.1", correct=False
     )
     visit = Visit(browser, f"{server}/voila/render/{DASHBOARD}")
-    table = visit.wait("table.wb-table")
+    visit.wait("table.wb-table")
+    table, grid = visit.page.locator("table.wb-table").all()  # per exercise; per learner
     assert "Progress per exercise" in table.locator("caption").inner_text()
     assert table.locator("td", has_text="m1.q2").count() == 1
+    assert "Each learner and exercise" in grid.locator("caption").inner_text()
+    assert grid.locator("td", has_text="✘ 1").count() == 1  # ana tried m1.q2 once, not right
     assert "Demo" not in visit.page.locator(".wb-note").inner_text()  # the server's store
     assert visit.wait(".widget-image img, img.widget-image").count() == 1  # the bar charts
     visit.check_clean(local=_local(server))

@@ -74,18 +74,7 @@ class Sequencing:
         else the calls. The pipeline's ``compare`` step scores its calls against these; they
         say nothing of which variant explains a case.
         """
-        contig, start, end = self._region(gene=gene, region=region)
-        query = {"gene": gene} if gene else {"region": [contig, start, end]}
-
-        def compute(access, people):
-            store = self.cohort.genomes(people)
-            variants, calls = region_calls(store, store.sample_ids, people, contig, start, end)
-            return {"variants": variants, "samples": self._labels(people), "calls": calls}, len(
-                people
-            )
-
-        out = self._call("true_genotypes", query, compute)
-        return self._remember(out, kind="true_genotypes", record_level=True)
+        return self._calls_over("true_genotypes", gene, region, self.cohort.genomes)
 
 
 def _plain(value):

@@ -461,18 +461,21 @@ class Session(Stewarding, Sequencing, Releasing):
             column order) and ``calls`` (int8 array, variants × samples × 2; ``-2`` where a
             male has no second X).
         """
+        return self._calls_over("genotypes", gene, region, lambda people: self.cohort)
+
+    def _calls_over(self, action: str, gene, region, store_of) -> dict:
+        """One audited read of calls over a region, from ``store_of(people)``."""
         contig, start, end = self._region(gene=gene, region=region)
         query = {"gene": gene} if gene else {"region": [contig, start, end]}
 
         def compute(access, people):
-            store = self.cohort
+            store = store_of(people)
             variants, calls = region_calls(store, store.sample_ids, people, contig, start, end)
-            return {"variants": variants, "samples": self._labels(people), "calls": calls}, len(
-                people
-            )
+            out = {"variants": variants, "samples": self._labels(people), "calls": calls}
+            return out, len(people)
 
-        out = self._call("genotypes", query, compute)
-        return self._remember(out, kind="genotypes", record_level=True)
+        out = self._call(action, query, compute)
+        return self._remember(out, kind=action, record_level=True)
 
     def genotype_view(self):
         """Whole-genome calls of the people this session may see, for cohort analytics.

@@ -30,25 +30,13 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import AccessDenied, InputError
-from ..teach.progress import ATTEMPT_COLUMNS
+from ..teach.progress import ATTEMPT_COLUMNS, ATTEMPTS_SCHEMA
 
 __all__ = ["PROGRESS_FILE", "ProgressLedger", "progress_key"]
 
 PROGRESS_FILE = "progress.sqlite"
 #: Course and exercise ids: what the course bundles use (``genomic-medicine``, ``m1.q2``).
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS attempts (
-    learner TEXT NOT NULL,
-    course TEXT NOT NULL,
-    exercise_id TEXT NOT NULL,
-    attempt INTEGER NOT NULL,
-    response TEXT NOT NULL,
-    correct INTEGER,
-    at TEXT NOT NULL,
-    PRIMARY KEY (learner, course, exercise_id, attempt)
-)
-"""
 
 
 def progress_key(audit_key: bytes) -> bytes:
@@ -85,7 +73,7 @@ class ProgressLedger:
             self.path.touch(mode=0o600)
         conn = sqlite3.connect(self.path, timeout=30)
         try:
-            conn.execute(_SCHEMA)
+            conn.execute(ATTEMPTS_SCHEMA)
             yield conn
         finally:
             conn.close()

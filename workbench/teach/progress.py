@@ -26,6 +26,7 @@ import pandas as pd
 from ..errors import InputError
 
 __all__ = [
+    "ATTEMPTS_SCHEMA",
     "ATTEMPT_COLUMNS",
     "SUMMARY_COLUMNS",
     "ProgressStore",
@@ -39,7 +40,8 @@ __all__ = [
 #: Columns of an attempts table (the database table, the CSV export, :meth:`attempts`).
 ATTEMPT_COLUMNS = ("learner", "course", "exercise_id", "attempt", "response", "correct", "at")
 
-_SCHEMA = """
+#: The attempts table (a learner's database, and the data-access service's ledger).
+ATTEMPTS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS attempts (
     learner TEXT NOT NULL,
     course TEXT NOT NULL,
@@ -97,7 +99,7 @@ class ProgressStore:
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(self.path)
-        con.execute(_SCHEMA)
+        con.execute(ATTEMPTS_SCHEMA)
         return con
 
     def record(self, *, course: str, exercise_id: str, response, correct: bool | None) -> int:
