@@ -49,3 +49,14 @@ def test_objects_that_are_not_plain_values_are_never_sent():
         wire.dumps({"y": {1, 2}})
     with pytest.raises(InputError, match="Python objects cannot be sent"):
         wire.dumps({"calls": np.array([object()], dtype=object)})
+
+
+def test_a_genotype_chunk_crosses_compressed_and_arrives_whole():
+    # mostly reference alleles, as real calls are
+    calls = (np.random.default_rng(1).random((1000, 300, 2)) < 0.05).astype(np.int8)
+    body = wire.chunk_to_bytes(calls)
+    assert len(body) < calls.nbytes / 2
+    back = wire.chunk_from_bytes(body)
+    assert back.dtype == np.int8 and (back == calls).all()
+    with pytest.raises(InputError, match="not a compressed genotype chunk"):
+        wire.chunk_from_bytes(b"\x00" * 64)

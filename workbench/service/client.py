@@ -447,7 +447,7 @@ class RemoteGenotypeView:
 
         def fetch(i: int) -> np.ndarray:
             body = transport.request("GET", f"sessions/{key}/reads/{opened['read']}/{i}", raw=True)
-            return wire.array_from_bytes(body)
+            return wire.chunk_from_bytes(body)
 
         blocks = [
             da.from_delayed(dask.delayed(fetch)(i), shape=(n, *shape[1:]), dtype=dtype)

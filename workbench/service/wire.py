@@ -9,8 +9,9 @@ pandas tables — so they travel as JSON with two tagged forms:
   not the default, and ``attrs`` (where a result says, for instance, how many were suppressed);
 * ``{"$bytes": <base64>}`` for bytes (a person's reads, gzipped FASTQ).
 
-Genotype chunks, the bulk of what is read, skip JSON: a chunk is one ``.npy`` body. Nothing is
-ever pickled in either direction.
+Genotype chunks, the bulk of what is read, skip JSON: a chunk is one ``.npy`` body compressed
+with Blosc-LZ4 (``numcodecs``, zarr's own codecs), which shrinks genotype calls about tenfold
+for a few milliseconds a chunk. Nothing is ever pickled in either direction.
 """
 
 from __future__ import annotations
@@ -25,7 +26,16 @@ import pandas as pd
 
 from ..errors import InputError
 
-__all__ = ["array_from_bytes", "array_to_bytes", "decode", "dumps", "encode", "loads"]
+__all__ = [
+    "array_from_bytes",
+    "array_to_bytes",
+    "chunk_from_bytes",
+    "chunk_to_bytes",
+    "decode",
+    "dumps",
+    "encode",
+    "loads",
+]
 
 _MAX_DEPTH = 32
 
@@ -45,6 +55,26 @@ def array_from_bytes(data: bytes) -> np.ndarray:
         return np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
         raise InputError(f"not an array in .npy form ({e})") from None
+
+
+def _chunk_codec():
+    from numcodecs import Blosc
+
+    return Blosc(cname="lz4", clevel=1, shuffle=Blosc.NOSHUFFLE)
+
+
+def chunk_to_bytes(a: np.ndarray) -> bytes:
+    """A genotype chunk as a compressed ``.npy`` body (see the module docstring)."""
+    return bytes(_chunk_codec().encode(array_to_bytes(a)))
+
+
+def chunk_from_bytes(data: bytes) -> np.ndarray:
+    """The array of a body from :func:`chunk_to_bytes`; :class:`InputError` when malformed."""
+    try:
+        raw = bytes(_chunk_codec().decode(data))
+    except (RuntimeError, ValueError, TypeError) as e:
+        raise InputError(f"not a compressed genotype chunk ({e})") from None
+    return array_from_bytes(raw)
 
 
 def _scalar(v):
