@@ -149,7 +149,7 @@ def hub(cohort_copy, tmp_path):
         assert done.exit_code == 0 and "enrolled in the registry" in done.output, done.output
         passwords["student.bo"] = done.output.split(": ", 1)[1].split()[0]
         yield {"base": base, "service": service, "passwords": passwords, "state": state,
-               "process": process, "log": log}  # fmt: skip
+               "process": process, "log": log, "cohort": cohort_copy}  # fmt: skip
     finally:
         process.terminate()
         process.wait(timeout=60)
@@ -222,3 +222,120 @@ def test_hub_set_up_mistakes_get_one_line_and_a_non_zero_exit(cohort_copy, tmp_p
         assert "Traceback" not in done.output and not (tmp_path / "hub" / "hub.json").exists()
     done = run.invoke(main, ["hub", "roster", "add", "student.ali", "--state", str(tmp_path)])
     assert done.exit_code != 0 and "not a hub's state folder" in done.output
+
+
+# -- single-user servers under the members' own OS accounts (root only) ----------------------
+@pytest.fixture
+def os_accounts():
+    """OS accounts for the class's learners, and a Python they can run; removed after.
+
+    LocalProcessSpawner starts each member's server as their own account. The interpreter of
+    this test run may live under root's private home (0700): the fixture lets other accounts
+    traverse it (0711: no listing) for the test's duration, as an administrator installs a
+    shared Python somewhere everyone can run it.
+    """
+    import contextlib
+    import os
+    import pwd
+    import shutil
+    import signal
+
+    if os.geteuid() != 0:
+        pytest.skip("creating OS accounts needs root (CI runs as root)")
+    names = ("student.ali", "student.bo")
+    made = []
+    for name in names:
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            subprocess.run(["useradd", "-m", "-s", "/usr/sbin/nologin", name], check=True)
+            made.append(name)
+    home = Path("/root")
+    mode = stat.S_IMODE(home.stat().st_mode)
+    home.chmod(mode | 0o011)
+    try:
+        yield {name: pwd.getpwnam(name) for name in names}
+    finally:
+        home.chmod(mode)
+        for name in made:
+            for pid in _pids_of(pwd.getpwnam(name).pw_uid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            subprocess.run(["userdel", "-r", name], check=False, capture_output=True)
+            shutil.rmtree(f"/home/{name}", ignore_errors=True)
+
+
+def _pids_of(uid: int, needle: str = "") -> list[int]:
+    """Processes of an OS account (read from /proc: no procps needed)."""
+    import os
+
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if (
+                entry.name.isdigit()
+                and os.stat(entry).st_uid == uid
+                and needle.encode() in (entry / "cmdline").read_bytes()
+            ):
+                pids.append(int(entry.name))
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return pids
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def test_each_learners_server_runs_as_their_own_account_and_is_theirs_alone(os_accounts, hub):
+    import os
+
+    base, passwords = hub["base"], hub["passwords"]
+    tokens = {n: _hub_token(_login(base, n, passwords[n])[0], base, n) for n in os_accounts}
+    ali = {"Authorization": f"token {tokens['student.ali']}"}
+    started = requests.post(f"{base}/hub/api/users/student.ali/server", headers=ali, timeout=60)
+    assert started.status_code in (201, 202), started.text
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        model = requests.get(f"{base}/hub/api/users/student.ali", headers=ali, timeout=10).json()
+        if model.get("servers", {}).get("", {}).get("ready"):
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"ali's server did not start:\n{hub['log'].read_text()[-3000:]}")
+    status = requests.get(f"{base}/user/student.ali/api/status", headers=ali, timeout=10)
+    assert status.status_code == 200
+    # … as her own OS account, in her own home
+    (pid,) = _pids_of(os_accounts["student.ali"].pw_uid, "jupyterhub-singleuser")
+    assert os.stat(f"/proc/{pid}").st_uid == os_accounts["student.ali"].pw_uid
+    env = _environ(pid)
+    assert env["HOME"] == os_accounts["student.ali"].pw_dir
+    # … where notebooks reach the data-access service as her, with the server's own token
+    assert env["WORKBENCH_SERVICE"] == hub["service"]
+    assert (
+        workbench.connect(hub["service"], token=env["JUPYTERHUB_API_TOKEN"]).user == "student.ali"
+    )
+    # Another learner cannot open her server, with his token or his browser session
+    bo = {"Authorization": f"token {tokens['student.bo']}"}
+    assert requests.get(f"{base}/user/student.ali/api/status", headers=bo,
+                        timeout=10).status_code == 403  # fmt: skip
+    bo_browser, _ = _login(base, "student.bo", passwords["student.bo"])
+    peek = bo_browser.get(f"{base}/user/student.ali/api/contents", timeout=10)
+    assert peek.status_code == 403, (peek.status_code, peek.url)
+    # … nor can her account read the cohort: only the service's account does
+    script = "open(__import__('sys').argv[1], 'rb')"
+    registry = str(hub["cohort"] / "registry.sqlite")
+    command = f'"{sys.executable}" -c "{script}" {registry}'
+    tried = subprocess.run(
+        ["su", "-s", "/bin/sh", "student.ali", "-c", command], capture_output=True, text=True
+    )
+    assert tried.returncode != 0 and "PermissionError" in tried.stderr
+    # Stopping the hub stops her server too
+    hub["process"].terminate()
+    hub["process"].wait(timeout=60)
+    for _ in range(40):
+        if not Path(f"/proc/{pid}").exists():
+            break
+        time.sleep(0.25)
+    assert not Path(f"/proc/{pid}").exists()
