@@ -8,6 +8,7 @@ that the service knows each by their hub identity alone.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import stat
 import subprocess
@@ -109,6 +110,12 @@ def _wait_for(url: str, process: subprocess.Popen, log: Path) -> None:
 @pytest.fixture
 def hub(cohort_copy, tmp_path):
     """``workbench hub run`` for a class of two learners and a trainer, stopped after."""
+    with _running_hub(cohort_copy, tmp_path) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def _running_hub(cohort_copy, tmp_path, *, init_options=()):
     assert PROXY.is_file(), "configurable-http-proxy is missing: `make test` installs it in .hub/"
     port, service_port = _free_port(), _free_port()
     run = CliRunner()
@@ -117,7 +124,7 @@ def hub(cohort_copy, tmp_path):
     steps = [
         ["service", "init", cohort_copy, "--state", service_state, "--hub-api", api],
         ["hub", "init", "--state", state, "--service-state", service_state, "--port", port,
-         "--service-port", service_port, "--proxy", PROXY],
+         "--service-port", service_port, "--proxy", PROXY, *init_options],
     ]  # fmt: skip
     for args in steps:
         done = run.invoke(main, [str(a) for a in args])
@@ -213,6 +220,7 @@ def test_hub_set_up_mistakes_get_one_line_and_a_non_zero_exit(cohort_copy, tmp_p
         (["--proxy", str(PROXY)], "does not ask this hub who its users are"),
         (["--proxy", str(tmp_path / "no-proxy")], "no configurable-http-proxy found"),
         (["--proxy", str(PROXY), "--port", "70000"], "port must be a port number"),
+        (["--proxy", str(PROXY), "--idle-timeout", "0"], "idle_timeout must be a number"),
     ]
     for extra, problem in cases:
         args = ["hub", "init", "--state", str(tmp_path / "hub"), "--service-state",
@@ -339,3 +347,29 @@ def test_each_learners_server_runs_as_their_own_account_and_is_theirs_alone(os_a
             break
         time.sleep(0.25)
     assert not Path(f"/proc/{pid}").exists()
+
+
+def test_an_idle_learners_server_is_stopped_and_her_files_stay(os_accounts, cohort_copy, tmp_path):
+    # jupyterhub-idle-culler, a hub-managed service, stops servers idle past --idle-timeout
+    options = ("--idle-timeout", "4", "--cull-every", "2")
+    with _running_hub(cohort_copy, tmp_path, init_options=options) as hub:
+        base = hub["base"]
+        token = _hub_token(_login(base, "student.ali", hub["passwords"]["student.ali"])[0],
+                           base, "student.ali")  # fmt: skip
+        ali = {"Authorization": f"token {token}"}
+        assert requests.post(f"{base}/hub/api/users/student.ali/server", headers=ali,
+                             timeout=60).status_code in (201, 202)  # fmt: skip
+        uid = os_accounts["student.ali"].pw_uid
+        deadline, seen_running = time.monotonic() + 90, False
+        while time.monotonic() < deadline:
+            running = bool(_pids_of(uid, "jupyterhub-singleuser"))
+            seen_running = seen_running or running
+            servers = requests.get(f"{base}/hub/api/users/student.ali", headers=ali,
+                                   timeout=10).json().get("servers", {})  # fmt: skip
+            if seen_running and not servers and not running:
+                break
+            time.sleep(1)
+        else:
+            raise AssertionError(f"not culled:\n{hub['log'].read_text()[-3000:]}")
+        assert "Culling server" in hub["log"].read_text()
+        assert Path(os_accounts["student.ali"].pw_dir).is_dir()

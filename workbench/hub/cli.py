@@ -1,6 +1,7 @@
 """``workbench hub …``: host a class on one machine with JupyterHub.
 
     workbench hub init --state DIR --service-state SDIR [--port 8000] [--service-port 8765]
+                       [--idle-timeout 3600] [--cull-every 300]
     workbench hub roster add NAME --state DIR [--role learner|trainer] [--enrol-with STEWARD_TOKEN]
                                                       prints the password once
     workbench hub roster import CLASS.csv --state DIR --passwords-out FILE
@@ -53,14 +54,23 @@ def hub():
     default=None,
     help="configurable-http-proxy [default: .hub/ from `make hub`, else on PATH].",
 )
+@click.option(
+    "--idle-timeout",
+    type=int,
+    default=3600,
+    show_default=True,
+    help="Stop a member's server after this many seconds without activity.",
+)
+@click.option("--cull-every", type=int, default=300, show_default=True, help="Seconds.")
 @_friendly
-def init_command(state, service_state, port, service_port, proxy):
+def init_command(state, service_state, port, service_port, proxy, idle_timeout, cull_every):
     """Set up the hub's state folder: configuration, and an empty roster."""
     from .config import write_hub_config
 
     config = write_hub_config(
-        state, service_state=service_state, port=port, service_port=service_port, proxy=proxy
-    )
+        state, service_state=service_state, port=port, service_port=service_port, proxy=proxy,
+        idle_timeout=idle_timeout, cull_every=cull_every,
+    )  # fmt: skip
     click.echo(f"hub configured in {config}; add the class with `workbench hub roster add`")
 
 

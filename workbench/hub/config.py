@@ -9,6 +9,9 @@ that only calls :func:`configure`; ``workbench hub run`` starts ``jupyterhub`` w
   hub roles ``learner`` and ``trainer``;
 * starts the data-access service as a hub-managed service, which knows each user by their hub
   identity (it was set up with ``--hub-api`` pointing at this hub);
+* stops servers idle for ``idle_timeout`` seconds (``jupyterhub-idle-culler``, a hub-managed
+  service whose role may only list users and stop their servers), so that a class fits on
+  one machine; a learner's files stay, and their next visit starts a fresh server;
 * starts each member's single-user server with ``LocalProcessSpawner`` under their own OS
   account when the hub runs as root, so one learner's kernel cannot read another's files nor
   the cohort's; without
@@ -34,6 +37,9 @@ __all__ = ["HUB_SETTINGS", "configure", "hub_settings", "write_hub_config"]
 HUB_SETTINGS = "hub.json"
 CONFIG_FILE = "jupyterhub_config.py"
 SERVICE_NAME = "workbench-data"
+CULLER_NAME = "idle-culler"
+#: What the idle culler may do: see users' servers and their activity, and stop them.
+CULLER_SCOPES = ("list:users", "read:users:activity", "read:servers", "delete:servers")
 #: The hub roles a roster role becomes (``manage_roles``): learners act as themselves only;
 #: trainers also see the class (users, their servers' activity) and may start and stop
 #: learners' servers — never open them.
@@ -64,6 +70,8 @@ def write_hub_config(
     port: int = 8000,
     service_port: int = 8765,
     proxy: str | os.PathLike | None = None,
+    idle_timeout: int = 3600,
+    cull_every: int = 300,
 ) -> Path:
     """Set up the hub's state folder for a class; returns the ``jupyterhub_config.py``.
 
@@ -81,6 +89,9 @@ def write_hub_config(
     for name, value in (("port", port), ("service_port", service_port)):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
             raise InputError(f"{name} must be a port number (1–65535), got {value!r}")
+    for name, value in (("idle_timeout", idle_timeout), ("cull_every", cull_every)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InputError(f"{name} must be a number of seconds (at least 1), got {value!r}")
     proxy_path = _find_proxy(proxy)
     service = open_state(service_state)
     expected = f"http://127.0.0.1:{port}/hub/api"
@@ -98,6 +109,8 @@ def write_hub_config(
         "service_url": f"http://127.0.0.1:{service_port}",
         "service_port": service_port,
         "python": sys.executable,
+        "idle_timeout": idle_timeout,
+        "cull_every": cull_every,
     }
     state.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(state, 0o700)
@@ -131,15 +144,25 @@ def configure(c, state: str | os.PathLike) -> None:
     c.JupyterHub.authenticator_class = "workbench.hub.auth.RosterAuthenticator"
     c.RosterAuthenticator.state = str(state)
     c.Authenticator.manage_roles = True
-    c.JupyterHub.load_roles = [dict(r) for r in HUB_ROLES]
+    c.JupyterHub.load_roles = [
+        *(dict(r) for r in HUB_ROLES),
+        {"name": "idle-culler", "scopes": list(CULLER_SCOPES), "services": [CULLER_NAME]},
+    ]
     service_args = ["--state", s["service_state"], "--port", str(s["service_port"])]
     c.JupyterHub.services = [
         {
             "name": SERVICE_NAME,
             "url": s["service_url"],
             "command": [str(bin_dir / "workbench"), "service", "run", *service_args],
-        }
-    ]
+        },
+        {
+            "name": CULLER_NAME,
+            "command": [
+                s["python"], "-m", "jupyterhub_idle_culler",
+                f"--timeout={s['idle_timeout']}", f"--cull-every={s['cull_every']}",
+            ],
+        },
+    ]  # fmt: skip
     if os.geteuid() == 0:
         c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
     else:
