@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from conftest import REPO, _free_port
 
 import workbench
+from workbench import Teaching
 from workbench.cli import main
 from workbench.errors import AccessDenied, InputError
 from workbench.hub.roster import Roster
@@ -151,9 +152,10 @@ def _running_hub(cohort_copy, tmp_path, *, init_options=()):
         _wait_for(f"{service}/api/v1/health", process, log)
         # A learner joins the running class: on the roster, and a principal of the registry
         args = ["hub", "roster", "add", "student.bo", "--state", state, "--enrol-with",
-                steward_token]  # fmt: skip
+                steward_token, "--sandbox"]  # fmt: skip
         done = run.invoke(main, [str(a) for a in args])
         assert done.exit_code == 0 and "enrolled in the registry" in done.output, done.output
+        assert "teaching.sandbox granted to student.bo" in done.output
         passwords["student.bo"] = done.output.split(": ", 1)[1].split()[0]
         yield {"base": base, "service": service, "passwords": passwords, "state": state,
                "process": process, "log": log, "cohort": cohort_copy}  # fmt: skip
@@ -184,6 +186,10 @@ def test_a_class_signs_in_to_the_hub_and_the_service_knows_each_by_their_hub_ide
     ali = workbench.connect(hub["service"], token=ali_token)
     bo = workbench.connect(hub["service"], token=tokens["student.bo"][1])
     assert (ali.user, bo.user) == ("student.ali", "student.bo")
+    # bo was enrolled with the teaching sandbox (course module 1 reads record-level); ali not
+    assert len(bo.session(purpose=Teaching(sandbox=True)).samples()) > 0
+    with pytest.raises(AccessDenied, match="sandbox entitlement"):
+        ali.session(purpose=Teaching(sandbox=True))
     ali.record_attempt(course="genomic-medicine", exercise_id="m1.q1", response="a", correct=False)
     ali.record_attempt(course="genomic-medicine", exercise_id="m1.q1", response="b", correct=True)
     bo.record_attempt(course="genomic-medicine", exercise_id="m1.q1", response="d", correct=False)

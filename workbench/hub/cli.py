@@ -2,8 +2,8 @@
 
     workbench hub init --state DIR --service-state SDIR [--port 8000] [--service-port 8765]
                        [--idle-timeout 3600] [--cull-every 300]
-    workbench hub roster add NAME --state DIR [--role learner|trainer] [--enrol-with STEWARD_TOKEN]
-                                                      prints the password once
+    workbench hub roster add NAME --state DIR [--role learner|trainer]
+                             [--enrol-with STEWARD_TOKEN [--sandbox]]   prints the password once
     workbench hub roster import CLASS.csv --state DIR --passwords-out FILE
     workbench hub roster reset NAME --state DIR       a new password (the old one stops working)
     workbench hub roster remove NAME --state DIR
@@ -92,15 +92,30 @@ def roster():
     "the running service (a hub user the registry does not know reads nothing).",
 )
 @click.option("--affiliation", default="learner@class", show_default=True)
+@click.option(
+    "--sandbox",
+    is_flag=True,
+    help="With --enrol-with: grant the teaching sandbox too (record-level reads of the "
+    "synthetic cohort, which course module 1 needs), as the steward decides.",
+)
 @_friendly
-def roster_add(name, state, role, steward_token_file, affiliation):
+def roster_add(name, state, role, steward_token_file, affiliation, sandbox):
     """Add NAME to the class; prints their password once (it is kept hashed)."""
+    from ..errors import InputError
     from .roster import Roster
 
+    if sandbox and steward_token_file is None:
+        raise InputError("--sandbox is a steward's grant: give the steward's --enrol-with token")
     password = Roster(_existing(state)).add(name, role=role)
     click.echo(f"{name} ({role}) added; password, shown once: {password}")
     if steward_token_file is not None:
         click.echo(_enrol(state, name, role, steward_token_file, affiliation))
+    if sandbox:
+        from ..service import open_state
+        from .config import hub_settings
+
+        open_state(hub_settings(state)["service_state"]).entitle(name, "teaching.sandbox")
+        click.echo(f"teaching.sandbox granted to {name}")
 
 
 @roster.command("import")
