@@ -658,6 +658,11 @@ def test_a_clinician_sequences_their_own_family_and_only_the_reads_leave(
     outsider = next(p for p in local.sample_ids if p not in members)
     with pytest.raises(InputError, match="not among the people this session may see"):
         session.reads(outsider, regions=genes, seed=3)
+    # … nor can one caller make the service exhaust its memory: a request for millions of
+    # read pairs is refused before anything is read or made, and the service serves on
+    with pytest.raises(InputError, match="at most 500,000 are sequenced at a time"):
+        session.reads(members[0], regions=genes, seed=3, depth=1e6)
+    assert session.reads(members[0], regions=genes[:1], seed=3, depth=2)["R1"]
     # … and a malformed request is the client's mistake, said in one line
     with pytest.raises(InputError, match=r"unknown read option\(s\) colour"):
         session.reads(members[0], regions=genes, seed=3, colour="blue")
@@ -671,8 +676,8 @@ def test_a_clinician_sequences_their_own_family_and_only_the_reads_leave(
             "SELECT user_id, decision, count(*) FROM audit_log WHERE action = 'reads' GROUP BY 1, 2"
         ).fetchall()
     assert sorted(rows) == [
-        ("dr.jensen", "approve", len(members)),
-        ("dr.jensen", "deny", 2),
+        ("dr.jensen", "approve", len(members) + 1),
+        ("dr.jensen", "deny", 3),
         ("student.ali", "deny", 1),
     ]
 

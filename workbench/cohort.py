@@ -228,17 +228,28 @@ class Cohort:
             return simulated
         return self
 
-    def sequence(self, person_id: str, *, regions, label: str | None = None, **options):
+    def sequence(
+        self,
+        person_id: str,
+        *,
+        regions,
+        label: str | None = None,
+        max_pairs: int | None = None,
+        **options,
+    ):
         """The synthetic world's sequencer: one person's reads, as two gzipped FASTQ payloads.
 
         What the laboratory would deliver for ``person_id`` over ``regions``
         (:func:`workbench.synth.reads.read_pair`; ``options`` are the read model's, ``seed``
-        among them). ``label`` names the person in the read names. Sessions call this
+        among them). ``label`` names the person in the read names; ``max_pairs`` refuses a
+        larger request before anything is made. Sessions call this
         (:meth:`workbench.access.session.Session.reads`) so that only reads leave them.
         """
         from .synth.reads import read_pair
 
-        return read_pair(self, person_id, regions=regions, label=label, **options)
+        return read_pair(
+            self, person_id, regions=regions, label=label, max_pairs=max_pairs, **options
+        )
 
     @property
     def zarr(self):

@@ -15,7 +15,11 @@ import numpy as np
 from ..errors import InputError
 from .view import _take_columns
 
-__all__ = ["Sequencing", "region_calls"]
+__all__ = ["MAX_READ_PAIRS", "Sequencing", "region_calls"]
+
+#: The most read pairs one call sequences (about 170 MB of reads in memory): far above a gene
+#: panel at clinical depth, far below what would let one caller exhaust the service's memory.
+MAX_READ_PAIRS = 500_000
 
 
 def region_calls(store, sample_ids, people, contig: str, start: int, end: int):
@@ -45,7 +49,8 @@ class Sequencing:
         seed, **options
             The read model's options (:func:`workbench.synth.reads.simulate_reads`: depth,
             read_length, insert_mean, insert_sd, error_rate, indel_error_rate,
-            duplicate_rate, adapter).
+            duplicate_rate, adapter). A request for more than :data:`MAX_READ_PAIRS` read
+            pairs is refused (:class:`InputError`, audited) before anything is made.
 
         Returns
         -------
@@ -60,7 +65,9 @@ class Sequencing:
         def compute(access, people):
             pid = self._resolve(person, people)
             label = self._labels([pid])[0]
-            r1, r2 = self.cohort.sequence(pid, regions=regions, label=label, seed=seed, **options)
+            r1, r2 = self.cohort.sequence(
+                pid, regions=regions, label=label, max_pairs=MAX_READ_PAIRS, seed=seed, **options
+            )
             return {"R1": r1, "R2": r2}, 1
 
         out = self._call("reads", query, compute)

@@ -588,16 +588,38 @@ def simulate_reads(
     return result
 
 
-def read_pair(cohort, person_id: str, *, regions, label: str | None = None, **params):
+def read_pair(
+    cohort,
+    person_id: str,
+    *,
+    regions,
+    label: str | None = None,
+    max_pairs: int | None = None,
+    **params,
+):
     """One person's reads as :func:`simulate_reads` writes them: two gzipped FASTQ payloads.
 
     This is the sequencer behind a session (:meth:`workbench.access.session.Session.reads`):
     the genomes are read here and only the reads leave. ``label`` names the person in the read
     names (a pseudonym outside care; the id by default). ``params`` are the read options of
     :func:`simulate_reads`, ``seed`` among them; the bytes equal that function's files.
+    ``max_pairs`` refuses, before anything is read or made, a request for more read pairs
+    than that (a service must not let one caller exhaust its memory).
     """
     _sample_index(cohort, person_id)
     params = read_parameters(**params)
+    if max_pairs is not None:
+        flank = int(params["insert_mean"] + 3 * params["insert_sd"])
+        spans = _windows(cohort, _parse_regions(cohort, regions), flank)
+        pairs = sum(
+            round(params["depth"] * (end - start + 1) / (2 * params["read_length"]))
+            for _, start, end in spans
+        )
+        if pairs > max_pairs:
+            raise InputError(
+                f"this asks for {pairs:,} read pairs; at most {max_pairs:,} are sequenced at "
+                "a time (a gene panel at clinical depth is far fewer): lower depth or regions"
+            )
     windows = _read_windows(cohort, regions, params, [person_id])
     return _gzipped_pair(cohort, person_id, label or person_id, windows, params)
 
