@@ -51,6 +51,7 @@ __all__ = [
     "calls_table",
     "compare_calls",
     "pileup_text",
+    "public_parts",
     "truth_table",
     "variant_type",
     "write_truth_vcf",
@@ -126,8 +127,9 @@ def _raw_truth_records(source, samples: Sequence[str], regions: Sequence[Region]
             yield row.contig, int(row.position), row.ref, row.alt.split(","), calls
 
 
-def _public_parts(source):
-    """The cohort (or remote cohort) whose public parts a cohort or a session reads."""
+def public_parts(source):
+    """The cohort (or remote cohort) whose public parts — reference, knowledge, name and
+    version — a pipeline source reads: the cohort itself, or a session's cohort."""
     return source.cohort if callable(getattr(source, "true_genotypes", None)) else source
 
 
@@ -152,7 +154,7 @@ def write_truth_vcf(
     regions = _regions(regions)
     samples = list(samples)
     out_vcf = Path(out_vcf)
-    reference = _public_parts(cohort)
+    reference = public_parts(cohort)
     ref = reference.public_folder / "reference" / "genome.fa"
     out_vcf.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".truth.", dir=out_vcf.parent) as tmp:

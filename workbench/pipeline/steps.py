@@ -45,7 +45,7 @@ import pandas as pd
 
 from ..errors import InputError, PipelineInputError
 from ..io import atomic_dir, atomic_file, file_sha256, write_json
-from .compare import _public_parts
+from .compare import public_parts
 
 __all__ = [
     "STEPS",
@@ -417,7 +417,7 @@ def run_pipeline(
         coverage_min_depth=coverage_min_depth,
     )  # fmt: skip
     members, sexes = _members(cohort, family)
-    parts = _public_parts(cohort)
+    parts = public_parts(cohort)
     genes = None if genes is None else ([genes] if isinstance(genes, str) else list(genes))
     regions = gene_regions(parts.reference, genes)
     out_dir = Path(out_dir)

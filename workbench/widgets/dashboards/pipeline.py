@@ -55,9 +55,9 @@ def family_to_sequence(cohort, family: str = ""):
 
 def _cache_dir(source, family: str) -> Path:
     """One folder per cohort version, reader and family, in the user's own cache folder."""
-    from ...pipeline.compare import _public_parts
+    from ...pipeline.compare import public_parts
 
-    parts = _public_parts(source)
+    parts = public_parts(source)
     reader = getattr(source, "user", "")
     digest = hashlib.sha256(f"{parts.name}/{parts.version}/{reader}".encode()).hexdigest()[:12]
     return cache_root() / "pipelines" / digest / family
