@@ -9,10 +9,13 @@ that the service knows each by their hub identity alone.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -69,6 +72,88 @@ def test_a_class_is_imported_whole_or_not_at_all(tmp_path):
             roster.add(name, role=role)
 
 
+# -- the class's content, handed out by link -------------------------------------------------
+@pytest.fixture(scope="module")
+def content(tmp_path_factory):
+    from workbench.hub.config import member_server_config
+    from workbench.hub.content import build_content
+
+    dest = tmp_path_factory.mktemp("class") / "content"
+    build_content(dest, courses=[REPO / "courses" / "genomic-medicine"],
+                  dashboards=REPO / "notebooks" / "dashboards",
+                  server_config=member_server_config())  # fmt: skip
+    return dest
+
+
+def test_the_content_is_the_student_edition_readable_by_all_and_writable_by_none(content):
+    import json
+
+    from workbench.hub.content import load_index
+
+    index = load_index(content)
+    assert list(index["courses"]) == ["genomic-medicine"]
+    assert "class_progress.ipynb" in index["dashboards"]
+    module = content / "genomic-medicine" / "07_acmg_classification.ipynb"
+    text = module.read_text()
+    assert "solution" not in json.dumps([c.get("metadata", {}).get("tags") for c in
+                                         json.loads(text)["cells"]])  # fmt: skip
+    assert not (content / "genomic-medicine" / "answers.yml").exists()  # sealed only
+    assert (content / "genomic-medicine" / "answers.sealed.json").is_file()
+    for path in [content, *content.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o755 if path.is_dir() else 0o644), (path, oct(mode))
+    config = json.loads((content / "jupyter" / "jupyter_server_config.json").read_text())
+    assert config["VoilaConfiguration"]["strip_sources"] is True
+    assert config["VoilaConfiguration"]["show_tracebacks"] is False
+    enabled = json.loads((content / "jupyter" / "jupyter_server_config.d" / "workbench.json")
+                         .read_text())  # fmt: skip
+    assert enabled["ServerApp"]["jpserver_extensions"] == {"workbench.hub.extension": True}
+
+
+def test_a_link_copies_a_module_once_and_keeps_the_learners_work(content, tmp_path):
+    from workbench.hub.content import place_copy
+
+    home = tmp_path / "home"
+    relpath = "genomic-medicine/07_acmg_classification.ipynb"
+    copy = place_copy(content, relpath, home)
+    assert copy == home / relpath and copy.read_bytes() == (content / relpath).read_bytes()
+    assert (copy.parent / "answers.sealed.json").is_file()  # the exercises check answers
+    copy.write_text(copy.read_text().replace("Classifying", "My notes on classifying"))
+    mine = copy.read_bytes()
+    assert place_copy(content, relpath, home).read_bytes() == mine  # her work is kept
+    again = place_copy(content, relpath, home, fresh=True)  # … unless she starts again
+    assert again.read_bytes() == (content / relpath).read_bytes()
+    (aside,) = copy.parent.glob("07_acmg_classification.before-*.ipynb")
+    assert aside.read_bytes() == mine
+    # Dashboards are applications, refreshed at every visit
+    board = place_copy(content, "dashboards/class_progress.ipynb", home)
+    board.write_text("{}")
+    assert (
+        place_copy(content, "dashboards/class_progress.ipynb", home).read_bytes()
+        == (content / "dashboards" / "class_progress.ipynb").read_bytes()
+    )
+    # Nothing else of the content, nor anything outside it, can be opened by link
+    for other in ("index.json", "genomic-medicine/answers.sealed.json", "../content/index.json",
+                  "/etc/passwd", "dashboards/../genomic-medicine/07_acmg_classification.ipynb",
+                  "genomic-medicine/99_missing.ipynb"):  # fmt: skip
+        with pytest.raises(InputError, match="is not a module or dashboard of this class"):
+            place_copy(content, other, home)
+
+
+def test_links_name_one_url_per_module_and_dashboard(content):
+    from workbench.hub.content import content_links
+
+    links = content_links(content, "https://class.example.org/")
+    assert len(links) == 8 + 5
+    title, url = links[6]
+    assert title.endswith("7. Classifying a variant with the ACMG/AMP criteria")
+    assert url == ("https://class.example.org/hub/user-redirect/workbench/open/"
+                   "genomic-medicine/07_acmg_classification.ipynb?ui=voila")  # fmt: skip
+    assert content_links(content, "http://h", ui="lab")[0][1].endswith("?ui=lab")
+    with pytest.raises(InputError, match="ui must be one of"):
+        content_links(content, "http://h", ui="notebook")
+
+
 # -- a hub for a class -----------------------------------------------------------------------
 def _login(base: str, name: str, password: str):
     http = requests.Session()
@@ -121,11 +206,16 @@ def _running_hub(cohort_copy, tmp_path, *, init_options=()):
     port, service_port = _free_port(), _free_port()
     run = CliRunner()
     service_state, state = tmp_path / "service", tmp_path / "hub"
+    # The class's content must be readable by the members' accounts, which pytest's own
+    # temporary folder (0700) is not: a folder of /tmp opened to them, removed after.
+    content = Path(tempfile.mkdtemp(prefix="workbench-class-", dir="/tmp"))
+    content.chmod(0o755)
     api = f"http://127.0.0.1:{port}/hub/api"
     steps = [
         ["service", "init", cohort_copy, "--state", service_state, "--hub-api", api],
         ["hub", "init", "--state", state, "--service-state", service_state, "--port", port,
-         "--service-port", service_port, "--proxy", PROXY, *init_options],
+         "--service-port", service_port, "--proxy", PROXY, "--content", content / "content",
+         "--courses", REPO / "courses", *init_options],
     ]  # fmt: skip
     for args in steps:
         done = run.invoke(main, [str(a) for a in args])
@@ -158,10 +248,12 @@ def _running_hub(cohort_copy, tmp_path, *, init_options=()):
         assert "teaching.sandbox granted to student.bo" in done.output
         passwords["student.bo"] = done.output.split(": ", 1)[1].split()[0]
         yield {"base": base, "service": service, "passwords": passwords, "state": state,
-               "process": process, "log": log, "cohort": cohort_copy}  # fmt: skip
+               "process": process, "log": log, "cohort": cohort_copy,
+               "content": content / "content"}  # fmt: skip
     finally:
         process.terminate()
         process.wait(timeout=60)
+        shutil.rmtree(content, ignore_errors=True)
 
 
 def test_a_class_signs_in_to_the_hub_and_the_service_knows_each_by_their_hub_identity(hub):
@@ -203,6 +295,11 @@ def test_a_class_signs_in_to_the_hub_and_the_service_knows_each_by_their_hub_ide
                                      str(hub["state"])])  # fmt: skip
     assert done.exit_code == 0, done.output
     assert _login(base, "student.bo", passwords["student.bo"])[1].status_code == 403
+    # The trainer's links, one per module and dashboard, lead into this hub
+    done = CliRunner().invoke(main, ["hub", "links", "--state", str(hub["state"])])
+    assert done.exit_code == 0, done.output
+    link = f"{base}/hub/user-redirect/workbench/open/genomic-medicine/01_genome_and_variants"
+    assert f"{link}.ipynb?ui=voila" in done.output and len(done.output.splitlines()) == 13 + 5
     # Nothing the hub logged names a password
     log = hub["log"].read_text()
     assert not any(p in log for p in passwords.values())
@@ -227,13 +324,25 @@ def test_hub_set_up_mistakes_get_one_line_and_a_non_zero_exit(cohort_copy, tmp_p
         (["--proxy", str(tmp_path / "no-proxy")], "no configurable-http-proxy found"),
         (["--proxy", str(PROXY), "--port", "70000"], "port must be a port number"),
         (["--proxy", str(PROXY), "--idle-timeout", "0"], "idle_timeout must be a number"),
+        (["--proxy", str(PROXY), "--courses", str(tmp_path)], "no courses in"),
     ]
-    for extra, problem in cases:
-        args = ["hub", "init", "--state", str(tmp_path / "hub"), "--service-state",
-                str(service_state), *extra]  # fmt: skip
-        done = run.invoke(main, args)
-        assert done.exit_code != 0 and problem in done.output, done.output
-        assert "Traceback" not in done.output and not (tmp_path / "hub" / "hub.json").exists()
+    if os.geteuid() == 0:  # members' servers run as their own accounts, which must read it
+        closed = tmp_path / "closed"
+        closed.mkdir(mode=0o700)
+        cases.append((["--proxy", str(PROXY), "--content", str(closed / "content")],
+                      "learners' accounts could not read the content"))  # fmt: skip
+    readable = Path(tempfile.mkdtemp(prefix="workbench-class-", dir="/tmp"))
+    readable.chmod(0o755)
+    try:
+        for extra, problem in cases:
+            args = ["hub", "init", "--state", str(tmp_path / "hub"), "--service-state",
+                    str(service_state), "--content", str(readable / "content"), *extra]  # fmt: skip
+            done = run.invoke(main, args)
+            assert done.exit_code != 0 and problem in done.output, done.output
+            assert "Traceback" not in done.output and not (tmp_path / "hub" / "hub.json").exists()
+            assert not (readable / "content").exists()
+    finally:
+        shutil.rmtree(readable)
     done = run.invoke(main, ["hub", "roster", "add", "student.ali", "--state", str(tmp_path)])
     assert done.exit_code != 0 and "not a hub's state folder" in done.output
 
@@ -256,7 +365,7 @@ def os_accounts():
 
     if os.geteuid() != 0:
         pytest.skip("creating OS accounts needs root (CI runs as root)")
-    names = ("student.ali", "student.bo")
+    names = ("student.ali", "student.bo", "teacher.berg")
     made = []
     for name in names:
         try:

@@ -1,7 +1,9 @@
 """``workbench hub …``: host a class on one machine with JupyterHub.
 
     workbench hub init --state DIR --service-state SDIR [--port 8000] [--service-port 8765]
-                       [--idle-timeout 3600] [--cull-every 300]
+                       [--idle-timeout 3600] [--cull-every 300] [--content DIR]
+                       [--courses courses] [--public-url URL]
+    workbench hub links --state DIR [--ui voila|lab]  one link per module and dashboard
     workbench hub roster add NAME --state DIR [--role learner|trainer]
                              [--enrol-with STEWARD_TOKEN [--sandbox]]   prints the password once
     workbench hub roster import CLASS.csv --state DIR --passwords-out FILE
@@ -62,16 +64,59 @@ def hub():
     help="Stop a member's server after this many seconds without activity.",
 )
 @click.option("--cull-every", type=int, default=300, show_default=True, help="Seconds.")
+@click.option(
+    "--content",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the class's content, readable by every account [default: STATE-content].",
+)
+@click.option(
+    "--courses",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=Path("courses"),
+    show_default=True,
+    help="The courses whose student editions the class gets.",
+)
+@click.option(
+    "--public-url",
+    default=None,
+    help="The address learners reach the hub at, for the links [default: http://127.0.0.1:PORT].",
+)
 @_friendly
-def init_command(state, service_state, port, service_port, proxy, idle_timeout, cull_every):
-    """Set up the hub's state folder: configuration, and an empty roster."""
-    from .config import write_hub_config
+def init_command(
+    state, service_state, port, service_port, proxy, idle_timeout, cull_every, content, courses,
+    public_url,
+):  # fmt: skip
+    """Set up the hub's state folder: configuration, the class's content, an empty roster."""
+    from .config import hub_settings, write_hub_config
 
     config = write_hub_config(
         state, service_state=service_state, port=port, service_port=service_port, proxy=proxy,
-        idle_timeout=idle_timeout, cull_every=cull_every,
+        idle_timeout=idle_timeout, cull_every=cull_every, content=content, courses=courses,
+        public_url=public_url,
     )  # fmt: skip
     click.echo(f"hub configured in {config}; add the class with `workbench hub roster add`")
+    click.echo(f"content in {hub_settings(state)['content']}; links: `workbench hub links`")
+
+
+@hub.command("links")
+@_state_option
+@click.option(
+    "--ui",
+    type=click.Choice(["voila", "lab"]),
+    default="voila",
+    show_default=True,
+    help="Open modules in Voila (code hidden) or JupyterLab.",
+)
+@_friendly
+def links_command(state, ui):
+    """One link per course module and dashboard, to hand out to the class."""
+    from .config import hub_settings
+    from .content import content_links
+
+    settings = hub_settings(state)
+    for title, url in content_links(settings["content"], settings["public_url"], ui=ui):
+        click.echo(f"{title}\t{url}")
 
 
 @hub.group()

@@ -31,8 +31,16 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..serve import DASHBOARD_DIR, SHARE_DIR, voila_config
+from .content import CONTENT_ENV, JUPYTER_DIR
 
-__all__ = ["HUB_SETTINGS", "configure", "hub_settings", "write_hub_config"]
+__all__ = [
+    "HUB_SETTINGS",
+    "configure",
+    "hub_settings",
+    "member_server_config",
+    "write_hub_config",
+]
 
 HUB_SETTINGS = "hub.json"
 CONFIG_FILE = "jupyterhub_config.py"
@@ -72,18 +80,30 @@ def write_hub_config(
     proxy: str | os.PathLike | None = None,
     idle_timeout: int = 3600,
     cull_every: int = 300,
+    content: str | os.PathLike | None = None,
+    courses: str | os.PathLike = "courses",
+    dashboards: str | os.PathLike = DASHBOARD_DIR,
+    public_url: str | None = None,
 ) -> Path:
     """Set up the hub's state folder for a class; returns the ``jupyterhub_config.py``.
+
+    ``content`` (default: ``<state>-content`` beside the state folder) receives the class's
+    content (:func:`~workbench.hub.content.build_content`): the student edition of every
+    course under ``courses`` and the dashboards of ``dashboards``. ``public_url`` is the
+    address learners reach the hub at, for the links (default ``http://127.0.0.1:<port>``).
 
     Raises
     ------
     InputError
         No configurable-http-proxy found, a port out of range, a service state that is not set
-        up to ask this hub who its users are, or a state folder set up already.
+        up to ask this hub who its users are, a content folder the members' accounts could not
+        read, or a state folder set up already.
     """
     from ..service import open_state
+    from .content import build_content, unreachable_by_others
 
     state = Path(state).resolve()
+    content = Path(content).resolve() if content else state.with_name(f"{state.name}-content")
     if (state / HUB_SETTINGS).exists():
         raise InputError(f"{state} is set up already; use another folder or remove it first")
     for name, value in (("port", port), ("service_port", service_port)):
@@ -93,6 +113,16 @@ def write_hub_config(
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InputError(f"{name} must be a number of seconds (at least 1), got {value!r}")
     proxy_path = _find_proxy(proxy)
+    course_dirs = sorted(p.parent for p in Path(courses).glob("*/course.yml"))
+    if not course_dirs:
+        raise InputError(f"no courses in {courses}; run from the repository root or pass --courses")
+    closed = unreachable_by_others(content.parent) if os.geteuid() == 0 else None
+    if closed is not None:
+        raise InputError(
+            f"learners' accounts could not read the content at {content}: {closed} is closed "
+            f"to other accounts; pass --content a folder under one every account may enter "
+            f"(such as /srv/workbench)"
+        )
     service = open_state(service_state)
     expected = f"http://127.0.0.1:{port}/hub/api"
     if service.hub_api_url != expected:
@@ -111,7 +141,11 @@ def write_hub_config(
         "python": sys.executable,
         "idle_timeout": idle_timeout,
         "cull_every": cull_every,
+        "content": str(content),
+        "public_url": (public_url or f"http://127.0.0.1:{port}").rstrip("/"),
     }
+    build_content(content, courses=course_dirs, dashboards=dashboards,
+                  server_config=member_server_config())  # fmt: skip
     state.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(state, 0o700)
     (state / HUB_SETTINGS).write_text(json.dumps(settings, indent=1), encoding="utf-8")
@@ -169,8 +203,30 @@ def configure(c, state: str | os.PathLike) -> None:
         c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
         c.SimpleLocalProcessSpawner.home_dir_template = str(state / "homes" / "{username}")
     c.Spawner.cmd = [str(bin_dir / "jupyterhub-singleuser")]
-    c.Spawner.environment = {"WORKBENCH_SERVICE": s["service_url"]}
+    content = Path(s["content"])
+    c.Spawner.environment = {
+        "WORKBENCH_SERVICE": s["service_url"],
+        CONTENT_ENV: str(content),
+        "JUPYTER_CONFIG_PATH": str(content / JUPYTER_DIR),
+        "JUPYTER_PATH": str(SHARE_DIR),  # the project's Voila template
+        "MPLBACKEND": "Agg",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     c.Spawner.default_url = "/lab"
+
+
+def member_server_config() -> dict:
+    """Jupyter configuration of every member's server: the project's Voila settings (code
+    hidden, no tracebacks, no pre-heated pools, idle kernels shut down) and JupyterLab with
+    its calls beyond the machine off."""
+    config = {k: v for k, v in voila_config(preheat=()).items() if k != "Voila"}
+    config.pop("VoilaKernelManager")  # Voila inside a server uses the server's kernels
+    config["LabApp"] = {
+        "news_url": None,
+        "check_for_updates_class": "jupyterlab.NeverCheckForUpdate",
+        "extension_manager": "readonly",
+    }
+    return config
 
 
 def _find_proxy(proxy) -> Path:

@@ -332,6 +332,7 @@ class ClassProgress(widgets.VBox, _Shows):
         self.summary = widgets.HTML()
         self.table = widgets.HTML()
         self.chart = widgets.Image(format="png", layout=widgets.Layout(width="720px"))
+        self.chart.layout.display = "none"  # until there is a chart: empty, it shows as broken
         self.grid = widgets.HTML()
         self.download = widgets.HTML()
         self.learner = widgets.Dropdown(options=[], description="Learner")
@@ -342,11 +343,14 @@ class ClassProgress(widgets.VBox, _Shows):
         self._armed = None
         self.errors = widgets.Output()
         self.attempts = pd.DataFrame(columns=list(ATTEMPT_COLUMNS))
-        self.data = pd.DataFrame()
+        self.data = summarise_attempts(self.attempts)
         self.course.observe(lambda _c: self._safely(self._show), names="value")
         self.reload_button.on_click(lambda _b: self._safely(self._load))
         self.reset_button.on_click(lambda _b: self._safely(self._reset))
-        resetting = [widgets.HBox([self.learner, self.reset_button])] if sources.service else []
+        # Resetting is the service's (for a trainer), and only once there is someone to reset
+        self.resetting = widgets.HBox([self.learner, self.reset_button])
+        self.resetting.layout.display = "none"
+        resetting = [self.resetting] if sources.service else []
         super().__init__(
             [
                 self.note,
@@ -373,6 +377,7 @@ class ClassProgress(widgets.VBox, _Shows):
         self.data = summarise_attempts(self.attempts)
         learners = sorted(set(self.attempts.learner))
         self.learner.options = learners
+        self.resetting.layout.display = None if learners else "none"
         self.download.value = attempts_csv_link(self.attempts) if len(self.attempts) else ""
         courses = [ALL_COURSES, *sorted(set(self.data.course))]
         keep = self.course.value if self.course.value in courses else ALL_COURSES
@@ -402,7 +407,9 @@ class ClassProgress(widgets.VBox, _Shows):
             self.summary.value = "<p>No attempts recorded yet.</p>"
             self.table.value = ""
             self.chart.value = b""
+            self.chart.layout.display = "none"
             return
+        self.chart.layout.display = None
         self.summary.value = (
             f"<p class='wb-count'><b>{len(rows)}</b> exercises, <b>{int(rows.attempts.sum())}"
             f"</b> attempts; up to <b>{int(rows.learners.max())}</b> learners per exercise.</p>"
