@@ -13,13 +13,14 @@ learners on its roster and one trainer. Each simulated learner, in a thread of t
 
 Then the trainer reads the class's attempts (all of them, or it is an error), and the memory of
 each learner's processes (server and kernel: proportional set size, so shared pages are
-counted once across the class) and of the hub's own (hub, proxy, service) is read from /proc.
+counted once across the class), of the hub's own (hub, proxy, service, culler) and of the
+whole machine is read from /proc.
 The peer, in the same run, is one learner alone on the idle hub: spawn and open times under
 load are reported as ratios to it. Errors are counted, 0 expected.
 
-Run as root, the hub starts each server as the learner's own OS account (LocalProcessSpawner):
-the benchmark makes temporary accounts ``wbload01`` … and removes them after; otherwise every
-server runs as the current account (SimpleLocalProcessSpawner), which measures the same.
+Run as root, the hub makes each learner's OS account at first sign-in and starts their server
+as it (LocalProcessSpawner); the benchmark removes the accounts ``wbload00`` … after. Otherwise
+every server runs as the current account (SimpleLocalProcessSpawner), which measures the same.
 
     python benchmarks/bench_class.py               # 25 learners
     python benchmarks/bench_class.py --quick       # 5 learners
@@ -68,33 +69,46 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def os_accounts(names):
-    """Temporary OS accounts (root only), and a Python they can run; removed after."""
+    """Root only: the hub makes each member's OS account at first sign-in; removed after.
+
+    The interpreter may live under root's home (0700): other accounts may traverse it (0711)
+    while the benchmark runs, as an administrator installs a Python every account can run.
+    """
     import pwd
 
     if os.geteuid() != 0:
         yield
         return
-    made = []
-    home = Path("/root")  # the interpreter may live under root's home: let them traverse it
+    existing = {p.pw_name for p in pwd.getpwall()}
+    home = Path("/root")
     mode = home.stat().st_mode & 0o777
     try:
-        for name in names:
-            try:
-                pwd.getpwnam(name)
-            except KeyError:
-                subprocess.run(["useradd", "-m", "-s", "/usr/sbin/nologin", name], check=True)
-                made.append(name)
         home.chmod(mode | 0o011)
         yield
     finally:
         home.chmod(mode)
-        for name in made:
-            uid = pwd.getpwnam(name).pw_uid
-            for entry in Path("/proc").iterdir():
-                with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-                    if entry.name.isdigit() and entry.stat().st_uid == uid:
-                        os.kill(int(entry.name), 9)
+        for name in set(names) - existing:
+            try:
+                uid = pwd.getpwnam(name).pw_uid
+            except KeyError:
+                continue
+            for _ in range(100):  # userdel refuses an account that still runs processes
+                pids = [int(e.name) for e in Path("/proc").iterdir()
+                        if e.name.isdigit() and _owner(e) == uid]  # fmt: skip
+                if not pids:
+                    break
+                for pid in pids:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, 9)
+                time.sleep(0.1)
             subprocess.run(["userdel", "-r", name], check=False, capture_output=True)
+
+
+def _owner(entry: Path) -> int | None:
+    try:
+        return entry.stat().st_uid
+    except FileNotFoundError:
+        return None
 
 
 @contextlib.contextmanager
@@ -196,7 +210,10 @@ def learner_visit(base: str, service: str, name: str, password: str) -> dict:
             raise RuntimeError(f"spawn answered {started.status_code}: {started.text[:200]}")
         while True:
             model = requests.get(f"{base}/hub/api/users/{name}", headers=auth, timeout=60).json()
-            if model.get("servers", {}).get("", {}).get("ready"):
+            server = model.get("servers", {}).get("")
+            if server is None:  # the hub gave up on it
+                raise RuntimeError(f"the server did not start (see the hub's log): {model}")
+            if server.get("ready"):
                 break
             if time.perf_counter() - t0 > TIMEOUT:
                 raise RuntimeError("the server did not start")
@@ -240,6 +257,13 @@ def memory_by_user() -> dict[str, float]:
     return totals
 
 
+def machine_in_use() -> float:
+    """MemTotal − MemAvailable (MiB): what the machine's processes hold."""
+    info = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    kib = int(info["MemTotal"].split()[0]) - int(info["MemAvailable"].split()[0])
+    return kib / 1024
+
+
 def tree_pss(pid: int) -> float:
     """PSS (MiB) of a process and all its descendants (the hub, its proxy and services)."""
     children: dict[int, list[int]] = {}
@@ -259,6 +283,10 @@ def tree_pss(pid: int) -> float:
 
 
 def main(argv: list[str]) -> int:
+    import signal
+
+    # stopped from outside, it still stops the hub and removes the accounts it made
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     n = 5 if "--quick" in argv else 25
     if "--learners" in argv:
         n = int(argv[argv.index("--learners") + 1])
@@ -273,7 +301,7 @@ def main(argv: list[str]) -> int:
         os_accounts([*names, TRAINER]),
         running_hub(Path(tmp), names) as (base, service, passwords, hub),
     ):
-        idle = tree_pss(hub.pid)
+        idle, machine_idle = tree_pss(hub.pid), machine_in_use()
         alone = learner_visit(base, service, names[0], passwords[names[0]])
         if alone["error"]:
             print(f"the learner alone failed: {alone['error']}", file=sys.stderr)
@@ -283,8 +311,7 @@ def main(argv: list[str]) -> int:
             visits = list(pool.map(lambda u: learner_visit(base, service, u, passwords[u]),
                                    names[1:]))  # fmt: skip
         wall = time.perf_counter() - t0
-        memory = memory_by_user()
-        loaded = tree_pss(hub.pid) - sum(memory.values())
+        memory, machine_loaded = memory_by_user(), machine_in_use()
         from workbench.service.client import connect
 
         _, token = sign_in(base, TRAINER, passwords[TRAINER])
@@ -313,8 +340,10 @@ def main(argv: list[str]) -> int:
              round(statistics.median(per_learner)), "MiB")  # fmt: skip
         emit(case, "memory per learner, largest", round(max(per_learner)), "MiB")
         emit(case, "memory of all learners", round(sum(per_learner)), "MiB")
-    emit(case, "hub + proxy + service + culler, idle", round(idle), "MiB")
-    emit(case, "hub + proxy + service + culler, under the class", round(loaded), "MiB")
+    emit(case, "hub + proxy + service + culler, idle (PSS)", round(idle), "MiB")
+    # PSS shares common pages among all their users, so under a class it is read machine-wide
+    emit(case, "machine memory in use, hub idle", round(machine_idle), "MiB")
+    emit(case, "machine memory in use, with the class", round(machine_loaded), "MiB")
     return 1 if errors or len(seen) != expected else 0
 
 

@@ -202,7 +202,11 @@ def hub(cohort_copy, tmp_path):
 
 @contextlib.contextmanager
 def _running_hub(cohort_copy, tmp_path, *, init_options=()):
+    """The hub of a class; as root it makes members' OS accounts, removed when it stops."""
+    import pwd
+
     assert PROXY.is_file(), "configurable-http-proxy is missing: `make test` installs it in .hub/"
+    accounts = {p.pw_name for p in pwd.getpwall()}
     port, service_port = _free_port(), _free_port()
     run = CliRunner()
     service_state, state = tmp_path / "service", tmp_path / "hub"
@@ -254,6 +258,7 @@ def _running_hub(cohort_copy, tmp_path, *, init_options=()):
         process.terminate()
         process.wait(timeout=60)
         shutil.rmtree(content, ignore_errors=True)
+        _remove_accounts({p.pw_name for p in pwd.getpwall()} - accounts)
 
 
 def test_a_class_signs_in_to_the_hub_and_the_service_knows_each_by_their_hub_identity(hub):
@@ -350,42 +355,70 @@ def test_hub_set_up_mistakes_get_one_line_and_a_non_zero_exit(cohort_copy, tmp_p
 # -- single-user servers under the members' own OS accounts (root only) ----------------------
 @pytest.fixture
 def os_accounts():
-    """OS accounts for the class's learners, and a Python they can run; removed after.
+    """The class's OS accounts, which the hub makes at each member's first sign-in.
 
     LocalProcessSpawner starts each member's server as their own account. The interpreter of
     this test run may live under root's private home (0700): the fixture lets other accounts
     traverse it (0711: no listing) for the test's duration, as an administrator installs a
-    shared Python somewhere everyone can run it.
+    shared Python somewhere everyone can run it. Looking an account up before its member
+    signed in is a KeyError; the hub fixture removes the accounts it made.
     """
-    import contextlib
     import os
-    import pwd
-    import shutil
-    import signal
 
     if os.geteuid() != 0:
-        pytest.skip("creating OS accounts needs root (CI runs as root)")
-    names = ("student.ali", "student.bo", "teacher.berg")
-    made = []
-    for name in names:
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            subprocess.run(["useradd", "-m", "-s", "/usr/sbin/nologin", name], check=True)
-            made.append(name)
+        pytest.skip("OS accounts need root (CI runs as root)")
     home = Path("/root")
     mode = stat.S_IMODE(home.stat().st_mode)
     home.chmod(mode | 0o011)
     try:
-        yield {name: pwd.getpwnam(name) for name in names}
+        yield _Accounts(("student.ali", "student.bo", "teacher.berg"))
     finally:
         home.chmod(mode)
-        for name in made:
-            for pid in _pids_of(pwd.getpwnam(name).pw_uid):
+
+
+def _remove_accounts(names) -> None:
+    """Stop every process of these OS accounts, then remove them with their homes."""
+    import os
+    import pwd
+    import signal
+
+    for name in names:
+        uid = pwd.getpwnam(name).pw_uid
+        for _ in range(100):  # userdel refuses an account that still runs processes
+            pids = _pids_of(uid)
+            if not pids:
+                break
+            for pid in pids:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-            subprocess.run(["userdel", "-r", name], check=False, capture_output=True)
-            shutil.rmtree(f"/home/{name}", ignore_errors=True)
+            time.sleep(0.1)
+        subprocess.run(["userdel", "-r", name], check=True, capture_output=True)
+        shutil.rmtree(f"/home/{name}", ignore_errors=True)
+
+
+class _Accounts:
+    """The class's OS accounts by name, looked up when asked (the hub makes them)."""
+
+    def __init__(self, names):
+        self.names = tuple(names)
+
+    def __iter__(self):
+        return iter(self.names)
+
+    def __getitem__(self, name):
+        import pwd
+
+        return pwd.getpwnam(name)
+
+    def made(self):
+        """The accounts that exist now."""
+        import pwd
+
+        found = {}
+        for name in self.names:
+            with contextlib.suppress(KeyError):
+                found[name] = pwd.getpwnam(name)
+        return found
 
 
 def _pids_of(uid: int, needle: str = "") -> list[int]:

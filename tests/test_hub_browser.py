@@ -1,15 +1,17 @@
 """A class on the hub, in a real browser: two learners and a trainer, by link (root only).
 
 ``workbench hub run`` (JupyterHub, its proxy, the data-access service, the idle culler) on
-127.0.0.1; each member has an OS account and signs in through the hub's login page in Debian's
-chromium, following the link a trainer hands out. Learners answer module 7's first exercise
-(one right, one wrong) in Voila; the trainer's class-progress dashboard shows both attempts; a
-learner can open neither the other's notebook, nor the class's progress, nor the cohort.
+127.0.0.1; each member signs in through the hub's login page in Debian's chromium, following
+the link a trainer hands out, and the hub makes their OS account at that first sign-in.
+Learners answer module 7's first exercise (one right, one wrong) in Voila; the trainer's
+class-progress dashboard shows both attempts; a learner can open neither the other's
+notebook, nor the class's progress, nor the cohort.
 Screenshots go to ``_artifacts/hub/``.
 """
 
 from __future__ import annotations
 
+import stat
 import subprocess
 import sys
 import time
@@ -85,7 +87,10 @@ def test_two_learners_and_a_trainer_work_by_link_and_see_only_what_is_theirs(
                 verdict = "✔ Right" if answer == right else "Not yet"
                 box.get_by_text(verdict).first.wait_for(timeout=TIMEOUT_MS)
                 pages[name] = page
-                home = Path(os_accounts[name].pw_dir)
+                home = Path(os_accounts[name].pw_dir)  # her account, made at her first sign-in
+                assert stat.S_IMODE(home.stat().st_mode) == 0o700 and home.stat().st_uid == (
+                    os_accounts[name].pw_uid
+                )
                 assert (home / MODULE).is_file()  # her own copy, in her own home
                 assert (home / MODULE).stat().st_uid == os_accounts[name].pw_uid
             _shot(pages["student.bo"], "learner_module_07")
@@ -133,9 +138,11 @@ def test_two_learners_and_a_trainer_work_by_link_and_see_only_what_is_theirs(
             browser.close()
     # Everything is stopped at the end: the hub, its proxy, the service, every member's server
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and any(_pids_of(a.pw_uid) for a in os_accounts.values()):
+    while time.monotonic() < deadline and any(
+        _pids_of(a.pw_uid) for a in os_accounts.made().values()
+    ):
         time.sleep(0.5)
-    left = {n: _cmdlines(_pids_of(a.pw_uid)) for n, a in os_accounts.items()}
+    left = {n: _cmdlines(_pids_of(a.pw_uid)) for n, a in os_accounts.made().items()}
     assert not any(left.values()), f"still running: {left}"
 
 

@@ -14,10 +14,10 @@ that only calls :func:`configure`; ``workbench hub run`` starts ``jupyterhub`` w
   one machine; a learner's files stay, and their next visit starts a fresh server;
 * starts each member's single-user server with ``LocalProcessSpawner`` under their own OS
   account when the hub runs as root, so one learner's kernel cannot read another's files nor
-  the cohort's; without
+  the cohort's (a member's first sign-in creates the account); without
   root, ``SimpleLocalProcessSpawner`` runs every server as the hub's own account in a home
   folder of its own under the state folder, which is no isolation (a laptop rehearsal only).
-  The OS accounts, and a Python they can run, are the machine administrator's to provide.
+  A Python every account can run is the machine administrator's to provide.
   Each server gets ``WORKBENCH_SERVICE``, so notebooks, courses and exercise widgets use the
   service as the member's hub identity.
 """
@@ -45,6 +45,8 @@ __all__ = [
 HUB_SETTINGS = "hub.json"
 CONFIG_FILE = "jupyterhub_config.py"
 SERVICE_NAME = "workbench-data"
+#: Seconds a member's server may take to start and answer (a whole class starting at once).
+SPAWN_TIMEOUT = 300
 CULLER_NAME = "idle-culler"
 #: What the idle culler may do: see users' servers and their activity, and stop them.
 CULLER_SCOPES = ("list:users", "read:users:activity", "read:servers", "delete:servers")
@@ -199,6 +201,8 @@ def configure(c, state: str | os.PathLike) -> None:
     ]  # fmt: skip
     if os.geteuid() == 0:
         c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
+        c.RosterAuthenticator.create_system_users = True
+        c.RosterAuthenticator.add_user_cmd = ["useradd", "--create-home", "--shell", "/bin/bash"]
     else:
         c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
         c.SimpleLocalProcessSpawner.home_dir_template = str(state / "homes" / "{username}")
@@ -213,6 +217,10 @@ def configure(c, state: str | os.PathLike) -> None:
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     c.Spawner.default_url = "/lab"
+    # A class signs in at once: 25 servers starting together on 2 cores take about a minute
+    # each (benchmarks/bench_class.py), past JupyterHub's defaults (30 s to answer, 60 s to start)
+    c.Spawner.http_timeout = SPAWN_TIMEOUT
+    c.Spawner.start_timeout = SPAWN_TIMEOUT
 
 
 def member_server_config() -> dict:
