@@ -28,6 +28,7 @@ import workbench
 from workbench import Teaching
 from workbench.cli import main
 from workbench.errors import AccessDenied, InputError
+from workbench.hub.content import unreachable_by_others
 from workbench.hub.roster import Roster
 
 PROXY = REPO / ".hub" / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -203,9 +204,15 @@ def hub(cohort_copy, tmp_path):
 @contextlib.contextmanager
 def _running_hub(cohort_copy, tmp_path, *, init_options=()):
     """The hub of a class; as root it makes members' OS accounts, removed when it stops."""
-    import pwd
 
     assert PROXY.is_file(), "configurable-http-proxy is missing: `make test` installs it in .hub/"
+    with _python_for_every_account():
+        yield from _hub_running(cohort_copy, tmp_path, init_options)
+
+
+def _hub_running(cohort_copy, tmp_path, init_options):
+    import pwd
+
     accounts = {p.pw_name for p in pwd.getpwall()}
     port, service_port = _free_port(), _free_port()
     run = CliRunner()
@@ -338,14 +345,22 @@ def test_hub_set_up_mistakes_get_one_line_and_a_non_zero_exit(cohort_copy, tmp_p
                       "learners' accounts could not read the content"))  # fmt: skip
     readable = Path(tempfile.mkdtemp(prefix="workbench-class-", dir="/tmp"))
     readable.chmod(0o755)
+
+    def refused(extra, problem):
+        args = ["hub", "init", "--state", str(tmp_path / "hub"), "--service-state",
+                str(service_state), "--content", str(readable / "content"), *extra]  # fmt: skip
+        done = run.invoke(main, args)
+        assert done.exit_code != 0 and problem in done.output, done.output
+        assert "Traceback" not in done.output and not (tmp_path / "hub" / "hub.json").exists()
+        assert not (readable / "content").exists()
+
     try:
-        for extra, problem in cases:
-            args = ["hub", "init", "--state", str(tmp_path / "hub"), "--service-state",
-                    str(service_state), "--content", str(readable / "content"), *extra]  # fmt: skip
-            done = run.invoke(main, args)
-            assert done.exit_code != 0 and problem in done.output, done.output
-            assert "Traceback" not in done.output and not (tmp_path / "hub" / "hub.json").exists()
-            assert not (readable / "content").exists()
+        python = unreachable_by_others(Path(sys.executable).resolve())
+        if os.geteuid() == 0 and python is not None:  # as root, before the Python is opened
+            refused(["--proxy", str(PROXY)], "could not run the workbench's Python")
+        with _python_for_every_account():
+            for extra, problem in cases:
+                refused(extra, problem)
     finally:
         shutil.rmtree(readable)
     done = run.invoke(main, ["hub", "roster", "add", "student.ali", "--state", str(tmp_path)])
@@ -357,23 +372,37 @@ def test_hub_set_up_mistakes_get_one_line_and_a_non_zero_exit(cohort_copy, tmp_p
 def os_accounts():
     """The class's OS accounts, which the hub makes at each member's first sign-in.
 
-    LocalProcessSpawner starts each member's server as their own account. The interpreter of
-    this test run may live under root's private home (0700): the fixture lets other accounts
-    traverse it (0711: no listing) for the test's duration, as an administrator installs a
-    shared Python somewhere everyone can run it. Looking an account up before its member
-    signed in is a KeyError; the hub fixture removes the accounts it made.
+    LocalProcessSpawner starts each member's server as their own account. Looking an account
+    up before its member signed in is a KeyError; the hub fixture removes the accounts it made.
     """
     import os
 
     if os.geteuid() != 0:
         pytest.skip("OS accounts need root (CI runs as root)")
-    home = Path("/root")
-    mode = stat.S_IMODE(home.stat().st_mode)
-    home.chmod(mode | 0o011)
+    return _Accounts(("student.ali", "student.bo", "teacher.berg"))
+
+
+@contextlib.contextmanager
+def _python_for_every_account():
+    """Let other accounts run this test run's Python for the duration (root only).
+
+    The interpreter may live under root's private home (0700): other accounts may traverse
+    it (0711: no listing), as an administrator installs a Python every account can run.
+    """
+    import os
+
+    opened = {}
     try:
-        yield _Accounts(("student.ali", "student.bo", "teacher.berg"))
+        while os.geteuid() == 0:
+            closed = unreachable_by_others(Path(sys.executable).resolve())
+            if closed is None:
+                break
+            opened[closed] = stat.S_IMODE(closed.stat().st_mode)
+            closed.chmod(opened[closed] | 0o011)
+        yield
     finally:
-        home.chmod(mode)
+        for folder, mode in opened.items():
+            folder.chmod(mode)
 
 
 def _remove_accounts(names) -> None:

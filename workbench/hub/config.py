@@ -102,7 +102,7 @@ def write_hub_config(
         read, or a state folder set up already.
     """
     from ..service import open_state
-    from .content import build_content, unreachable_by_others
+    from .content import build_content
 
     state = Path(state).resolve()
     content = Path(content).resolve() if content else state.with_name(f"{state.name}-content")
@@ -118,13 +118,8 @@ def write_hub_config(
     course_dirs = sorted(p.parent for p in Path(courses).glob("*/course.yml"))
     if not course_dirs:
         raise InputError(f"no courses in {courses}; run from the repository root or pass --courses")
-    closed = unreachable_by_others(content.parent) if os.geteuid() == 0 else None
-    if closed is not None:
-        raise InputError(
-            f"learners' accounts could not read the content at {content}: {closed} is closed "
-            f"to other accounts; pass --content a folder under one every account may enter "
-            f"(such as /srv/workbench)"
-        )
+    if os.geteuid() == 0:  # members' servers will run as their own accounts
+        _check_members_can_reach(content)
     service = open_state(service_state)
     expected = f"http://127.0.0.1:{port}/hub/api"
     if service.hub_api_url != expected:
@@ -235,6 +230,29 @@ def member_server_config() -> dict:
         "extension_manager": "readonly",
     }
     return config
+
+
+def _check_members_can_reach(content: Path) -> None:
+    """Members' accounts must run this Python and the workbench, and read the content."""
+    from .. import __file__ as package
+    from .content import unreachable_by_others
+
+    python = Path(sys.executable).resolve()
+    for what, path, fix in (
+        ("run the workbench's Python", python,
+         "install the workbench with a Python every account can run (such as a venv in "
+         "/opt/workbench), or let others enter that folder (chmod o+x)"),
+        ("import the workbench", Path(package).resolve().parent,
+         "install it where every account can read it"),
+        ("read the content", content.parent,
+         "pass --content a folder under one every account may enter (such as /srv/workbench)"),
+    ):  # fmt: skip
+        closed = unreachable_by_others(path)
+        if closed is not None:
+            raise InputError(
+                f"learners' accounts could not {what} ({path}): {closed} is closed to other "
+                f"accounts; {fix}"
+            )
 
 
 def _find_proxy(proxy) -> Path:
