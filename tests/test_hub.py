@@ -27,7 +27,7 @@ from conftest import REPO, _free_port
 import workbench
 from workbench import Teaching
 from workbench.cli import main
-from workbench.errors import AccessDenied, InputError
+from workbench.errors import AccessDenied, AuthenticationError, InputError
 from workbench.hub.content import unreachable_by_others
 from workbench.hub.roster import Roster
 
@@ -260,7 +260,7 @@ def _hub_running(cohort_copy, tmp_path, init_options):
         passwords["student.bo"] = done.output.split(": ", 1)[1].split()[0]
         yield {"base": base, "service": service, "passwords": passwords, "state": state,
                "process": process, "log": log, "cohort": cohort_copy,
-               "content": content / "content"}  # fmt: skip
+               "content": content / "content", "steward_token": steward_token}  # fmt: skip
     finally:
         process.terminate()
         process.wait(timeout=60)
@@ -302,6 +302,22 @@ def test_a_class_signs_in_to_the_hub_and_the_service_knows_each_by_their_hub_ide
     assert seen.groupby("learner").size().to_dict() == {"student.ali": 2, "student.bo": 1}
     with pytest.raises(AccessDenied, match="only a trainer"):
         ali.class_attempts()
+    # A class imported at once: enrolled with the steward's token, or told to ask for it
+    for name, enrol in (("student.cy", []), ("student.dy", ["--enrol-with", hub["steward_token"]])):
+        csv = hub["state"].parent / f"{name}.csv"
+        csv.write_text(f"name,role\n{name},learner\n")
+        args = ["hub", "roster", "import", csv, "--state", hub["state"], "--passwords-out",
+                csv.with_suffix(".passwords"), *enrol]  # fmt: skip
+        done = CliRunner().invoke(main, [str(a) for a in args])
+        assert done.exit_code == 0, done.output
+        assert ("enrolled in the registry" in done.output) == bool(enrol)
+        password = csv.with_suffix(".passwords").read_text().splitlines()[1].split(",")[2]
+        http, answer = _login(base, name, password)
+        assert answer.status_code == 302
+        tokens[name] = (http, _hub_token(http, base, name))
+    assert workbench.connect(hub["service"], token=tokens["student.dy"][1]).user == "student.dy"
+    with pytest.raises(AuthenticationError, match=r"student\.cy is not enrolled in the registry"):
+        workbench.connect(hub["service"], token=tokens["student.cy"][1])
     # A learner taken off the roster cannot sign in again
     done = CliRunner().invoke(main, ["hub", "roster", "remove", "student.bo", "--state",
                                      str(hub["state"])])  # fmt: skip

@@ -7,6 +7,7 @@
     workbench hub roster add NAME --state DIR [--role learner|trainer]
                              [--enrol-with STEWARD_TOKEN [--sandbox]]   prints the password once
     workbench hub roster import CLASS.csv --state DIR --passwords-out FILE
+                                [--enrol-with STEWARD_TOKEN [--sandbox]]
     workbench hub roster reset NAME --state DIR       a new password (the old one stops working)
     workbench hub roster remove NAME --state DIR
     workbench hub roster list --state DIR             names and roles (never a password)
@@ -124,37 +125,54 @@ def roster():
     """Who may sign in: learners and trainers, each with a password of their own."""
 
 
+def _enrol_options(command):
+    """``--enrol-with``, ``--affiliation`` and ``--sandbox``, for adding members."""
+    command = click.option(
+        "--sandbox",
+        is_flag=True,
+        help="With --enrol-with: grant the teaching sandbox too (record-level reads of the "
+        "synthetic cohort, which course module 1 needs), as the steward decides.",
+    )(command)
+    command = click.option("--affiliation", default="learner@class", show_default=True)(command)
+    return click.option(
+        "--enrol-with",
+        "steward_token_file",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        default=None,
+        help="A data steward's token file: also make each new member a principal of the "
+        "registry, through the running service (a hub user the registry does not know reads "
+        "nothing).",
+    )(command)
+
+
 @roster.command("add")
 @click.argument("name")
 @_state_option
 @click.option("--role", type=click.Choice(["learner", "trainer"]), default="learner")
-@click.option(
-    "--enrol-with",
-    "steward_token_file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="A data steward's token file: also make NAME a principal of the registry, through "
-    "the running service (a hub user the registry does not know reads nothing).",
-)
-@click.option("--affiliation", default="learner@class", show_default=True)
-@click.option(
-    "--sandbox",
-    is_flag=True,
-    help="With --enrol-with: grant the teaching sandbox too (record-level reads of the "
-    "synthetic cohort, which course module 1 needs), as the steward decides.",
-)
+@_enrol_options
 @_friendly
 def roster_add(name, state, role, steward_token_file, affiliation, sandbox):
     """Add NAME to the class; prints their password once (it is kept hashed)."""
-    from ..errors import InputError
     from .roster import Roster
+
+    _check_sandbox(sandbox, steward_token_file)
+    password = Roster(_existing(state)).add(name, role=role)
+    click.echo(f"{name} ({role}) added; password, shown once: {password}")
+    _join_registry(state, name, role, steward_token_file, affiliation, sandbox)
+
+
+def _check_sandbox(sandbox: bool, steward_token_file) -> None:
+    from ..errors import InputError
 
     if sandbox and steward_token_file is None:
         raise InputError("--sandbox is a steward's grant: give the steward's --enrol-with token")
-    password = Roster(_existing(state)).add(name, role=role)
-    click.echo(f"{name} ({role}) added; password, shown once: {password}")
-    if steward_token_file is not None:
-        click.echo(_enrol(state, name, role, steward_token_file, affiliation))
+
+
+def _join_registry(state, name, role, steward_token_file, affiliation, sandbox) -> None:
+    """With a steward's token: enrol the new member, and grant the sandbox if asked."""
+    if steward_token_file is None:
+        return
+    click.echo(_enrol(state, name, role, steward_token_file, affiliation))
     if sandbox:
         from ..service import open_state
         from .config import hub_settings
@@ -172,8 +190,9 @@ def roster_add(name, state, role, steward_token_file, affiliation, sandbox):
     type=click.Path(dir_okay=False, path_type=Path),
     help="A new file for name,role,password (0600), to hand the passwords out.",
 )
+@_enrol_options
 @_friendly
-def roster_import(csv_file, state, passwords_out):
+def roster_import(csv_file, state, passwords_out, steward_token_file, affiliation, sandbox):
     """Add everyone of CSV_FILE (columns name,role) at once, or no one."""
     from ..errors import InputError
     from ..io import atomic_file
@@ -181,12 +200,15 @@ def roster_import(csv_file, state, passwords_out):
 
     if passwords_out.exists():
         raise InputError(f"{passwords_out} exists; give a new file for the passwords")
+    _check_sandbox(sandbox, steward_token_file)
     added = Roster(_existing(state)).import_csv(csv_file)
     with atomic_file(passwords_out, "w", encoding="utf-8", newline="") as f:
         os.fchmod(f.fileno(), 0o600)
         f.write("name,role,password\n")
         f.writelines(f"{name},{role},{password}\n" for name, role, password in added)
     click.echo(f"{len(added)} added; their passwords are in {passwords_out} (0600)")
+    for name, role, _ in added:
+        _join_registry(state, name, role, steward_token_file, affiliation, sandbox)
 
 
 @roster.command("reset")

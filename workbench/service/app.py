@@ -57,6 +57,7 @@ from ..access.view import still_admitted
 from ..errors import (
     AccessDenied,
     AuditIntegrityError,
+    AuthenticationError,
     ConfigurationError,
     ConsentDenied,
     InputError,
@@ -255,7 +256,15 @@ class _Handler(tornado.web.RequestHandler):
         address = self.request.remote_ip or ""
         throttled = self.registry.signin_throttled(address)
         if scheme.lower() in ("token", "bearer"):
-            self.identity = self.registry.state.authenticate(token.strip(), ask_hub=not throttled)
+            try:
+                self.identity = self.registry.state.authenticate(
+                    token.strip(), ask_hub=not throttled
+                )
+            except AuthenticationError as e:  # a hub user the registry does not know
+                self.set_status(403)
+                self._json({"error": type(e).__name__, "message": str(e), "reasons": e.reasons})
+                self.finish()
+                return
         if self.identity is None:
             self.registry.signin_failed(address)
             if throttled:

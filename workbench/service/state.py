@@ -37,7 +37,13 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigurationError, InputError, KeyMissingError, OutputExistsError
+from ..errors import (
+    AuthenticationError,
+    ConfigurationError,
+    InputError,
+    KeyMissingError,
+    OutputExistsError,
+)
 from ..io import atomic_dir, write_json
 from .hubauth import HubIdentities
 
@@ -242,6 +248,11 @@ class ServiceState:
         A token the service issued is looked up by its digest; any other is, when the service
         was set up with a hub (``--hub-api``), a JupyterHub token whose user the hub named
         (when ``ask_hub`` is false, only as it did within the last minute: the hub is not asked).
+
+        Raises
+        ------
+        AuthenticationError
+            The hub named a user who is not a principal of the registry (``auth.not_enrolled``).
         """
         if not isinstance(token, str) or not token or len(token) > 200:
             return None
@@ -267,7 +278,13 @@ class ServiceState:
         try:
             self._known_principal(name)
         except InputError:
-            return None  # a hub user the registry does not know: no access
+            # The hub vouched for them, but the registry does not know them: no access, and
+            # they are told what to ask for (it is their own name; nobody else's is revealed)
+            raise AuthenticationError(
+                f"your hub account {name} is not enrolled in the registry: ask a data steward "
+                f"to enrol you (`workbench hub roster add {name} --enrol-with …`)",
+                reasons=["auth.not_enrolled"],
+            ) from None
         return Identity(name, "hub", "", self.authenticated_entitlements(name))
 
     # -- entitlements -----------------------------------------------------------------------------
