@@ -57,6 +57,16 @@ def test_a_genotype_chunk_crosses_compressed_and_arrives_whole():
     body = wire.chunk_to_bytes(calls)
     assert len(body) < calls.nbytes / 2
     back = wire.chunk_from_bytes(body)
-    assert back.dtype == np.int8 and (back == calls).all()
-    with pytest.raises(InputError, match="not a compressed genotype chunk"):
-        wire.chunk_from_bytes(b"\x00" * 64)
+    assert back.dtype == np.int8 and back.shape == calls.shape and (back == calls).all()
+    back[0, 0, 0] = -1  # the caller's own array, writable
+    # the body is a Blosc-compressed .npy file: any reader of both formats reads it
+    import io
+
+    assert (np.load(io.BytesIO(wire._chunk_codec().decode(body))) == calls).all()
+    # Malformed bodies are refused, never read past their end
+    cut, padded = body[:-7], body + b"\x00" * 7
+    for bad in (b"\x00" * 64, b"\x02", cut, padded, wire._chunk_codec().encode(b"x" * 300)):
+        with pytest.raises(InputError, match="not a compressed genotype chunk"):
+            wire.chunk_from_bytes(bad)
+    with pytest.raises(InputError, match="Python objects cannot be sent"):
+        wire.chunk_to_bytes(np.array([object()], dtype=object))

@@ -556,10 +556,13 @@ class ViewOp(_Handler):
             self._send({"value": await held.run(view.variants, **kwargs)})
             return
         gt = await held.run(view.genotypes, **kwargs)  # decided and audited: a read
-        # Chunks of about CHUNK_BYTES each: fewer requests, and fewer per-chunk decisions
+        # Chunks of about CHUNK_BYTES each: fewer requests, and fewer per-chunk decisions;
+        # a whole number of the store's own chunks, so that none is split between two
         dask_array = gt.values
         per_variant = max(1, dask_array.nbytes // max(1, dask_array.shape[0]))
-        dask_array = dask_array.rechunk({0: max(1, CHUNK_BYTES // per_variant)})
+        stored = max(dask_array.chunks[0]) if dask_array.shape[0] else 1
+        rows = max(1, CHUNK_BYTES // per_variant // stored) * stored
+        dask_array = dask_array.rechunk({0: rows})
         read = held.keep(held.reads, (view, dask_array))
         self._json(
             {

@@ -64,17 +64,52 @@ def _chunk_codec():
 
 
 def chunk_to_bytes(a: np.ndarray) -> bytes:
-    """A genotype chunk as a compressed ``.npy`` body (see the module docstring)."""
-    return bytes(_chunk_codec().encode(array_to_bytes(a)))
+    """A genotype chunk as a compressed ``.npy`` body (see the module docstring).
+
+    The ``.npy`` header and the calls are laid out in one buffer, compressed once: no other
+    copy of a chunk is made on its way out.
+    """
+    if a.dtype.hasobject:
+        raise InputError("an array of Python objects cannot be sent; send numbers or a table")
+    a = np.require(a, requirements="C")  # keeps a 0-d array 0-d
+    header = io.BytesIO()  # magic, version 1.0 and the header, padded to 64 bytes
+    np.lib.format.write_array_header_1_0(header, np.lib.format.header_data_from_array_1_0(a))
+    head = header.getvalue()
+    body = np.empty(len(head) + a.nbytes, dtype=np.uint8)
+    body[: len(head)] = np.frombuffer(head, dtype=np.uint8)
+    body[len(head) :] = a.reshape(-1).view(np.uint8)
+    return bytes(_chunk_codec().encode(body))
 
 
 def chunk_from_bytes(data: bytes) -> np.ndarray:
-    """The array of a body from :func:`chunk_to_bytes`; :class:`InputError` when malformed."""
+    """The array of a body from :func:`chunk_to_bytes`; :class:`InputError` when malformed.
+
+    The calls are decompressed straight into the array returned (writable, no further copy).
+    """
     try:
-        raw = bytes(_chunk_codec().decode(data))
+        if len(data) < 16:
+            raise ValueError("shorter than a Blosc header")
+        # Blosc's header: bytes 4–7 the size uncompressed, 12–15 compressed, which Blosc
+        # trusts: a body cut short would be read past its end
+        nbytes = int.from_bytes(data[4:8], "little")
+        if int.from_bytes(data[12:16], "little") != len(data):
+            raise ValueError("its length is not the one its header gives")
+        raw = np.empty(nbytes, dtype=np.uint8)
+        _chunk_codec().decode(data, out=raw)
+        head = io.BytesIO(raw[: min(nbytes, 65_536)].tobytes())
+        version = np.lib.format.read_magic(head)
+        if version != (1, 0):
+            raise ValueError(f".npy format {version} where 1.0 was expected")
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(head)
     except (RuntimeError, ValueError, TypeError) as e:
         raise InputError(f"not a compressed genotype chunk ({e})") from None
-    return array_from_bytes(raw)
+    if dtype.hasobject or fortran:
+        raise InputError("not a compressed genotype chunk (objects or Fortran order)")
+    count = math.prod(shape)
+    values = raw[head.tell() :]
+    if values.nbytes != count * dtype.itemsize:
+        raise InputError("not a compressed genotype chunk (its size does not match its header)")
+    return values.view(dtype).reshape(shape)
 
 
 def _scalar(v):
