@@ -83,7 +83,7 @@ def test_audit_show_filters_by_user(cohort_copy):
     code, out = _run("audit", "show", cohort_copy, "--user", "dr.jensen", "--purpose", "research")
     assert (code, out) == (0, "no audit entries match\n")
     code, out = _run("audit", "show", cohort_copy, "--patient", "P00001", "--since", "2026-13-01")
-    assert code == 2 and out.startswith("error: since must be") and out.count("\n") == 1
+    assert code == 2 and out.startswith("error: --since must be") and out.count("\n") == 1
 
 
 def test_consent_withdraw_then_show(cohort_copy):
@@ -138,6 +138,6 @@ def test_bad_person_id_is_one_line_and_exit_2(cohort_copy):
         "consent", "withdraw", cohort_copy, "P00001", "--by", "steward.larsen",
         "--date", "2026-02-30", "--note", "x",
     )  # fmt: skip
-    assert code == 2 and out.startswith("error: signed_on must be an ISO date")
+    assert code == 2 and out.startswith("error: --date must be an ISO date")
     # Refused requests are still audited (open + refused call, three times).
     assert len(_audit_rows(cohort_copy)) == n + 6

@@ -351,7 +351,7 @@ def test_hub_set_up_mistakes_get_one_line_and_a_non_zero_exit(cohort_copy, tmp_p
         (["--proxy", str(PROXY)], "does not ask this hub who its users are"),
         (["--proxy", str(tmp_path / "no-proxy")], "no configurable-http-proxy found"),
         (["--proxy", str(PROXY), "--port", "70000"], "port must be a port number"),
-        (["--proxy", str(PROXY), "--idle-timeout", "0"], "idle_timeout must be a number"),
+        (["--proxy", str(PROXY), "--idle-timeout", "0"], "--idle-timeout must be a number"),
         (["--proxy", str(PROXY), "--courses", str(tmp_path)], "no courses in"),
     ]
     if os.geteuid() == 0:  # members' servers run as their own accounts, which must read it

@@ -172,11 +172,6 @@ TREAT = _api(
 )
 
 
-def _name(flag: str) -> str:
-    """The parameter an option sets (``--min-qual`` → ``min_qual``), as messages name it."""
-    return flag.lstrip("-").replace("-", "_")
-
-
 ROWS = [
     # -- the manifest ------------------------------------------------------------------------
     Row("manifest-missing", _remove("manifest.json"), VERIFY, "no manifest.json"),
@@ -589,7 +584,7 @@ ROWS = [
             f"generate-{flag.strip('-')}-{value}",
             _nothing,
             ("cli", [*GENERATE, flag, value]),
-            _name(flag),
+            f"{flag} must",
         )
         for flag, value in (
             ("--samples", "0"),
@@ -609,7 +604,7 @@ ROWS = [
             f"pipeline-{flag.strip('-')}-{value}",
             _nothing,
             ("cli", [*PIPELINE, flag, value]),
-            _name(flag),
+            f"{flag} must",
         )
         for flag, value in (
             ("--threads", "0"),

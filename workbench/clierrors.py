@@ -3,9 +3,11 @@
 Every deliberate error is a :class:`~workbench.errors.WorkbenchError`. A command wrapped in
 :func:`friendly` prints its message as one line (``error: …``) on stderr and exits with status
 2 for bad input (:class:`~workbench.errors.InputError`) or 1 for anything else, never with a
-traceback. The top command line (``workbench.cli``) and each domain's command line
-(``workbench.access.cli``, ``workbench.pipeline.cli`` …) take it from here, so no domain
-command line imports the top one.
+traceback. A message that begins with the name of one of the command's options, as the
+functions below the command line name their parameters (``min_qual must be …``), names the
+option as the user typed it (``--min-qual must be …``). The top command line
+(``workbench.cli``) and each domain's command line (``workbench.access.cli``,
+``workbench.pipeline.cli`` …) take it from here, so no domain command line imports the top one.
 """
 
 from __future__ import annotations
@@ -33,7 +35,20 @@ def friendly(fn):
         try:
             return fn(*args, **kwargs)
         except WorkbenchError as e:
-            click.echo(f"error: {e}", err=True)
+            click.echo(f"error: {_as_typed(str(e))}", err=True)
             sys.exit(exit_status(e))
 
     return wrapper
+
+
+def _as_typed(message: str) -> str:
+    """``message`` with a leading parameter name spelled as the command's option."""
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return message
+    for param in context.command.params:
+        named = isinstance(param, click.Option) and param.name and param.opts
+        if named and message.startswith(f"{param.name} "):
+            flag = max(param.opts, key=len)  # --min-qual rather than -q
+            return flag + message[len(param.name) :]
+    return message
