@@ -355,6 +355,12 @@ ROWS = [
         _api(lambda c: _open(c).genotypes(dask=False)),
         "call_genotype",
     ),
+    Row(  # read lazily, the damage surfaces when computed: as the same one line
+        "vcz-chunk-garbage-dask",
+        _chunk_garbage,
+        _api(lambda c: _open(c).genotypes(dask=True).values.compute()),
+        "call_genotype",
+    ),
     Row(
         "vcz-positions-shorter",
         _zarray("variant_position", lambda z: {**z, "shape": [z["shape"][0] - 3]}),

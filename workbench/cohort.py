@@ -287,6 +287,28 @@ class Cohort:
         return self.calls.genotypes(contig=contig, region=region, dask=dask)
 
 
+class _CheckedChunks:
+    """A Zarr array whose reads turn a damaged chunk into :class:`CohortFormatError`.
+
+    Dask reads chunks only when computed; through this wrapper a damaged chunk is the same
+    one-line error whether it is read at once or by dask, later.
+    """
+
+    def __init__(self, array, path: Path):
+        self.array, self.path = array, path
+        self.shape, self.dtype, self.ndim = array.shape, array.dtype, array.ndim
+
+    def __getitem__(self, key):
+        try:
+            return self.array[key]
+        except (RuntimeError, ValueError, OSError) as e:  # e.g. blosc cannot decompress a chunk
+            raise CohortFormatError(
+                f"a chunk of {self.path} is damaged ({e}); restore the store or regenerate "
+                "the cohort",
+                path=self.path,
+            ) from e
+
+
 class GenotypeStore:
     """One VCF Zarr store of a cohort folder: its samples, sites and genotype calls."""
 
@@ -371,18 +393,14 @@ class GenotypeStore:
         n_calls = (sl.stop - sl.start) * arr.shape[1]
         if dask is None:
             dask = n_calls > _DASK_THRESHOLD
+        calls = _CheckedChunks(arr, self.path / "call_genotype")
         if dask:
             import dask.array as da
+            from dask.base import tokenize
 
-            return allel.GenotypeDaskArray(da.from_zarr(arr)[sl])
-        try:
-            return allel.GenotypeArray(arr[sl])
-        except (RuntimeError, ValueError, OSError) as e:  # e.g. blosc cannot decompress a chunk
-            raise CohortFormatError(
-                f"a chunk of {self.path / 'call_genotype'} is damaged ({e}); "
-                "restore the store or regenerate the cohort",
-                path=self.path,
-            ) from e
+            name = "call-genotype-" + tokenize(str(self.path), arr.shape, arr.chunks)
+            return allel.GenotypeDaskArray(da.from_array(calls, chunks=arr.chunks, name=name)[sl])
+        return allel.GenotypeArray(calls[sl])
 
 
 #: Arrays of the VCF Zarr store the workbench reads, and the dimensions each must share.
