@@ -356,3 +356,34 @@ def test_no_two_released_counts_differ_by_a_few_people_whoever_asked(tiny_cohort
             for i, a in enumerate(populations):
                 for b in populations[i + 1 :]:
                     assert not 1 <= len(a ^ b) < guard.threshold
+
+
+@SETTINGS
+@given(
+    changes=st.lists(
+        st.tuples(st.integers(0, N_PEOPLE - 1), st.booleans(), st.booleans()), max_size=12
+    ),
+    asked=st.lists(st.integers(0, N_PEOPLE - 1), max_size=40),
+    strangers=st.integers(0, 3),
+    purpose=st.sampled_from(["treatment", "research"]),
+)
+def test_consents_looked_up_by_person_agree_with_the_whole_table(
+    tiny_cohort_path, monkeypatch, changes, asked, strangers, purpose
+):
+    """A few people (a family in care) are looked up by key, many in one pass: same answer."""
+    from workbench.access import policy
+
+    with cohort_copy(tiny_cohort_path) as cohort:
+        everyone = sorted(cohort.samples().person_id)
+        for i, opt_out, withdrawn in changes:
+            set_consent(cohort.path, everyone[i], opt_out=opt_out, withdrawn=withdrawn)
+        people = {everyone[i] for i in asked} | {f"P9{n:04d}" for n in range(strangers)}
+        chosen = Treatment(patient=everyone[0]) if purpose == "treatment" else Research("EPI-7")
+        with contextlib.closing(sqlite3.connect(cohort.path / "registry.sqlite")) as conn:
+            by_person = policy.consent_filter(conn, people, chosen)
+            monkeypatch.setattr(policy, "_LOOKUP_AT_MOST", -1)  # the whole table, always
+            whole = policy.consent_filter(conn, people, chosen)
+            monkeypatch.undo()
+            if purpose == "research":  # and both are who the consents admit
+                assert set(by_person[0]) == admitted(cohort.path, people)
+    assert by_person == whole

@@ -364,6 +364,10 @@ def _stewardship(principal: Principal) -> Access:
 
 
 # -- per-person consent ----------------------------------------------------------------------
+#: Up to this many people, consents are looked up by person (within SQLite's 999 variables).
+_LOOKUP_AT_MOST = 500
+
+
 def consent_filter(
     conn: sqlite3.Connection, people: Iterable[str], purpose
 ) -> tuple[list[str], int, tuple[str, ...]]:
@@ -381,12 +385,16 @@ def consent_filter(
     if not isinstance(purpose, Treatment):
         condition += " AND research_opt_out = 0"
         rules.append("consent.no_research_opt_out")
-    # One pass over the consents' primary key, reading only the three columns needed (building
-    # the full consent table cost ~1 s at 60,000 people). With max(), SQLite takes the bare
-    # columns from the row holding the maximum: each person's current version.
+    # Over the consents' primary key, reading only the three columns needed (building the full
+    # consent table cost ~1 s at 60,000 people). With max(), SQLite takes the bare columns from
+    # the row holding the maximum: each person's current version. A few people (a family in
+    # care) are looked up by key; many, in one pass over the whole table.
+    few = len(people) <= _LOOKUP_AT_MOST
+    where = f"WHERE person_id IN ({','.join('?' * len(people))}) " if few else ""
     current = conn.execute(
         "SELECT person_id FROM (SELECT person_id, withdrawn, research_opt_out, max(version) "
-        f"FROM consents GROUP BY person_id) WHERE {condition}"
+        f"FROM consents {where}GROUP BY person_id) WHERE {condition}",
+        sorted(people) if few else (),
     )
     admitted = sorted(p for (p,) in current if p in people)
     return admitted, len(people) - len(admitted), tuple(rules)
