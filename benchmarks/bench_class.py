@@ -237,6 +237,12 @@ def learner_visit(base: str, service: str, name: str, password: str) -> dict:
     return out
 
 
+def _pss(process: Path) -> float:
+    """A process's proportional set size (MiB), from ``/proc/<pid>/smaps_rollup``."""
+    rollup = (process / "smaps_rollup").read_text()
+    return int(re.search(r"^Pss:\s+(\d+) kB", rollup, re.M)[1]) / 1024
+
+
 def memory_by_user() -> dict[str, float]:
     """Proportional set size (MiB) of every process, summed by its ``JUPYTERHUB_USER``."""
     totals: dict[str, float] = {}
@@ -249,10 +255,9 @@ def memory_by_user() -> dict[str, float]:
             user = next((e[len(prefix) :].decode() for e in environ if e.startswith(prefix)), None)
             if user is None:
                 continue
-            rollup = (entry / "smaps_rollup").read_text()
+            pss = _pss(entry)
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-        pss = int(re.search(r"^Pss:\s+(\d+) kB", rollup, re.M)[1]) / 1024
         totals[user] = totals.get(user, 0.0) + pss
     return totals
 
@@ -277,8 +282,7 @@ def tree_pss(pid: int) -> float:
         p = todo.pop()
         todo.extend(children.get(p, ()))
         with contextlib.suppress(FileNotFoundError, ProcessLookupError, TypeError):
-            rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
-            total += int(re.search(r"^Pss:\s+(\d+) kB", rollup, re.M)[1]) / 1024
+            total += _pss(Path(f"/proc/{p}"))
     return total
 
 

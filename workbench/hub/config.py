@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from ..serve import DASHBOARD_DIR, SHARE_DIR, voila_config
+from ..serve import DASHBOARD_DIR, OFFLINE_LAB_CONFIG, serve_environment, voila_config
 from .content import CONTENT_ENV, JUPYTER_DIR
 
 __all__ = [
@@ -203,13 +203,14 @@ def configure(c, state: str | os.PathLike) -> None:
         c.SimpleLocalProcessSpawner.home_dir_template = str(state / "homes" / "{username}")
     c.Spawner.cmd = [str(bin_dir / "jupyterhub-singleuser")]
     content = Path(s["content"])
+    # as `workbench serve` runs Voila (the project's template, no bytecode written), and
+    # the service, the content and its Jupyter configuration
     c.Spawner.environment = {
+        **serve_environment(base={}),
         "WORKBENCH_SERVICE": s["service_url"],
         CONTENT_ENV: str(content),
         "JUPYTER_CONFIG_PATH": str(content / JUPYTER_DIR),
-        "JUPYTER_PATH": str(SHARE_DIR),  # the project's Voila template
         "MPLBACKEND": "Agg",
-        "PYTHONDONTWRITEBYTECODE": "1",
     }
     c.Spawner.default_url = "/lab"
     # A class signs in at once: 25 servers starting together on 2 cores take about a minute
@@ -224,11 +225,7 @@ def member_server_config() -> dict:
     its calls beyond the machine off."""
     config = {k: v for k, v in voila_config(preheat=()).items() if k != "Voila"}
     config.pop("VoilaKernelManager")  # Voila inside a server uses the server's kernels
-    config["LabApp"] = {
-        "news_url": None,
-        "check_for_updates_class": "jupyterlab.NeverCheckForUpdate",
-        "extension_manager": "readonly",
-    }
+    config["LabApp"] = dict(OFFLINE_LAB_CONFIG)
     return config
 
 

@@ -48,7 +48,7 @@ __all__ = [
 CONTENT_ENV = "WORKBENCH_CONTENT"
 INDEX = "index.json"
 #: Where dashboards go, in the content folder and in a member's home.
-DASHBOARDS = "dashboards"
+DASHBOARD_FOLDER = "dashboards"
 #: Jupyter configuration of the members' servers (``JUPYTER_CONFIG_PATH``).
 JUPYTER_DIR = "jupyter"
 UIS = ("voila", "lab")
@@ -95,9 +95,9 @@ def build_content(
                 "title": info.title,
                 "modules": [{"file": m.file, "title": m.title} for m in info.modules],
             }
-        (work / DASHBOARDS).mkdir()
+        (work / DASHBOARD_FOLDER).mkdir()
         for notebook in sorted(dashboards.glob("*.ipynb")):
-            shutil.copy2(notebook, work / DASHBOARDS / notebook.name)
+            shutil.copy2(notebook, work / DASHBOARD_FOLDER / notebook.name)
             index["dashboards"].append(notebook.name)
         (work / JUPYTER_DIR / "jupyter_server_config.d").mkdir(parents=True)
         (work / JUPYTER_DIR / "jupyter_server_config.json").write_text(
@@ -159,7 +159,7 @@ def _listed(index: dict) -> dict[str, str]:
         for course, info in index["courses"].items()
         for m in info["modules"]
     }
-    listed.update({f"{DASHBOARDS}/{name}": "dashboard" for name in index["dashboards"]})
+    listed.update({f"{DASHBOARD_FOLDER}/{name}": "dashboard" for name in index["dashboards"]})
     return listed
 
 
@@ -175,7 +175,7 @@ def content_links(content: str | os.PathLike, base_url: str, *, ui: str = "voila
             url = f"{base}/hub/user-redirect/workbench/open/{course}/{quote(m['file'])}?ui={ui}"
             links.append((f"{info['title']} — {n}. {m['title']}", url))
     for name in index["dashboards"]:
-        url = f"{base}/hub/user-redirect/workbench/open/{DASHBOARDS}/{quote(name)}?ui=voila"
+        url = f"{base}/hub/user-redirect/workbench/open/{DASHBOARD_FOLDER}/{quote(name)}?ui=voila"
         links.append((f"Dashboard: {name.removesuffix('.ipynb').replace('_', ' ')}", url))
     return links
 

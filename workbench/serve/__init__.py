@@ -28,6 +28,7 @@ __all__ = [
     "DASHBOARDS",
     "DASHBOARD_DIR",
     "HEAVY_DASHBOARDS",
+    "OFFLINE_LAB_CONFIG",
     "OFFLINE_LAB_SETTINGS",
     "SHARE_DIR",
     "TEMPLATE",
@@ -40,12 +41,16 @@ __all__ = [
     "write_voila_config",
 ]
 
-#: JupyterLab settings that stop every call it would make beyond localhost: the news feed,
-#: update checks, and the extension manager's PyPI queries. The server listens on loopback only.
+#: JupyterLab's settings that stop every call it would make beyond the machine: the news
+#: feed, update checks, and the extension manager's PyPI queries (``LabApp`` traitlets).
+OFFLINE_LAB_CONFIG = {
+    "news_url": None,
+    "check_for_updates_class": "jupyterlab.NeverCheckForUpdate",
+    "extension_manager": "readonly",
+}
+#: The same on ``workbench lab``'s command line, with the server on loopback only.
 OFFLINE_LAB_SETTINGS = (
-    "--LabApp.news_url=None",
-    "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-    "--LabApp.extension_manager=readonly",
+    *(f"--LabApp.{name}={value}" for name, value in OFFLINE_LAB_CONFIG.items()),
     "--ServerApp.ip=127.0.0.1",
     "--ServerApp.open_browser=False",
 )
