@@ -383,6 +383,27 @@ def test_hub_set_up_mistakes_get_one_line_and_a_non_zero_exit(cohort_copy, tmp_p
     assert done.exit_code != 0 and "not a hub's state folder" in done.output
 
 
+def test_a_roster_name_cannot_be_someone_else_in_the_registry(hub, tmp_path):
+    # The service takes a hub name as the principal's id: a learner named dr.jensen would
+    # read as the clinician, a trainer named steward.larsen as the steward
+    run, state = CliRunner(), str(hub["state"])
+    for name, role, kind in (("dr.jensen", "learner", "clinician"),
+                             ("steward.larsen", "trainer", "steward")):  # fmt: skip
+        done = run.invoke(main, ["hub", "roster", "add", name, "--role", role, "--state", state])
+        assert done.exit_code == 2, done.output
+        assert f"{name} is a {kind} in the registry" in done.output
+    csv = tmp_path / "class.csv"
+    csv.write_text("name,role\nstudent.new,learner\ndr.jensen,learner\n")
+    done = run.invoke(main, ["hub", "roster", "import", str(csv), "--state", state,
+                             "--passwords-out", str(tmp_path / "pw.csv")])  # fmt: skip
+    assert done.exit_code == 2 and "dr.jensen is a clinician" in done.output
+    members = Roster(hub["state"]).members()
+    assert "dr.jensen" not in members and "student.new" not in members  # all or none
+    assert not (tmp_path / "pw.csv").exists()
+    # … while a name already of the roster role's kind, or new to the registry, is fine
+    assert run.invoke(main, ["hub", "roster", "add", "student.cy", "--state", state]).exit_code == 0
+
+
 # -- single-user servers under the members' own OS accounts (root only) ----------------------
 @pytest.fixture
 def os_accounts():

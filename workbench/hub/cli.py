@@ -156,9 +156,40 @@ def roster_add(name, state, role, steward_token_file, affiliation, sandbox):
     from .roster import Roster
 
     _check_sandbox(sandbox, steward_token_file)
+    _not_someone_else(state, [(name, role)])
     password = Roster(_existing(state)).add(name, role=role)
     click.echo(f"{name} ({role}) added; password, shown once: {password}")
     _join_registry(state, name, role, steward_token_file, affiliation, sandbox)
+
+
+#: The registry role a roster role may already hold (the hub name *is* the principal's id).
+_REGISTRY_ROLE = {"learner": "student", "trainer": "trainer"}
+
+
+def _not_someone_else(state: Path, members) -> None:
+    """Refuse a roster name that is a registry principal of another kind.
+
+    The service takes a hub user's name as the principal's id, so a learner added as
+    ``dr.jensen`` would read as that clinician. A name new to the registry, or one already of
+    the roster role's kind, is fine.
+    """
+    import contextlib
+
+    from ..access.policy import load_principal
+    from ..access.schema import connect
+    from ..errors import InputError
+    from ..service import open_state
+    from .config import hub_settings
+
+    registry = open_state(hub_settings(state)["service_state"]).cohort_path / "registry.sqlite"
+    with contextlib.closing(connect(registry, readonly=True)) as conn:
+        for name, role in members:
+            principal = load_principal(conn, name)
+            if principal is not None and principal.role != _REGISTRY_ROLE.get(role, role):
+                raise InputError(
+                    f"{name} is a {principal.role} in the registry: a {role} signing in as "
+                    f"{name} would act as them; choose another name for the roster"
+                )
 
 
 def _check_sandbox(sandbox: bool, steward_token_file) -> None:
@@ -201,7 +232,9 @@ def roster_import(csv_file, state, passwords_out, steward_token_file, affiliatio
     if passwords_out.exists():
         raise InputError(f"{passwords_out} exists; give a new file for the passwords")
     _check_sandbox(sandbox, steward_token_file)
-    added = Roster(_existing(state)).import_csv(csv_file)
+    roster = Roster(_existing(state))
+    _not_someone_else(state, roster.read_csv(csv_file))
+    added = roster.import_csv(csv_file)
     with atomic_file(passwords_out, "w", encoding="utf-8", newline="") as f:
         os.fchmod(f.fileno(), 0o600)
         f.write("name,role,password\n")

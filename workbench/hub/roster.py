@@ -129,6 +129,13 @@ class Roster:
     def import_csv(self, path: str | os.PathLike) -> list[tuple[str, str, str]]:
         """Add everyone of a CSV with columns ``name`` and ``role`` (all or none); returns
         ``(name, role, password)`` of each."""
+        people = self.read_csv(path)
+        passwords = self.add_many(people)
+        return [(name, role, passwords[name]) for name, role in people]
+
+    @staticmethod
+    def read_csv(path: str | os.PathLike) -> list[tuple[str, str]]:
+        """``(name, role)`` of each row of a class's CSV (columns ``name`` and ``role``)."""
         path = Path(path)
         try:
             with open(path, encoding="utf-8", newline="") as f:
@@ -137,9 +144,7 @@ class Roster:
             raise InputError(f"cannot read {path} ({e}); give a CSV with name,role") from e
         if not rows or not {"name", "role"} <= set(rows[0]):
             raise InputError(f"{path} needs the columns name and role (learner or trainer)")
-        people = [((r["name"] or "").strip(), (r["role"] or "").strip()) for r in rows]
-        passwords = self.add_many(people)
-        return [(name, role, passwords[name]) for name, role in people]
+        return [((r["name"] or "").strip(), (r["role"] or "").strip()) for r in rows]
 
 
 def _check(name, role) -> None:
