@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -76,6 +77,9 @@ GALLERY = [
     # start codon, first and last CDS base
     ((31, "A", "G"), "start_lost", None, "c.1A>G", "p.(Met1?)"),
     ((33, "G", "A"), "start_lost", None, "c.3G>A", "p.(Met1?)"),
+    # an insertion inside the ATG that the next base rebuilds (AT[GTA]G reads ATG TAG): the
+    # start stays and a stop follows it (VEP)
+    ((32, "T", "TGTA"), "stop_gained", ("stop_gained",), "c.3_4insTAG", "p.(Ala2Ter)"),
     ((34, "G", "T"), "missense_variant", None, "c.4G>T", "p.(Ala2Ser)"),
     ((36, "T", "C"), "synonymous_variant", None, "c.6T>C", "p.(Ala2=)"),
     ((37, "A", "T"), "stop_gained", None, "c.7A>T", "p.(Lys3Ter)"),
@@ -131,13 +135,36 @@ GALLERY = [
     ((36, "T", "TGCT"), "inframe_insertion", None, "c.4_6dup", "p.(Ala2dup)"),
     ((34, "GC", "TT"), "missense_variant", None, "c.4_5delinsTT", "p.(Ala2Phe)"),
     ((147, "CTAA", "C"), "stop_lost", None, "c.58_60del", "p.(Ter20LeuextTer2)"),
+    # VEP's stop rules: a kept stop is stop_retained only (not also a frameshift), a stop
+    # codon inserted just before the stop keeps it, and the frame of a deletion from the
+    # stop codon into the 3' UTR is set by its coding bases (here 2 of 3)
+    ((148, "T", "TGA"), "stop_retained_variant", ("stop_retained_variant",), "c.58_59insGA",
+     "p.(Ter20=)"),
+    ((147, "C", "CTAG"), "stop_retained_variant", ("stop_retained_variant",), "c.59_60insGTA",
+     "p.(Ter20=)"),
+    (
+        (148, "TAAC", "T"),
+        "frameshift_variant",
+        ("frameshift_variant", "stop_lost", "3_prime_UTR_variant"),
+        "c.59_*1del",
+        "p.(Ter20LeuextTer2)",
+    ),
     # indels at the exon 1 / intron 1 junction (one across it: see the test below)
-    (  # the inserted A joins exon 1 and turns codon 8 (GAA) into TGA
+    (  # the inserted A joins exon 1 and turns codon 8 (GAA) into TGA: a frameshift whose
+        # first new residue is a stop, but outside the changed codon 7 (TCT > TCAT), so not
+        # stop_gained, as VEP says; the stop of the next row lies inside its changed codon 4
         (50, "C", "CA"),
-        "stop_gained",
-        ("stop_gained", "frameshift_variant", "splice_region_variant"),
+        "frameshift_variant",
+        ("frameshift_variant", "splice_region_variant"),
         "c.20_20+1insA",
         "p.(Glu8Ter)",
+    ),
+    (
+        (40, "T", "TAA"),
+        "stop_gained",
+        ("stop_gained", "frameshift_variant"),
+        "c.10_11insAA",
+        "p.(Trp4Ter)",
     ),
     ((51, "G", "GA"), "splice_donor_variant", None, "c.20+1_20+2insA", None),
     # insertions just outside the CDS leave the start / stop codon intact
@@ -258,10 +285,19 @@ def test_severity_table_matches_vep_order():
 
 @pytest.fixture(scope="module")
 def reference():
+    """20 genes; in the last three every transcript is made non-coding (a lncRNA)."""
     genes = [(f"GENE{i}", "chr1" if i < 12 else "chr2") for i in range(20)]
-    return build_reference(
+    coding = build_reference(
         contigs={"chr1": 150_000, "chr2": 120_000}, genes=genes, rng=np.random.default_rng(3)
     )
+    lnc = {"GENE17", "GENE18", "GENE19"}
+    genes = [
+        replace(g, transcripts=tuple(
+            replace(t, cds_start=None, cds_end=None, biotype="lncRNA") for t in g.transcripts
+        )) if g.symbol in lnc else g
+        for g in coding.genes
+    ]  # fmt: skip
+    return Reference({c: coding.sequence(c) for c in coding.contigs}, genes)
 
 
 def _random_variant(t: Transcript, seq: str, rng: np.random.Generator):
@@ -278,7 +314,8 @@ def _random_variant(t: Transcript, seq: str, rng: np.random.Generator):
         s, e = t.introns[rng.integers(len(t.introns))]
         g = int(rng.integers(s, e + 1))
     else:
-        g = int((t.cds_start if rng.random() < 0.5 else t.cds_end) + rng.integers(-5, 6))
+        ends = (t.cds_start, t.cds_end) if t.coding else (t.start, t.end)
+        g = int(ends[rng.random() < 0.5] + rng.integers(-5, 6))
     u = rng.random()
     if u < 0.5:
         b = seq[g - 1]
@@ -309,6 +346,7 @@ def test_annotator_agrees_with_brute_force_on_random_variants(reference):
             continue
         (a,) = got
         assert a.consequence == expect["consequence"], (t.strand, variant, a, expect)
+        assert ("non_coding_transcript_variant" in a.consequences) == (not t.coding), a
         if expect["hgvs_c"] is not None:
             assert a.hgvs_c == expect["hgvs_c"], (variant, a)
         if expect["hgvs_p"] is not None:
@@ -320,7 +358,10 @@ def test_annotator_agrees_with_brute_force_on_random_variants(reference):
     # the sample reaches every class the brute force can tell apart
     # (start_retained_variant needs an indel in a repeat that runs into the ATG: rare)
     for term in CONSEQUENCES:
-        if term not in ("transcript_ablation", "coding_sequence_variant", "intergenic_variant"):
+        # (non_coding_transcript_variant always comes with an exon, intron or splice term)
+        never_first = ("non_coding_transcript_variant",)
+        if term not in ("transcript_ablation", "coding_sequence_variant", "intergenic_variant",
+                        *never_first):  # fmt: skip
             assert seen.get(term, 0) >= (1 if term == "start_retained_variant" else 5), (term, seen)
 
 
@@ -399,6 +440,7 @@ def test_design_is_seeded_and_avoids_taken_positions(reference):
     ("gene", "effect", "message"),
     [
         ("GENE0", "intergenic_variant", "cannot design"),
+        ("GENE18", "missense_variant", "non-coding \\(lncRNA\\)"),
         ("GENE0", "coding_sequence_variant", "ambiguous"),
         ("NOPE", "missense_variant", "no gene called"),
     ],
@@ -443,9 +485,10 @@ def test_a_deletion_that_keeps_the_atg_is_not_start_lost():
     (a,) = annotate(ref, "chrS", pos - 1, seq[pos - 2 : pos], seq[pos - 2])
     assert a.consequences == ("start_retained_variant", "5_prime_UTR_variant")
     assert a.hgvs_p is None
-    # A deletion of the ATG's T itself, which no spelling moves off the codon, is start lost.
+    # A deletion of the ATG's T itself, which no spelling moves off the codon, is start lost,
+    # and a frameshift, which VEP ranks first.
     (a,) = annotate(ref, "chrS", n + 1 - 23, seq[n - 23 : n - 21], seq[n - 23])
-    assert a.consequence == "start_lost"
+    assert a.consequences == ("frameshift_variant", "start_lost")
 
 
 @pytest.mark.parametrize(

@@ -111,7 +111,6 @@ def files(tiny_cohort, tmp_path_factory):
 
 
 EXPECTED_REFUSED = {
-    "ENST03": "non-coding transcript (lncRNA)",
     "ENST04": "incomplete CDS (tag cds_start_NF, mRNA_start_NF)",
     "ENST05": "selenoprotein",
 }
@@ -127,8 +126,10 @@ def test_both_dialects_give_the_same_models_and_refusals(files, tiny_cohort, whi
     (gene,) = models.genes
     assert gene.symbol == g.symbol and gene.gene_id == "ENSG01"
     ids = [t.transcript_id for t in gene.transcripts]
-    assert ids == ["ENST01", "ENST02"]  # MANE Select first
-    mane, other = gene.transcripts
+    assert ids == ["ENST01", "ENST02", "ENST03"]  # MANE Select first, the lncRNA last
+    mane, other, lnc = gene.transcripts
+    assert (lnc.coding, lnc.biotype, lnc.cds_segments()) == (False, "lncRNA", ())
+    assert lnc.exons == mane.exons
     assert (mane.mane_select, mane.canonical, mane.version) == (True, True, 2)
     assert (other.mane_select, other.canonical) == (False, False)
     # The stop codon joined the CDS: the same coding sequence as the cohort's own model.
@@ -154,7 +155,8 @@ def test_a_cds_that_does_not_fit_its_sequence_is_refused_with_the_reason(files, 
     seq = tiny_cohort.reference.sequence(g.contig)
     # One base deleted from the contig's start shifts every model off its sequence.
     models = read_gene_models(gtf, sequences={g.contig: seq[1:]})
-    assert not models.genes
+    # Only the lncRNA, which has no coding sequence to check, is kept.
+    assert [t.transcript_id for gene in models.genes for t in gene.transcripts] == ["ENST03"]
     reasons = dict(models.refused)
     assert "the CDS must be a multiple of 3 long, start with ATG" in reasons["ENST01.2"]
 
@@ -176,11 +178,14 @@ def test_real_annotation_files_shipped_by_gffutils(name):
     if name.endswith(".gtf") or name == "ensembl_gtf.txt":
         expected = {c[8].split('transcript_id "')[1].split('"')[0] for c in text
                     if 'transcript_id "' in c[8] and c[2] != "gene"}  # fmt: skip
+        # GENCODE's ENST….N carries a version; WormBase's B0019.1 is a name, kept whole
+        def unversioned(tid):
+            base, _, n = tid.rpartition(".")
+            return base if tid.startswith("ENS") and n.isdigit() else tid
+
         seen = {t.transcript_id for g in models.genes for t in g.transcripts}
-        seen |= {tid.rsplit(".", 1)[0] if tid.rsplit(".", 1)[-1].isdigit() else tid
-                 for tid, _ in models.refused}  # fmt: skip
-        expected = {e.rsplit(".", 1)[0] if e.rsplit(".", 1)[-1].isdigit() else e for e in expected}
-        assert seen == expected
+        seen |= {unversioned(tid) for tid, _ in models.refused}
+        assert seen == {unversioned(e) for e in expected}
     assert models.n_transcripts + len(models.refused) > 0
     assert all(reason for _, reason in models.refused)
 
@@ -212,12 +217,45 @@ def test_workbench_annotate_flags_every_transcript(files, tiny_cohort_path, tmp_
             "--genes", str(gtf), "--out", str(out)]  # fmt: skip
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert "1 genes, 2 transcripts annotated, 3 transcripts refused" in result.output
-    csq = read_csq(out)
-    assert list(csq.Feature) == ["ENST01", "ENST02"]
-    assert list(csq.CANONICAL.fillna("")) == ["YES", ""]
-    assert list(csq.MANE_SELECT.fillna("")) == ["YES", ""]
+    assert "1 genes, 3 transcripts annotated, 2 transcripts refused" in result.output
+    csq = read_csq(out).set_index("Feature")
+    assert sorted(csq.index) == ["ENST01", "ENST02", "ENST03"]
+    assert list(csq.CANONICAL.fillna("").sort_index()) == ["YES", "", ""]
+    assert list(csq.MANE_SELECT.fillna("").sort_index()) == ["YES", "", ""]
+    # The lncRNA over the same exons: an exon variant of a non-coding transcript, n. numbered
+    lnc = csq.loc["ENST03"]
+    assert lnc.Consequence == "non_coding_transcript_exon_variant"
+    assert str(lnc.HGVSp) in ("", "nan", "None")
+    assert lnc.HGVSc.startswith("ENST03.2:n.")
     refused = (tmp_path / "one.annotated.refused.tsv").read_text().splitlines()
-    assert refused[0] == "transcript_id\treason" and len(refused) == 4
+    assert refused[0] == "transcript_id\treason" and len(refused) == 3
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 1 and again.output.startswith("error:") and "--force" in again.output
+
+
+def test_names_real_files_reuse_are_refused_and_name_suffixes_kept(tmp_path):
+    """Ensembl names many genes ``Y_RNA``; WormBase's ``C41D11.1a.1`` and ``.2`` are two
+    transcripts, not two versions of one. A reused symbol is refused with the reason, the
+    first gene in genome order kept."""
+    rows = [
+        ("gene", 100, 200, "ID=gene:ENSG01;Name=Y_RNA;biotype=misc_RNA"),
+        ("ncRNA", 100, 200, "ID=transcript:ENST01;Parent=gene:ENSG01;biotype=misc_RNA"),
+        ("exon", 100, 200, "Parent=transcript:ENST01"),
+        ("gene", 500, 600, "ID=gene:ENSG02;Name=Y_RNA;biotype=misc_RNA"),
+        ("ncRNA", 500, 600, "ID=transcript:ENST02;Parent=gene:ENSG02;biotype=misc_RNA"),
+        ("exon", 500, 600, "Parent=transcript:ENST02"),
+        ("gene", 900, 990, "ID=gene:WBGene1;Name=eri-6;biotype=lncRNA"),
+        ("lnc_RNA", 900, 990, "ID=transcript:C41D11.1a.1;Parent=gene:WBGene1;biotype=lncRNA"),
+        ("exon", 900, 990, "Parent=transcript:C41D11.1a.1"),
+        ("lnc_RNA", 900, 950, "ID=transcript:C41D11.1a.2;Parent=gene:WBGene1;biotype=lncRNA"),
+        ("exon", 900, 950, "Parent=transcript:C41D11.1a.2"),
+    ]
+    path = tmp_path / "names.gff3"
+    path.write_text("##gff-version 3\n" + "".join(
+        f"chrZ\ttest\t{kind}\t{a}\t{b}\t.\t+\t.\t{attrs}\n" for kind, a, b, attrs in rows
+    ))  # fmt: skip
+    models = read_gene_models(path)
+    kept = {g.symbol: [t.transcript_id for t in g.transcripts] for g in models.genes}
+    assert kept == {"Y_RNA": ["ENST01"], "eri-6": ["C41D11.1a.1", "C41D11.1a.2"]}
+    ((tid, reason),) = models.refused
+    assert tid == "ENST02" and "gene symbol Y_RNA" in reason and "ENSG01" in reason

@@ -36,7 +36,9 @@ _ORDER = (
     "coding_sequence_variant",
     "5_prime_UTR_variant",
     "3_prime_UTR_variant",
+    "non_coding_transcript_exon_variant",
     "intron_variant",
+    "non_coding_transcript_variant",
 )
 _PAIRS = {"A": "T", "C": "G", "G": "C", "T": "A", "N": "N"}
 
@@ -80,7 +82,10 @@ def bruteforce_effect(reference: Reference, t: Transcript, pos: int, ref: str, a
     exon_pos = [g for s, e in t.exons for g in range(s, e + 1)]
     tx_pos = exon_pos if plus else exon_pos[::-1]
     exonic = set(exon_pos)
-    cds_set = {g for g in exon_pos if t.cds_start <= g <= t.cds_end}
+    coding = t.cds_start is not None
+    # a non-coding transcript is numbered n.1 from its first base, as if all of it were "CDS"
+    lo, hi = (t.cds_start, t.cds_end) if coding else (t.start, t.end)
+    cds_set = {g for g in exon_pos if lo <= g <= hi}
     cds_tx = [g for g in tx_pos if g in cds_set]
     start_codon, stop_codon = set(cds_tx[:3]), set(cds_tx[-3:])
     span = set(range(t.start, t.end + 1))
@@ -143,7 +148,9 @@ def bruteforce_effect(reference: Reference, t: Transcript, pos: int, ref: str, a
     ce = tx_pos.index(cds_tx[-1])  # mRNA index of the stop codon's last base
     hgvs_p = None
 
-    if pure:
+    if pure and not coding:
+        terms.add("non_coding_transcript_exon_variant")
+    elif pure:
         if insertion:
             # index of the mRNA base that follows the inserted bases
             after = (
@@ -159,33 +166,53 @@ def bruteforce_effect(reference: Reference, t: Transcript, pos: int, ref: str, a
             before_cds, after_cds = max(idx) < ci, min(idx) > ce
             hits_start = bool(changed & start_codon)
             hits_stop = bool(changed & stop_codon)
+        # an insertion inside the ATG that leaves the 5' UTR and an ATG in place changes the CDS
+        start_kept = insertion and hits_start and mut[: ci + 3] == orig[: ci + 3]
         if before_cds:
             terms.add("5_prime_UTR_variant")
         elif after_cds:
             terms.add("3_prime_UTR_variant")
-        elif hits_start and mut.endswith(orig[ci:]):
+        elif hits_start and not start_kept and mut.endswith(orig[ci:]):
             terms.add("start_retained_variant")  # only the 5' UTR changed, in effect
-        elif hits_start:
+        elif hits_start and not start_kept:
             terms.add("start_lost")
+            if (len(alt) - len(changed & cds_set)) % 3:
+                terms.add("frameshift_variant")
             hgvs_p = "p.(Met1?)"
         else:
             P, _ = _protein(orig[ci:])
             Pm, found = _protein(mut[ci:])
             delta = len(mut) - len(orig)
+            # the frame counts only the coding bases a deletion into the 3' UTR removes
+            utr3 = {g for g in changed if tx_pos.index(g) > ce} if not insertion else set()
+            frame = delta + len(utr3)
             A, B = P + "*", Pm + ("*" if found else "")
             i = 0
             while i < min(len(A), len(B)) and A[i] == B[i]:
                 i += 1
-            if delta % 3:
-                if i < len(B) and B[i] == "*" and i < len(P):
+            before_stop = insertion and after == ce - 2  # between the last codon and the stop
+            if found and Pm == P:
+                retained = hits_stop or before_stop or delta
+                terms.add("stop_retained_variant" if retained else "synonymous_variant")
+            elif frame % 3:
+                # the codons the change touches, and how many bases they become
+                if insertion:
+                    point = after - ci  # CDS index of the base after the inserted ones
+                    first, last = point // 3, (point - 1) // 3 if point % 3 == 0 else point // 3
+                else:
+                    idx = sorted(tx_pos.index(g) - ci for g in changed)
+                    first, last = idx[0] // 3, idx[-1] // 3
+                bases = 3 * (last - first + 1) + delta
+                stop_inside = i < len(B) and B[i] == "*" and 3 * (i - first + 1) <= bases
+                if stop_inside and i < len(P):
                     terms.add("stop_gained")
                 else:
                     terms.add("frameshift_variant")
+            elif utr3:
+                terms.add("stop_lost")
             else:
                 expected = len(P) + delta // 3
-                if found and Pm == P:
-                    terms.add("stop_retained_variant" if hits_stop else "synonymous_variant")
-                elif found and len(Pm) < expected:
+                if found and len(Pm) < expected:
                     terms.add("stop_gained")
                 elif not found or len(Pm) > expected:
                     terms.add("stop_lost")
@@ -206,6 +233,9 @@ def bruteforce_effect(reference: Reference, t: Transcript, pos: int, ref: str, a
                         hgvs_p = f"p.(Ter{i + 1}{AA3[B[i]]}extTer{n})"
                     else:
                         hgvs_p = f"p.({AA3[A[i]]}{i + 1}{AA3[B[i]]})"
+    elif not insertion and not coding:
+        if changed & exonic:
+            terms.add("non_coding_transcript_exon_variant")
     elif not insertion:
         part = changed & exonic
         if part & cds_set:
@@ -220,6 +250,9 @@ def bruteforce_effect(reference: Reference, t: Transcript, pos: int, ref: str, a
                 terms.add("5_prime_UTR_variant")
             if max(idx) > ce:
                 terms.add("3_prime_UTR_variant")
+
+    if not coding:
+        terms.add("non_coding_transcript_variant")
 
     hgvs_c = None
     if len(ref) == 1 and len(alt) == 1:
@@ -247,7 +280,7 @@ def bruteforce_effect(reference: Reference, t: Transcript, pos: int, ref: str, a
             else:
                 where = f"{number(tx_pos.index(down))}-{d_down}"
         r_tx, a_tx = (ref, alt) if plus else (_rc(ref), _rc(alt))
-        hgvs_c = f"{t.accession}:c.{where}{r_tx}>{a_tx}"
+        hgvs_c = f"{t.accession}:{'c' if coding else 'n'}.{where}{r_tx}>{a_tx}"
 
     worst = next(term for term in _ORDER if term in terms)
     return {"consequence": worst, "hgvs_c": hgvs_c, "hgvs_p": hgvs_p}

@@ -24,13 +24,24 @@ Rules (what a teacher may need to explain an output)
   and is treated as exonic (its inserted bases join the exon) plus ``splice_region_variant``
   (bcftools csq calls it a splice-site variant by position; the site's bases are unchanged).
 * ``intron_variant`` is given for intron bases other than the two-base splice sites.
+* A non-coding transcript (``lncRNA`` …, read from a GFF3/GTF) gets
+  ``non_coding_transcript_exon_variant`` for its exons, the intron and splice terms as above,
+  and, as VEP adds it, ``non_coding_transcript_variant`` whatever it hits; HGVS ``n.`` names
+  numbered from its first base, and no protein change.
 * Coding consequences come from translating the mutated coding sequence (reading into the
-  3' UTR when the stop is lost): protein unchanged → ``synonymous_variant`` (or
-  ``stop_retained_variant`` if the stop codon was touched); length not a multiple of three →
-  ``frameshift_variant`` (plus ``stop_gained`` when the first changed residue is a stop);
-  otherwise a new stop before the expected end → ``stop_gained``, no stop at the expected end
-  → ``stop_lost``, else ``inframe_insertion`` / ``inframe_deletion`` / ``missense_variant``.
-  Any change to a base of the start codon is ``start_lost`` (``p.(Met1?)``), unless the
+  3' UTR when the stop is lost), with VEP's rules: protein and stop unchanged →
+  ``synonymous_variant``, or ``stop_retained_variant`` if the change touched the stop codon,
+  changed the length or put a new stop codon just before the old one (never also a
+  frameshift); coding part of the change not a multiple of three (for a deletion from the
+  stop codon into the 3' UTR, only its coding bases count) → ``frameshift_variant`` (plus
+  ``stop_gained`` when the first changed residue is a stop read within the changed codons,
+  ``stop_lost`` when it is the stop); otherwise a new stop before the expected end →
+  ``stop_gained``, no stop at the expected end → ``stop_lost``, else ``inframe_insertion`` /
+  ``inframe_deletion`` / ``missense_variant``.
+  Any change to a base of the start codon is ``start_lost`` (``p.(Met1?)``; with
+  ``frameshift_variant`` too when its coding part is not a multiple of three), unless an
+  ``ATG`` still stands in its place after an unchanged 5' UTR (an insertion inside the ATG
+  that the next bases rebuild: a coding change, judged as above), or the
   mutated transcript still holds the whole coding sequence from its ATG (an indel in a repeat
   running from the 5' UTR into the ATG): that is ``start_retained_variant`` and
   ``5_prime_UTR_variant``.
@@ -102,7 +113,9 @@ _RANKED = (
     ("coding_sequence_variant", "MODIFIER"),
     ("5_prime_UTR_variant", "MODIFIER"),
     ("3_prime_UTR_variant", "MODIFIER"),
+    ("non_coding_transcript_exon_variant", "MODIFIER"),
     ("intron_variant", "MODIFIER"),
+    ("non_coding_transcript_variant", "MODIFIER"),
     ("intergenic_variant", "MODIFIER"),
 )
 CONSEQUENCES: tuple[str, ...] = tuple(t for t, _ in _RANKED)
@@ -117,6 +130,8 @@ DESIGNABLE_EFFECTS: tuple[str, ...] = tuple(
     not in (
         "transcript_ablation",
         "coding_sequence_variant",
+        "non_coding_transcript_exon_variant",
+        "non_coding_transcript_variant",
         "intergenic_variant",
         # Only an indel equivalent to a 5' UTR change retains a touched start codon.
         "start_retained_variant",
@@ -204,11 +219,16 @@ class _Model:
             done += lengths[gi]
         self.tx_len = done
         self.mrna = reference.transcript_sequence(t)
-        a, b = self.tx(t.cds_start), self.tx(t.cds_end)
-        self.cds_s, self.cds_e = min(a, b), max(a, b)
-        self.M = self.mrna[self.cds_s - 1 :]
-        self.P = translate(self.M[: self.cds_e - self.cds_s + 1])[:-1]
-        self.s = len(self.P)
+        self.coding = t.coding
+        self.prefix = "c." if t.coding else "n."  # HGVS: coding or non-coding numbering
+        if t.coding:
+            a, b = self.tx(t.cds_start), self.tx(t.cds_end)
+            self.cds_s, self.cds_e = min(a, b), max(a, b)
+            self.M = self.mrna[self.cds_s - 1 :]
+            self.P = translate(self.M[: self.cds_e - self.cds_s + 1])[:-1]
+            self.s = len(self.P)
+        else:  # n. numbering: n.1 is the transcript's first base, n.-N / n.*N outside it
+            self.cds_s, self.cds_e = 1, self.tx_len
         self.introns = t.introns
         feats = []  # (start, end, kind) genomic, 1-based inclusive
         for s, e in self.introns:
@@ -450,7 +470,9 @@ def _annotate_transcript(m: _Model, contig, pos, ref, alt, p: int, r: str, a: st
         introns = [i for i, (s, e) in enumerate(m.introns) if s <= b and p <= e]
 
     alt_tx = a if m.plus else reverse_complement(a)
-    if pure:
+    if pure and not m.coding:
+        terms.add("non_coding_transcript_exon_variant")
+    elif pure:
         if ins:
             if m.plus:
                 tpos = m.tx(fl, el) + 1 if el is not None else m.tx(fr, er)
@@ -460,11 +482,13 @@ def _annotate_transcript(m: _Model, contig, pos, ref, alt, p: int, r: str, a: st
                 terms.add("5_prime_UTR_variant")
             elif tpos - 1 >= m.cds_e:
                 terms.add("3_prime_UTR_variant")
-            elif tpos <= m.cds_s + 2:
+            elif tpos <= m.cds_s + 2 and not _start_kept(m, tpos, tpos - 1, alt_tx):
                 if _cds_intact(m, tpos, tpos - 1, alt_tx):
                     terms |= {"5_prime_UTR_variant", "start_retained_variant"}
                 else:
                     terms.add("start_lost")
+                    if len(alt_tx) % 3:  # VEP: a lost start can shift the frame too
+                        terms.add("frameshift_variant")
                     hgvs_p, prot_pos = "p.(Met1?)", 1
             elif "N" in alt_tx:
                 terms.add("coding_sequence_variant")
@@ -491,6 +515,9 @@ def _annotate_transcript(m: _Model, contig, pos, ref, alt, p: int, r: str, a: st
                     terms |= {"5_prime_UTR_variant", "start_retained_variant"}
                 elif tf <= m.cds_s + 2:
                     terms.add("start_lost")
+                    # VEP judges the frame on the change's coding bases alone
+                    if (len(alt_tx) - (tl - max(tf, m.cds_s) + 1)) % 3:
+                        terms.add("frameshift_variant")
                     hgvs_p, prot_pos = "p.(Met1?)", 1
                 elif "N" in alt_tx:
                     terms.add("coding_sequence_variant")
@@ -504,6 +531,9 @@ def _annotate_transcript(m: _Model, contig, pos, ref, alt, p: int, r: str, a: st
         # Exonic part of a variant that also covers intron or flanking bases.
         b = p + len(r) - 1
         for i in exons:
+            if not m.coding:
+                terms.add("non_coding_transcript_exon_variant")
+                continue
             s, e = t.exons[i]
             t1, t2 = m.tx(max(s, p), i), m.tx(min(e, b), i)
             tf, tl = min(t1, t2), max(t1, t2)
@@ -518,6 +548,8 @@ def _annotate_transcript(m: _Model, contig, pos, ref, alt, p: int, r: str, a: st
                 if tl >= m.cds_e - 2:
                     terms.add("stop_lost")
 
+    if not m.coding:  # VEP adds it to every consequence on a non-coding transcript
+        terms.add("non_coding_transcript_variant")
     consequences = tuple(sorted(terms, key=_RANK.__getitem__))
     if not consequences:  # cannot happen for a transcript the variant overlaps
         consequences = ("coding_sequence_variant",)
@@ -555,6 +587,17 @@ def _cds_intact(m: _Model, tf: int, tl: int, alt_tx: str) -> bool:
     return mutated.endswith(m.mrna[m.cds_s - 1 :])
 
 
+def _start_kept(m: _Model, tf: int, tl: int, alt_tx: str) -> bool:
+    """Whether inserting ``alt_tx`` before mRNA base ``tf`` (``tl = tf - 1``) leaves the 5'
+    UTR and an ``ATG`` in the start codon's place (``AT[GTA]G`` reads ``ATG TAG``): VEP then
+    judges the coding change, not a lost start. (A deletion that rebuilds an ATG removes
+    the first codons' residues, which VEP calls ``start_lost``.)"""
+    if tf < m.cds_s:
+        return False
+    mutated = m.mrna[: tf - 1] + alt_tx + m.mrna[tl:]
+    return mutated[: m.cds_s + 2] == m.mrna[: m.cds_s + 2]
+
+
 def _numbers(nums: list[int], total: int) -> str | None:
     if not nums:
         return None
@@ -572,52 +615,69 @@ def _translate_to_stop(seq: str) -> tuple[str, bool]:
 
 
 def _coding(m: _Model, cs: int, ce: int, alt_tx: str) -> tuple[set[str], str | None]:
-    """Terms and p. for a change of M[cs:ce] (0-based in the CDS-onwards mRNA) to alt_tx."""
+    """Terms and p. for a change of M[cs:ce] (0-based in the CDS-onwards mRNA) to alt_tx.
+
+    As VEP decides (``VariationEffect.pm``): the frame is judged on the coding part of the
+    change, so a deletion from the stop codon into the 3' UTR is a frameshift when its coding
+    part is not a multiple of three; a change that leaves the protein and its stop where they
+    were is ``stop_retained_variant`` and nothing else (not a frameshift, and not
+    ``stop_gained`` for a new stop codon inserted just before the old one).
+    """
     P, s, M = m.P, m.s, m.M
     delta = len(alt_tx) - (ce - cs)
+    past_stop = ce > 3 * s + 3  # the change runs on into the 3' UTR
+    frame = len(alt_tx) - (3 * s + 3 - cs) if past_stop else delta
     Mm = M[:cs] + alt_tx + M[ce:]
     k0 = cs // 3
-    # does the change touch the stop codon M[3s:3s+3]? (an insertion: strictly inside it)
-    touches_stop = (cs < 3 * s + 3 and ce > 3 * s) if ce > cs else (3 * s < cs < 3 * s + 3)
-    if delta % 3:
+    # does the change touch the stop codon M[3s:3s+3]? An insertion touches it when it lies
+    # inside it or just before it (a stop codon inserted there takes the old one's place).
+    touches_stop = (cs < 3 * s + 3 and ce > 3 * s) if ce > cs else (3 * s <= cs < 3 * s + 3)
+    # The changed codons k0..k1 (none for an insertion between two codons) become
+    # ``window`` bases of the mutated sequence; VEP translates only their whole codons.
+    k1 = (ce - 1) // 3 if ce > cs else (k0 if cs % 3 else k0 - 1)
+    window = 3 * (k1 - k0 + 1) + delta
+    if delta % 3 or past_stop:
         tail, found = _translate_to_stop(Mm[3 * k0 :])
         Pm = P[:k0] + tail
     else:
-        k1 = (ce - 1) // 3 if ce > cs else (k0 if cs % 3 else k0 - 1)
         k1a = k1 + delta // 3
-        window = translate(Mm[3 * k0 : 3 * (k1a + 1)])
-        if "*" in window:
-            Pm, found = P[:k0] + window[: window.index("*")], True
+        changed = translate(Mm[3 * k0 : 3 * (k1a + 1)])
+        if "*" in changed:
+            Pm, found = P[:k0] + changed[: changed.index("*")], True
         elif k1 < s:
-            Pm, found = P[:k0] + window + P[k1 + 1 :], True
+            Pm, found = P[:k0] + changed + P[k1 + 1 :], True
         else:
             tail, found = _translate_to_stop(Mm[3 * (k1a + 1) :])
-            Pm = P[:k0] + window + tail
+            Pm = P[:k0] + changed + tail
     A, B = P + "*", Pm + ("*" if found else "")
     i = 0
     limit = min(len(A), len(B))
     while i < limit and A[i] == B[i]:
         i += 1
-    if delta % 3:
+    if found and Pm == P:
+        if touches_stop or delta:
+            return {"stop_retained_variant"}, f"p.(Ter{s + 1}=)"
+        return {"synonymous_variant"}, f"p.({aa3(A[k0])}{k0 + 1}=)"
+    if frame % 3:
         terms = {"frameshift_variant"}
-        if i == len(A) == len(B):
-            terms.add("stop_retained_variant")
-            return terms, "p.(=)"
         if i >= len(B):
             return terms, "p.?"
         if B[i] == "*" and i < s:
-            terms.add("stop_gained")
+            # stop_gained too when the new stop lies in the changed codons (VEP): a stop
+            # read further on from bases the change did not touch leaves a frameshift
+            if 3 * (i - k0 + 1) <= window:
+                terms.add("stop_gained")
             return terms, f"p.({aa3(A[i])}{i + 1}Ter)"
         if i == s:
             terms.add("stop_lost")
             return terms, _extension(B, s, found)
         n = f"Ter{len(B) - i}" if found else "Ter?"
         return terms, f"p.({aa3(A[i])}{i + 1}{aa3(B[i])}fs{n})"
+    if past_stop:  # an in-frame coding part, and the stop is gone
+        terms = {"stop_lost"} | ({"inframe_deletion"} if i < s else set())
+        return terms, _protein_change(A, B, i, s, found, "stop_lost")
 
     expected = s + delta // 3
-    if found and Pm == P:
-        term = "stop_retained_variant" if touches_stop else "synonymous_variant"
-        return {term}, f"p.({aa3(A[k0])}{k0 + 1}=)"
     if found and len(Pm) < expected:
         term = "stop_gained"
     elif not found or len(Pm) > expected:
@@ -683,9 +743,9 @@ def _hgvs_c(m: _Model, p: int, r: str, a: str, pure: bool) -> str:
         lo, hi = (p, b) if plus else (b, p)
         if len(r) == 1 and len(a) == 1:
             rr, aa = (r, a) if plus else (reverse_complement(r), reverse_complement(a))
-            return f"{acc}:c.{m.cpos(p)}{rr}>{aa}"
+            return f"{acc}:{m.prefix}{m.cpos(p)}{rr}>{aa}"
         where = m.cpos(lo) if p == b else f"{m.cpos(lo)}_{m.cpos(hi)}"
-        return f"{acc}:c.{where}delins{a if plus else reverse_complement(a)}"
+        return f"{acc}:{m.prefix}{where}delins{a if plus else reverse_complement(a)}"
     bounds = _shift_bounds(m, p, r, pure)
     if r:  # deletion of genomic [p, b]
         b = p + len(r) - 1
@@ -699,7 +759,7 @@ def _hgvs_c(m: _Model, p: int, r: str, a: str, pure: bool) -> str:
                     p, b = p - 1, b - 1
         lo, hi = (p, b) if plus else (b, p)
         where = m.cpos(lo) if p == b else f"{m.cpos(lo)}_{m.cpos(hi)}"
-        return f"{acc}:c.{where}del"
+        return f"{acc}:{m.prefix}{where}del"
     # insertion of a between p-1 and p
     ins = a
     if bounds:
@@ -719,9 +779,9 @@ def _hgvs_c(m: _Model, p: int, r: str, a: str, pure: bool) -> str:
         is_dup = p + n - 1 <= (bounds[1] if bounds else len(seq)) and seq[p - 1 : p + n - 1] == ins
     if is_dup:
         where = m.cpos(dup[0]) if n == 1 else f"{m.cpos(dup[0])}_{m.cpos(dup[1])}"
-        return f"{acc}:c.{where}dup"
+        return f"{acc}:{m.prefix}{where}dup"
     left, right = (p - 1, p) if plus else (p, p - 1)
-    return f"{acc}:c.{m.cpos(left)}_{m.cpos(right)}ins{ins if plus else reverse_complement(ins)}"
+    return f"{acc}:{m.prefix}{m.cpos(left)}_{m.cpos(right)}ins{ins if plus else reverse_complement(ins)}"
 
 
 def _shift_bounds(m: _Model, p: int, r: str, pure: bool) -> tuple[int, int] | None:
@@ -872,6 +932,11 @@ def design_variant(
         )
     g = reference.gene(gene)
     m = _index(reference).by_id[g.transcript.transcript_id]
+    if not m.coding:
+        raise InputError(
+            f"cannot design a variant in {gene}: its transcript is non-coding "
+            f"({g.transcript.biotype}); choose a protein-coding gene"
+        )
     contig = g.contig
     taken = set(taken)
 

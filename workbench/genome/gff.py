@@ -21,9 +21,10 @@ What is read
 
 What is refused, one reason per transcript (:attr:`GeneModels.refused`)
 -----------------------------------------------------------------------
-The annotator models complete protein-coding transcripts, so these are refused rather than
-annotated wrongly: non-coding transcripts (no CDS: ``lncRNA``, ``processed_transcript`` …),
-incomplete CDS (tags ``cds_start_NF``, ``cds_end_NF``, ``mRNA_start_NF``, ``mRNA_end_NF``, or a
+Non-coding transcripts (no CDS: ``lncRNA``, ``processed_transcript`` …) are read with their
+biotype and annotated as VEP does (``non_coding_transcript_exon_variant``, ``intron_variant``
+and the splice terms, HGVS ``n.``). The annotator models complete transcripts, so these are
+refused rather than annotated wrongly: incomplete CDS (tags ``cds_start_NF``, ``cds_end_NF``, ``mRNA_start_NF``, ``mRNA_end_NF``, or a
 CDS without ATG, stop codon or whole codons), selenoproteins (a ``Selenocysteine`` /
 ``stop_codon_redefined_as_selenocysteine`` feature or the tag ``seleno``: their in-frame TGA
 would read as a stop), and transcripts whose CDS lies outside their exons or whose contig the
@@ -39,6 +40,7 @@ biotypes); Frankish A et al. (2019) GENCODE reference annotation. Nucleic Acids 
 from __future__ import annotations
 
 import os
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -121,10 +123,15 @@ def _strip_prefix(value: str) -> str:
     return tail if sep and head in ("gene", "transcript", "CDS", "exon") else value
 
 
+#: Stable ids whose ``.N`` suffix is a version (Ensembl of any species, RefSeq); elsewhere a
+#: suffix may be part of the name (WormBase's ``C41D11.1a.1`` and ``C41D11.1a.2``).
+_VERSIONED = re.compile(r"ENS[A-Z]*[TG]\d+|[NX][MR]_\d+")
+
+
 def _split_version(tid: str, attrs: Mapping) -> tuple[str, int]:
     version = _first(attrs, "version", "transcript_version")
     base, dot, suffix = tid.rpartition(".")
-    if version is None and dot and suffix.isdigit():
+    if version is None and dot and suffix.isdigit() and _VERSIONED.fullmatch(base):
         return base, int(suffix)
     try:
         return tid, int(version or 1)
@@ -236,7 +243,9 @@ def read_gene_models(
     out = []
     for gid, transcripts in accepted.items():
         info = genes.get(gid, {"attrs": {}, "span": None})
-        transcripts.sort(key=lambda x: (not x.mane_select, not x.canonical, x.transcript_id))
+        transcripts.sort(
+            key=lambda x: (not x.mane_select, not x.canonical, not x.coding, x.transcript_id)
+        )
         span = info["span"] or (
             min(x.start for x in transcripts),
             max(x.end for x in transcripts),
@@ -254,7 +263,33 @@ def read_gene_models(
             )
         )
     out.sort(key=lambda g: (g.contig, g.start, g.gene_id))
-    return GeneModels(tuple(out), tuple(refused), source or "gff3")
+    return GeneModels(tuple(_unique(out, refused)), tuple(refused), source or "gff3")
+
+
+def _unique(genes: list[Gene], refused: list[tuple[str, str]]) -> list[Gene]:
+    """Genes whose symbol and transcript ids no earlier gene (in genome order) uses; the
+    transcripts of the others are refused with the reason (real files reuse names such as
+    ``Y_RNA``, and a PAR gene appears on X and Y)."""
+    symbols: dict[str, str] = {}
+    tids: dict[str, str] = {}
+    out = []
+    for g in genes:
+        clash = symbols.get(g.symbol)
+        if clash is None:
+            clash = next((tids[t.transcript_id] for t in g.transcripts if t.transcript_id in tids),
+                         None)  # fmt: skip
+            what = "a transcript id"
+        else:
+            what = f"the gene symbol {g.symbol}"
+        if clash is not None:
+            refused += [(t.transcript_id, f"{what} of gene {g.gene_id} is already used by gene "
+                         f"{clash}; the first in genome order is kept")
+                        for t in g.transcripts]  # fmt: skip
+            continue
+        symbols[g.symbol] = g.gene_id
+        tids.update((t.transcript_id, g.gene_id) for t in g.transcripts)
+        out.append(g)
+    return out
 
 
 def _add_part(t: _Tx, kind: str, f) -> None:
@@ -280,8 +315,6 @@ def _transcript(t: _Tx, gene_attrs: Mapping, sequences) -> Transcript | str:
         if not t.cds:
             return "no exon features"
         t.exons = list(t.cds)  # some files give only CDS rows for single-exon transcripts
-    if not t.cds:
-        return f"non-coding transcript ({biotype}): only protein-coding transcripts are annotated"
     incomplete = sorted(tags.intersection(_INCOMPLETE_TAGS))
     if incomplete:
         return f"incomplete CDS (tag {', '.join(incomplete)}): the start or end was not found"
@@ -291,9 +324,9 @@ def _transcript(t: _Tx, gene_attrs: Mapping, sequences) -> Transcript | str:
     if any(b[0] <= a[1] for a, b in pairwise(exons)):
         return "overlapping exons"
     coding = sorted(t.cds + t.stops)
-    cds_start, cds_end = coding[0][0], coding[-1][1]
-    if not any(s <= cds_start <= e for s, e in exons) or not any(
-        s <= cds_end <= e for s, e in exons
+    cds_start, cds_end = (coding[0][0], coding[-1][1]) if t.cds else (None, None)
+    if t.cds and not (
+        any(s <= cds_start <= e for s, e in exons) and any(s <= cds_end <= e for s, e in exons)
     ):
         return "CDS outside the exons"
     tid, version = _split_version(_strip_prefix(t.transcript_id), a)
@@ -316,6 +349,7 @@ def _transcript(t: _Tx, gene_attrs: Mapping, sequences) -> Transcript | str:
         version=version,
         canonical=bool(tags & {"Ensembl_canonical", "canonical"}),
         mane_select="MANE_Select" in tags,
+        biotype=biotype if t.cds else (biotype if biotype != "protein_coding" else "unknown"),
     )
     if sequences is not None:
         return _checked(model, sequences)
@@ -329,6 +363,8 @@ def _checked(t: Transcript, sequences: Mapping[str, str]) -> Transcript | str:
         return f"contig {t.contig!r} is not in the FASTA"
     if t.end > len(seq):
         return f"ends at {t.end}, beyond {t.contig} ({len(seq)} bases)"
+    if not t.coding:
+        return t
     cds = _cds(t, seq)
     if cds[-3:] not in STOP_CODONS and len(cds) % 3 == 0:
         # The stop codon may lie outside the CDS features (GTF convention, no stop_codon row).
@@ -390,7 +426,11 @@ def load_reference(
             f"({'; '.join(reasons)})",
             path=Path(genes),
         )
-    return Reference(sequences, models.genes), models
+    try:
+        reference = Reference(sequences, models.genes)
+    except InputError as e:  # e.g. one transcript id used by two genes
+        raise CohortFormatError(f"{genes}: {e}; fix the gene models", path=Path(genes)) from e
+    return reference, models
 
 
 # -- the cohort's own dialect: written by the generator, read strictly -------------------

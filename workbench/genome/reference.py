@@ -65,7 +65,7 @@ _MICROSATELLITES = ("A", "T", "CA", "TG", "AT", "GAA", "CAG", "AAT", "AAAT", "GA
 
 @dataclass(frozen=True)
 class Transcript:
-    """A protein-coding transcript.
+    """A transcript: protein-coding, or non-coding (``cds_start`` and ``cds_end`` ``None``).
 
     Attributes
     ----------
@@ -81,13 +81,16 @@ class Transcript:
     exons : tuple of (int, int)
         Exon coordinates, 1-based inclusive, in ascending genomic order (for a minus-strand
         transcript the last tuple is exon 1).
-    cds_start, cds_end : int
-        Lowest and highest genomic coordinate of the coding sequence, stop codon included.
+    cds_start, cds_end : int or None
+        Lowest and highest genomic coordinate of the coding sequence, stop codon included;
+        ``None`` for a non-coding transcript.
     version : int
     canonical : bool
         Ensembl's canonical transcript of the gene (tag ``Ensembl_canonical``).
     mane_select : bool
         The MANE Select transcript (tag ``MANE_Select``), the one clinical reports use.
+    biotype : str
+        ``"protein_coding"``, or the file's biotype of a non-coding one (``"lncRNA"`` …).
     """
 
     transcript_id: str
@@ -97,11 +100,17 @@ class Transcript:
     contig: str
     strand: str
     exons: tuple[tuple[int, int], ...]
-    cds_start: int
-    cds_end: int
+    cds_start: int | None
+    cds_end: int | None
     version: int = 1
     canonical: bool = True
     mane_select: bool = False
+    biotype: str = "protein_coding"
+
+    @property
+    def coding(self) -> bool:
+        """Whether the transcript has a coding sequence."""
+        return self.cds_start is not None
 
     @property
     def accession(self) -> str:
@@ -130,14 +139,20 @@ class Transcript:
 
     def cds_segments(self) -> tuple[tuple[int, int], ...]:
         """Coding parts of the exons (stop codon included), ascending genomic order."""
+        if not self.coding:
+            return ()
         return _clip(self.exons, self.cds_start, self.cds_end)
 
     def utr5_segments(self) -> tuple[tuple[int, int], ...]:
+        if not self.coding:
+            return ()
         if self.strand == "+":
             return _clip(self.exons, self.start, self.cds_start - 1)
         return _clip(self.exons, self.cds_end + 1, self.end)
 
     def utr3_segments(self) -> tuple[tuple[int, int], ...]:
+        if not self.coding:
+            return ()
         if self.strand == "+":
             return _clip(self.exons, self.cds_end + 1, self.end)
         return _clip(self.exons, self.start, self.cds_start - 1)
@@ -299,6 +314,8 @@ class Reference:
                     f"{t.contig} (1..{length}); found {t.exons}"
                 )
             prev = e + 1
+        if not t.coding:
+            return
         if not any(s <= t.cds_start <= e for s, e in t.exons) or not any(
             s <= t.cds_end <= e for s, e in t.exons
         ):
