@@ -57,7 +57,8 @@ CSQ_TO_SO = {
     "5_prime_utr": "5_prime_UTR_variant",
     "3_prime_utr": "3_prime_UTR_variant",
     "coding_sequence": "coding_sequence_variant",
-    "non_coding": "non_coding_transcript_exon_variant",
+    # csq's one term for any base of a non-coding transcript, exon or intron
+    "non_coding": "non_coding_transcript_variant",
 }
 _ONE = {v: k for k, v in AA3.items()}
 
@@ -101,18 +102,24 @@ def _ours(vcf: Path, reference) -> pd.DataFrame:
                     by_gene.setdefault(a.gene, []).append(a)
                 for gene, group in by_gene.items():
                     terms = [t for a in group for t in a.consequences]
-                    coding = [a for a in group if a.hgvs_p]
+                    # the protein change on the gene's MANE Select / canonical transcript
+                    coding = sorted((a for a in group if a.hgvs_p),
+                                    key=lambda a: (not a.mane_select, not a.canonical))
                     rows.append((rec.chrom, rec.pos, rec.ref, alt, gene, most_severe(terms),
                                  "&".join(sorted(set(terms))),
-                                 _our_protein(coding[0].hgvs_p) if coding else None))  # fmt: skip
-    columns = ["contig", "pos", "ref", "alt", "gene", "ours", "ours_terms", "ours_p"]
+                                 _our_protein(coding[0].hgvs_p) if coding else None,
+                                 coding[0].transcript if coding else None))  # fmt: skip
+    columns = ["contig", "pos", "ref", "alt", "gene", "ours", "ours_terms", "ours_p", "ours_tx"]
     return pd.DataFrame(rows, columns=columns)
 
 
 _CSQ = "import sys; from pysam import bcftools; sys.stdout.write(bcftools.csq(*sys.argv[1:]))"
 
 
-def _bcftools(vcf: Path, fasta: Path, gff3: Path) -> pd.DataFrame:
+def _bcftools(vcf: Path, fasta: Path, gff3: Path, transcripts=None) -> pd.DataFrame:
+    """csq's most severe term and protein change per (variant, gene), from its entries for
+    ``transcripts`` only (ids without version) when given: a transcript our reader refuses
+    (an incomplete CDS, say) is not compared."""
     import subprocess
     import sys
 
@@ -134,30 +141,39 @@ def _bcftools(vcf: Path, fasta: Path, gff3: Path) -> pd.DataFrame:
         bcsq = next((kv[5:] for kv in info.split(";") if kv.startswith("BCSQ=")), None)
         if bcsq is None:
             continue
-        by_gene: dict[str, tuple[list, str | None]] = {}
+        by_gene: dict[str, tuple[list, dict]] = {}
         for entry in bcsq.split(","):
             parts = entry.split("|")
             if parts[0].startswith("@") or len(parts) < 2:
                 continue  # a pointer to another record's compound consequence
-            terms, protein = by_gene.get(parts[1], ([], None))
+            if transcripts is not None and len(parts) > 2 and parts[2]:
+                if parts[2].split(".")[0] not in transcripts:
+                    continue
+            terms, proteins = by_gene.setdefault(parts[1], ([], {}))
             terms += _csq_terms(parts[0])
-            protein = protein or (_csq_protein(parts[5]) if len(parts) > 5 else None)
-            by_gene[parts[1]] = (terms, protein)
-        for gene, (terms, protein) in by_gene.items():
+            protein = _csq_protein(parts[5]) if len(parts) > 5 else None
+            if protein:
+                proteins.setdefault(parts[2].split(".")[0] if len(parts) > 2 else "", protein)
+        for gene, (terms, proteins) in by_gene.items():
             known = [t for t in terms if t in CONSEQUENCES]
             rows.append((chrom, int(pos), ref, alt.split(",")[0], gene,
-                         most_severe(known) if known else "+".join(terms), protein))  # fmt: skip
-    return pd.DataFrame(rows, columns=["contig", "pos", "ref", "alt", "gene", "theirs", "theirs_p"])
+                         most_severe(known) if known else "+".join(terms),
+                         next(iter(proteins.values()), None), proteins))  # fmt: skip
+    columns = ["contig", "pos", "ref", "alt", "gene", "theirs", "theirs_p", "theirs_p_by_tx"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 #: Why the annotators differ, for the differences understood (see the benchmark's report).
 EXPLAINED = {
-    ("stop_gained", "frameshift_variant"): "a frameshift whose first new codon is a stop: both "
-    "terms are ours (as VEP reports them, stop_gained ranked first); csq names one",
+    # Where we follow VEP (Ensembl's VariationEffect.pm) or the Sequence Ontology and csq
+    # does not. Keyed by (our most severe term, csq's).
+    ("stop_gained", "frameshift_variant"): "a frameshift whose changed codons read a stop: "
+    "VEP reports stop_gained and frameshift_variant, stop_gained ranked first; csq names one",
     ("frameshift_variant", "splice_donor_variant"): "an insertion at the exon-intron junction: "
-    "the GT is unchanged, so no splice-site term (SO); csq judges by position",
+    "the GT is unchanged, so no splice-site term (SO; VEP's overlap test agrees); csq judges "
+    "by position",
     ("frameshift_variant", "splice_acceptor_variant"): "an insertion at the intron-exon "
-    "junction: the AG is unchanged, so no splice-site term (SO); csq judges by position",
+    "junction: the AG is unchanged, so no splice-site term (SO, VEP); csq judges by position",
     ("inframe_insertion", "splice_donor_variant"): "as above, an in-frame insertion at the "
     "junction",
     ("inframe_insertion", "splice_acceptor_variant"): "as above, an in-frame insertion at the "
@@ -166,17 +182,71 @@ EXPLAINED = {
     "makes a stop",
     ("stop_gained", "splice_acceptor_variant"): "as above, an insertion at the junction that "
     "makes a stop",
+    ("splice_region_variant", "splice_donor_variant"): "as above, an insertion at the junction "
+    "of a UTR exon",
+    ("splice_region_variant", "splice_acceptor_variant"): "as above, an insertion at the "
+    "junction of a UTR exon",
+    ("splice_donor_variant", "5_prime_UTR_variant"): "a deletion across a UTR exon's junction "
+    "that removes bases of the GT: the site is changed (SO, VEP); csq names the UTR part only",
+    ("splice_acceptor_variant", "5_prime_UTR_variant"): "a deletion across a UTR exon's "
+    "junction that removes bases of the AG: the site is changed (SO, VEP); csq names the UTR "
+    "part only",
     ("start_retained_variant", "start_lost"): "the mutated transcript still holds the whole CDS "
     "from its ATG (SO start_retained_variant); csq judges by position",
+    ("start_retained_variant", "frameshift_variant"): "as above; csq calls it a frameshift",
+    ("5_prime_UTR_variant", "start_retained_variant"): "a deletion in the 5' UTR beside the ATG, "
+    "which stays where it was: only the UTR changes (VEP); csq calls it start_retained",
     ("stop_retained_variant", "inframe_insertion"): "inserted bases after the first stop base "
-    "that keep the stop codon (protein unchanged)",
+    "that keep the stop codon: the protein is unchanged (VEP stop_retained_variant)",
+    ("stop_retained_variant", "frameshift_variant"): "an insertion inside the stop codon that "
+    "keeps a stop there: the protein is unchanged, so VEP calls it stop_retained_variant and "
+    "never a frameshift; csq judges by length",
+    ("stop_retained_variant", "stop_gained"): "a stop codon inserted just before the old one: "
+    "the protein is unchanged (VEP stop_retained_variant); csq calls the new codon stop_gained",
+    ("stop_retained_variant", "stop_lost"): "a deletion from the stop codon into the 3' UTR "
+    "after which a stop is read in the same place: retained (VEP); csq judges by position",
+    ("stop_retained_variant", "coding_sequence_variant"): "as above, a retained stop; csq gives "
+    "the generic term",
     ("start_lost", "coding_sequence_variant"): "a deletion that removes bases of the ATG: the "
     "start is lost; csq gives the generic term for a deletion across the start codon",
     ("stop_lost", "coding_sequence_variant"): "a deletion that removes bases of the stop codon "
     "into the 3' UTR: the stop is lost; csq gives the generic term",
-    ("frameshift_variant", "start_lost"): "an insertion after an intact ATG: the start is kept "
-    "and the frame shifts; csq calls any indel beside the start codon start_lost",
-    ("inframe_insertion", "start_lost"): "as above, an in-frame insertion after an intact ATG",
+    ("frameshift_variant", "coding_sequence_variant"): "a deletion from the stop codon into the "
+    "3' UTR whose coding part is not a multiple of three: VEP adds frameshift_variant to "
+    "stop_lost and ranks it first; csq gives the generic term",
+    ("frameshift_variant", "stop_lost"): "as above; csq names stop_lost",
+    ("frameshift_variant", "start_lost"): "an indel at the start codon whose coding part is not "
+    "a multiple of three: VEP reports frameshift_variant (with start_lost when ATG bases go) "
+    "and ranks it first; csq names start_lost for any indel beside the start codon",
+    ("inframe_insertion", "start_lost"): "an in-frame insertion after the ATG, or inside it "
+    "where the next bases rebuild it: the start is kept (VEP); csq calls any indel beside the "
+    "start codon start_lost",
+    ("stop_gained", "inframe_deletion"): "an in-frame deletion whose joined codon is a stop: "
+    "VEP reports stop_gained; csq names the deletion",
+    # Real Ensembl files (bcftools' own test excerpts of human transcripts)
+    ("non_coding_transcript_exon_variant", "non_coding_transcript_variant"): "a base of a "
+    "non-coding transcript: csq has one term for its exons and introns alike (SO "
+    "non_coding_transcript_variant), which we report too, as VEP does, below the exon term",
+    ("intron_variant", "non_coding_transcript_variant"): "as above, an intron base of a "
+    "non-coding transcript",
+    ("splice_region_variant", "non_coding_transcript_variant"): "as above, a splice-region "
+    "base of a non-coding transcript",
+    ("splice_donor_variant", "non_coding_transcript_variant"): "as above, a splice-site base of "
+    "a non-coding transcript",
+    ("splice_acceptor_variant", "non_coding_transcript_variant"): "as above, a splice-site base "
+    "of a non-coding transcript",
+    ("non_coding_transcript_exon_variant", "intron_variant"): "exonic in a non-coding "
+    "transcript and intronic in a coding one of the gene: VEP ranks the exon term above "
+    "intron_variant; csq's non_coding ranks below it",
+    ("5_prime_UTR_variant", "intron_variant"): "an exon base before the CDS in a GFF3 without "
+    "UTR rows: the exon rows make it UTR (SO, VEP); csq builds UTRs from UTR rows only and "
+    "calls it intronic",
+    ("3_prime_UTR_variant", "intron_variant"): "as above, an exon base after the CDS",
+    ("splice_donor_variant", "intron_variant"): "a splice base beside an exon that holds both "
+    "UTR and CDS: csq answers intron_variant naming no transcript; by position it is the "
+    "splice site (SO, VEP)",
+    ("splice_acceptor_variant", "intron_variant"): "as above, an acceptor base",
+    ("splice_region_variant", "intron_variant"): "as above, a splice-region base",
     ("5_prime_UTR_variant", "splice_region_variant"): "an insertion between the 3rd and 4th "
     "exon base from a junction: csq takes the annotation of the base 3' of it, ours needs both "
     "flanks in the region",
@@ -213,16 +283,17 @@ def write_gtf(reference, path: str | os.PathLike) -> Path:
         for t in g.transcripts:
             attrs = (f'gene_id "{g.gene_id}"; transcript_id "{t.transcript_id}"; '
                      f'gene_name "{g.symbol}"; gene_biotype "protein_coding"; '
-                     'transcript_biotype "protein_coding";')  # fmt: skip
+                     f'transcript_biotype "{t.biotype}";')  # fmt: skip
+            rows = [("transcript", (t.start, t.end)), *(("exon", e) for e in t.exons)]
             cds = list(t.cds_segments())
-            if t.strand == "+":
-                stop = (cds[-1][1] - 2, cds[-1][1])
-                cds[-1] = (cds[-1][0], cds[-1][1] - 3)
-            else:
-                stop = (cds[0][0], cds[0][0] + 2)
-                cds[0] = (cds[0][0] + 3, cds[0][1])
-            rows = [("transcript", (t.start, t.end)), *(("exon", e) for e in t.exons),
-                    *(("CDS", c) for c in cds if c[0] <= c[1]), ("stop_codon", stop)]  # fmt: skip
+            if cds:
+                if t.strand == "+":
+                    stop = (cds[-1][1] - 2, cds[-1][1])
+                    cds[-1] = (cds[-1][0], cds[-1][1] - 3)
+                else:
+                    stop = (cds[0][0], cds[0][0] + 2)
+                    cds[0] = (cds[0][0] + 3, cds[0][1])
+                rows += [*(("CDS", c) for c in cds if c[0] <= c[1]), ("stop_codon", stop)]
             lines += [f"{t.contig}\tworkbench\t{k}\t{a}\t{b}\t.\t{t.strand}\t.\t{attrs}"
                       for k, (a, b) in rows]  # fmt: skip
     path.write_text("\n".join(lines) + "\n")
@@ -303,6 +374,8 @@ def compare_with_bcftools_csq(
         The :class:`~workbench.genome.Reference` of ``fasta`` and ``gff3``.
     fasta, gff3
         The same reference and gene models as files, for bcftools csq (Ensembl-style GFF3).
+        Only the transcripts ``reference`` holds are compared: those our reader refused
+        (:func:`~workbench.genome.gff.load_reference`) are left out of csq's answer too.
 
     Returns
     -------
@@ -319,12 +392,19 @@ def compare_with_bcftools_csq(
         sites = Path(tmp) / "sites.vcf.gz"
         bcftools.view("-G", "-Oz", "-o", str(sites), str(vcf), catch_stdout=False)
         ours = _ours(sites, reference)
-        theirs = _bcftools(sites, Path(fasta), Path(gff3))
+        known = {t.transcript_id for t in reference.transcripts}
+        theirs = _bcftools(sites, Path(fasta), Path(gff3), known)
     return _join(ours, theirs)
 
 
 def _join(ours: pd.DataFrame, theirs: pd.DataFrame) -> pd.DataFrame:
     both = ours.merge(theirs, on=["contig", "pos", "ref", "alt", "gene"], how="inner")
+    if "theirs_p_by_tx" in both:  # compare protein changes on the same transcript
+        both["theirs_p"] = [
+            by_tx.get(tx, by_tx.get("")) if isinstance(by_tx, dict) else p
+            for tx, p, by_tx in zip(both.ours_tx, both.theirs_p, both.theirs_p_by_tx, strict=True)
+        ]
+        both = both.drop(columns="theirs_p_by_tx")
     both["term_agrees"] = both.ours == both.theirs
     # csq's most severe term is among ours (VEP lists every term; csq often one)
     both["term_compatible"] = [
@@ -374,7 +454,7 @@ def designed_variants(reference, *, genes=None, flank: int = 10, max_indel: int 
     for g in chosen:
         t = g.transcript
         seq = reference.sequence(t.contig)
-        points = {t.cds_start, t.cds_end}
+        points = {t.cds_start, t.cds_end} - {None}
         for s_, e_ in t.exons:
             points |= {s_, e_}
         sites = sorted({x for p in points for x in range(p - flank, p + flank + 1)})
