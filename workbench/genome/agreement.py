@@ -242,6 +242,14 @@ EXPLAINED = {
     "UTR rows: the exon rows make it UTR (SO, VEP); csq builds UTRs from UTR rows only and "
     "calls it intronic",
     ("3_prime_UTR_variant", "intron_variant"): "as above, an exon base after the CDS",
+    ("splice_donor_variant", "3_prime_UTR_variant"): "a deletion across a UTR exon's junction "
+    "that removes bases of the GT: the site is changed (SO, VEP); csq names the UTR part only",
+    ("3_prime_UTR_variant", "splice_region_variant"): "an insertion between the 3rd and 4th "
+    "exon base from the junction of a 3' UTR exon: csq takes the annotation of the base 3' of "
+    "it, ours needs both flanks in the region",
+    ("synonymous_variant", "splice_region_variant"): "an exon base 4-6 bases from a 2-base "
+    "intron (Ensembl's model of a frameshift in the reference genome): no splice term by "
+    "position (SO; VEP gives none beside such introns); csq widens the region",
     ("splice_donor_variant", "intron_variant"): "a splice base beside an exon that holds both "
     "UTR and CDS: csq answers intron_variant naming no transcript; by position it is the "
     "splice site (SO, VEP)",
@@ -394,10 +402,13 @@ def compare_with_bcftools_csq(
         ours = _ours(sites, reference)
         known = {t.transcript_id for t in reference.transcripts}
         theirs = _bcftools(sites, Path(fasta), Path(gff3), known)
-    return _join(ours, theirs)
+    return _join(ours, theirs, EXPLAINED)
 
 
-def _join(ours: pd.DataFrame, theirs: pd.DataFrame) -> pd.DataFrame:
+def _join(ours: pd.DataFrame, theirs: pd.DataFrame, explained=None) -> pd.DataFrame:
+    """Our and their answers side by side; ``explained`` maps (ours, theirs) to the reason
+    for a known kind of difference (:data:`EXPLAINED` holds bcftools csq's)."""
+    explained = explained or {}
     both = ours.merge(theirs, on=["contig", "pos", "ref", "alt", "gene"], how="inner")
     if "theirs_p_by_tx" in both:  # compare protein changes on the same transcript
         both["theirs_p"] = [
@@ -411,7 +422,7 @@ def _join(ours: pd.DataFrame, theirs: pd.DataFrame) -> pd.DataFrame:
         c in o.split("&") for c, o in zip(both.theirs, both.ours_terms, strict=True)
     ]
     both["explained"] = [
-        None if a else EXPLAINED.get((o, c))
+        None if a else explained.get((o, c))
         for a, o, c in zip(both.term_agrees, both.ours, both.theirs, strict=True)
     ]
     # Protein changes compare for substitutions only: for an indel csq spells out the whole
