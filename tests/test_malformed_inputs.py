@@ -372,6 +372,23 @@ ROWS = [
     Row("vcf-non-numeric-pos", _vcf("chr1\tX5\t.\tA\tT\t.\t.\t.\n"), _annotate(), "POS"),
     Row("vcf-five-columns", _vcf("chr1\t5\t.\tA\tT\n"), _annotate(), "8 tab-separated"),
     Row(
+        "vcf-unsorted",
+        _vcf("chr1\t20\t.\tA\tT\t.\t.\t.\nchr1\t5\t.\tA\tT\t.\t.\t.\n"),
+        _annotate(),
+        "not sorted: chr1:5 comes after chr1:20",
+    ),
+    Row(
+        "vcf-contig-split",
+        _vcf("", raw=(
+            "##fileformat=VCFv4.2\n##contig=<ID=chr1>\n##contig=<ID=chr2>\n"
+            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+            "chr1\t5\t.\tA\tT\t.\t.\t.\nchr2\t5\t.\tA\tT\t.\t.\t.\n"
+            "chr1\t9\t.\tA\tT\t.\t.\t.\n"
+        ).encode()),
+        _annotate(),
+        "records of chr1 are split",
+    ),
+    Row(
         "vcf-gz-undeclared-contig",
         _vcf("chrZ\t7\t.\tA\tT\t.\t.\t.\n", gz=True),
         _annotate("in.vcf.gz"),

@@ -31,6 +31,7 @@ field). Landrum MJ et al. (2018) ClinVar. Nucleic Acids Res 46:D1062 (review sta
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -126,16 +127,35 @@ def annotate_vcf(
     PipelineInputError
         The VCF is missing or unreadable.
     """
-    import pysam
-
-    from ..genome.annotate import annotate
-    from ..genome.normalize import normalize
-
     vcf, out_vcf = Path(vcf), Path(out_vcf)
     if not str(out_vcf).endswith(".vcf.gz"):
         raise InputError(f"out_vcf must end with .vcf.gz, got {out_vcf}")
     if not vcf.is_file():
         raise PipelineInputError(f"VCF {vcf} does not exist", path=vcf)
+    fields = csq_fields(knowledge)
+
+    try:  # before anything is created: a bad input leaves no trace
+        vin = _open_vcf(vcf)
+    except (OSError, ValueError) as e:
+        raise PipelineInputError(f"{vcf} is not a readable VCF ({e})", path=vcf) from e
+    made = [p for p in (out_vcf.parent, *out_vcf.parent.parents) if not p.exists()]
+    out_vcf.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _write_annotated(vin, out_vcf, vcf, fields, reference, knowledge, errors)
+    except BaseException:
+        for p in made:  # a failed call leaves no folder behind either
+            with contextlib.suppress(OSError):
+                p.rmdir()
+        raise
+    return out_vcf
+
+
+def _write_annotated(vin, out_vcf: Path, vcf: Path, fields, reference, knowledge, errors):
+    import pysam
+
+    from ..genome.annotate import annotate
+    from ..genome.normalize import normalize
+
     if knowledge is not None:
         freq = knowledge.frequencies
         pops = _populations(freq)
@@ -146,13 +166,6 @@ def annotate_vcf(
             (r.contig, int(r.position), r.ref, r.alt): r
             for r in knowledge.assertions.itertuples(index=False)
         }
-    fields = csq_fields(knowledge)
-
-    try:  # before anything is created: a bad input leaves no trace
-        vin = _open_vcf(vcf)
-    except (OSError, ValueError) as e:
-        raise PipelineInputError(f"{vcf} is not a readable VCF ({e})", path=vcf) from e
-    out_vcf.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".annotate.", dir=out_vcf.parent) as tmp:
         staged = Path(tmp) / "out.vcf.gz"
         with vin:
@@ -165,7 +178,24 @@ def annotate_vcf(
                     "CSQ_ERROR", ".", "String", "Why an allele has no CSQ (percent-encoded)"
                 )
             with pysam.VariantFile(str(staged), "wz", header=header) as vout:
+                done: set[str] = set()  # contigs whose records are behind us
+                last = (None, 0)
                 for rec in vin:
+                    if rec.chrom != last[0]:
+                        done.add(last[0])
+                        if rec.chrom in done:
+                            raise PipelineInputError(
+                                f"{vcf} is not sorted: records of {rec.chrom} are split by "
+                                f"other contigs; sort it first (`bcftools sort`)",
+                                path=vcf,
+                            )
+                    elif rec.pos < last[1]:
+                        raise PipelineInputError(
+                            f"{vcf} is not sorted: {rec.chrom}:{rec.pos} comes after "
+                            f"{rec.chrom}:{last[1]}; sort it first (`bcftools sort`)",
+                            path=vcf,
+                        )
+                    last = (rec.chrom, rec.pos)
                     rec.translate(header)
                     entries, failed = [], []
                     for alt in rec.alts or ():
@@ -218,7 +248,6 @@ def annotate_vcf(
         pysam.tabix_index(str(staged), preset="vcf", force=True)
         os.replace(staged, out_vcf)
         shutil.move(str(staged) + ".tbi", str(out_vcf) + ".tbi")
-    return out_vcf
 
 
 def read_csq(vcf: str | os.PathLike, *, pass_only: bool = False) -> pd.DataFrame:
