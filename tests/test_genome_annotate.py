@@ -138,10 +138,20 @@ GALLERY = [
     # VEP's stop rules: a kept stop is stop_retained only (not also a frameshift), a stop
     # codon inserted just before the stop keeps it, and the frame of a deletion from the
     # stop codon into the 3' UTR is set by its coding bases (here 2 of 3)
-    ((148, "T", "TGA"), "stop_retained_variant", ("stop_retained_variant",), "c.58_59insGA",
-     "p.(Ter20=)"),
-    ((147, "C", "CTAG"), "stop_retained_variant", ("stop_retained_variant",), "c.59_60insGTA",
-     "p.(Ter20=)"),
+    (
+        (148, "T", "TGA"),
+        "stop_retained_variant",
+        ("stop_retained_variant",),
+        "c.58_59insGA",
+        "p.(Ter20=)",
+    ),
+    (
+        (147, "C", "CTAG"),
+        "stop_retained_variant",
+        ("stop_retained_variant",),
+        "c.59_60insGTA",
+        "p.(Ter20=)",
+    ),
     (
         (148, "TAAC", "T"),
         "frameshift_variant",

@@ -178,6 +178,7 @@ def test_real_annotation_files_shipped_by_gffutils(name):
     if name.endswith(".gtf") or name == "ensembl_gtf.txt":
         expected = {c[8].split('transcript_id "')[1].split('"')[0] for c in text
                     if 'transcript_id "' in c[8] and c[2] != "gene"}  # fmt: skip
+
         # GENCODE's ENST….N carries a version; WormBase's B0019.1 is a name, kept whole
         def unversioned(tid):
             base, _, n = tid.rpartition(".")

@@ -379,12 +379,15 @@ ROWS = [
     ),
     Row(
         "vcf-contig-split",
-        _vcf("", raw=(
-            "##fileformat=VCFv4.2\n##contig=<ID=chr1>\n##contig=<ID=chr2>\n"
-            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
-            "chr1\t5\t.\tA\tT\t.\t.\t.\nchr2\t5\t.\tA\tT\t.\t.\t.\n"
-            "chr1\t9\t.\tA\tT\t.\t.\t.\n"
-        ).encode()),
+        _vcf(
+            "",
+            raw=(
+                b"##fileformat=VCFv4.2\n##contig=<ID=chr1>\n##contig=<ID=chr2>\n"
+                b"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                b"chr1\t5\t.\tA\tT\t.\t.\t.\nchr2\t5\t.\tA\tT\t.\t.\t.\n"
+                b"chr1\t9\t.\tA\tT\t.\t.\t.\n"
+            ),
+        ),
         _annotate(),
         "records of chr1 are split",
     ),

@@ -11,14 +11,13 @@
 from ._sequence import reverse_complement, translate
 from .annotate import (
     CONSEQUENCES,
-    DESIGNABLE_EFFECTS,
     IMPACT,
     Annotation,
     annotate,
-    design_variant,
     gene_impact,
     most_severe,
 )
+from .design import DESIGNABLE_EFFECTS, design_variant
 from .reference import Gene, GeneSpec, Reference, Transcript, build_reference
 
 __all__ = [

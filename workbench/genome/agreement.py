@@ -103,8 +103,10 @@ def _ours(vcf: Path, reference) -> pd.DataFrame:
                 for gene, group in by_gene.items():
                     terms = [t for a in group for t in a.consequences]
                     # the protein change on the gene's MANE Select / canonical transcript
-                    coding = sorted((a for a in group if a.hgvs_p),
-                                    key=lambda a: (not a.mane_select, not a.canonical))
+                    coding = sorted(
+                        (a for a in group if a.hgvs_p),
+                        key=lambda a: (not a.mane_select, not a.canonical),
+                    )
                     rows.append((rec.chrom, rec.pos, rec.ref, alt, gene, most_severe(terms),
                                  "&".join(sorted(set(terms))),
                                  _our_protein(coding[0].hgvs_p) if coding else None,
@@ -146,9 +148,9 @@ def _bcftools(vcf: Path, fasta: Path, gff3: Path, transcripts=None) -> pd.DataFr
             parts = entry.split("|")
             if parts[0].startswith("@") or len(parts) < 2:
                 continue  # a pointer to another record's compound consequence
-            if transcripts is not None and len(parts) > 2 and parts[2]:
-                if parts[2].split(".")[0] not in transcripts:
-                    continue
+            if (transcripts is not None and len(parts) > 2 and parts[2]
+                    and parts[2].split(".")[0] not in transcripts):  # fmt: skip
+                continue
             terms, proteins = by_gene.setdefault(parts[1], ([], {}))
             terms += _csq_terms(parts[0])
             protein = _csq_protein(parts[5]) if len(parts) > 5 else None

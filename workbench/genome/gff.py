@@ -24,8 +24,9 @@ What is refused, one reason per transcript (:attr:`GeneModels.refused`)
 Non-coding transcripts (no CDS: ``lncRNA``, ``processed_transcript`` …) are read with their
 biotype and annotated as VEP does (``non_coding_transcript_exon_variant``, ``intron_variant``
 and the splice terms, HGVS ``n.``). The annotator models complete transcripts, so these are
-refused rather than annotated wrongly: incomplete CDS (tags ``cds_start_NF``, ``cds_end_NF``, ``mRNA_start_NF``, ``mRNA_end_NF``, or a
-CDS without ATG, stop codon or whole codons), selenoproteins (a ``Selenocysteine`` /
+refused rather than annotated wrongly: incomplete CDS (tags ``cds_start_NF``, ``cds_end_NF``,
+``mRNA_start_NF``, ``mRNA_end_NF``, or a CDS without ATG, stop codon or whole codons),
+selenoproteins (a ``Selenocysteine`` /
 ``stop_codon_redefined_as_selenocysteine`` feature or the tag ``seleno``: their in-frame TGA
 would read as a stop), and transcripts whose CDS lies outside their exons or whose contig the
 FASTA lacks. A gene with no transcript left is left out.
