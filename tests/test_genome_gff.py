@@ -226,6 +226,7 @@ def test_workbench_annotate_flags_every_transcript(files, tiny_cohort_path, tmp_
     # The lncRNA over the same exons: an exon variant of a non-coding transcript, n. numbered
     lnc = csq.loc["ENST03"]
     assert lnc.Consequence == "non_coding_transcript_exon_variant"
+    assert list(csq.BIOTYPE.sort_index()) == ["protein_coding", "protein_coding", "lncRNA"]
     assert str(lnc.HGVSp) in ("", "nan", "None")
     assert lnc.HGVSc.startswith("ENST03.2:n.")
     refused = (tmp_path / "one.annotated.refused.tsv").read_text().splitlines()

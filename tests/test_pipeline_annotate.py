@@ -15,7 +15,7 @@ FAMILY = "F0004"
 GENES = ["ASPA", "PAH", "ARX"]
 HEADER = (
     '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from workbench. '
-    "Format: Allele|Consequence|IMPACT|SYMBOL|Feature|HGVSc|HGVSp|CANONICAL|MANE_SELECT|"
+    "Format: Allele|Consequence|IMPACT|SYMBOL|Feature|BIOTYPE|HGVSc|HGVSp|CANONICAL|MANE_SELECT|"
     "AF|AF_NOR|AF_MEN|AF_SAS|"
     'CLNSIG|CLNREVSTAT">'
 )
@@ -162,7 +162,7 @@ def test_without_knowledge_only_transcript_fields_and_flags(tiny_cohort, tmp_pat
                ref.contigs)  # fmt: skip
     out = annotate_vcf(vcf, reference=ref, out_vcf=tmp_path / "out.vcf.gz")
     csq = read_csq(out)
-    assert list(csq.columns[5:14]) == list(csq_fields(None))
+    assert list(csq.columns[5:15]) == list(csq_fields(None))
     row = csq[csq.Feature == t.transcript_id].iloc[0]
     assert row.CANONICAL == "YES" and pd.isna(row.MANE_SELECT)
     assert "AF" not in csq and "CLNSIG" not in csq

@@ -158,6 +158,8 @@ class Annotation:
     canonical, mane_select : bool
         Whether the transcript is its gene's canonical / MANE Select transcript (VEP's
         ``CANONICAL`` and ``MANE_SELECT``); every overlapping transcript is annotated.
+    biotype : str or None
+        The transcript's biotype (``protein_coding``, ``lncRNA`` …; VEP's ``BIOTYPE``).
     """
 
     contig: str
@@ -176,6 +178,7 @@ class Annotation:
     protein_position: int | None = None
     canonical: bool = False
     mane_select: bool = False
+    biotype: str | None = None
 
 
 # -- transcript models -------------------------------------------------------------------
@@ -551,6 +554,7 @@ def _annotate_transcript(m: _Model, contig, pos, ref, alt, p: int, r: str, a: st
         protein_position=prot_pos,
         canonical=t.canonical,
         mane_select=t.mane_select,
+        biotype=t.biotype,
     )
 
 

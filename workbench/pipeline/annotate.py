@@ -3,10 +3,11 @@
 :func:`annotate_vcf` adds to every record a VEP-style ``CSQ`` INFO field with one entry per
 ALT allele and overlapping transcript (entries separated by ``,``, fields by ``|``)::
 
-    Allele|Consequence|IMPACT|SYMBOL|Feature|HGVSc|HGVSp|CANONICAL|MANE_SELECT|AF|AF_NOR|…|CLNSIG|CLNREVSTAT
+    Allele|Consequence|IMPACT|SYMBOL|Feature|BIOTYPE|HGVSc|HGVSp|CANONICAL|MANE_SELECT|AF|…|CLNREVSTAT
 
 * ``Consequence`` … ``MANE_SELECT`` come from :func:`workbench.genome.annotate.annotate`
-  (several Sequence Ontology terms joined by ``&`` as VEP does; ``CANONICAL`` and
+  (``BIOTYPE`` is the transcript's: ``protein_coding``, ``lncRNA`` …; several Sequence
+  Ontology terms joined by ``&`` as VEP does; ``CANONICAL`` and
   ``MANE_SELECT`` are ``YES`` for the gene's canonical / MANE Select transcript, as VEP's
   flags, and every overlapping transcript has an entry);
 * ``AF`` and ``AF_<POP>`` from the cohort's ``knowledge/population_frequencies`` (empty
@@ -46,8 +47,8 @@ __all__ = ["CSQ_FIELDS", "annotate_vcf", "csq_fields", "read_csq"]
 
 #: ``CSQ`` sub-fields when the cohort's populations are NOR, MEN and SAS.
 _TRANSCRIPT_FIELDS = (
-    "Allele", "Consequence", "IMPACT", "SYMBOL", "Feature", "HGVSc", "HGVSp", "CANONICAL",
-    "MANE_SELECT",
+    "Allele", "Consequence", "IMPACT", "SYMBOL", "Feature", "BIOTYPE", "HGVSc", "HGVSp",
+    "CANONICAL", "MANE_SELECT",
 )  # fmt: skip
 CSQ_FIELDS = (
     *_TRANSCRIPT_FIELDS, "AF", "AF_NOR", "AF_MEN", "AF_SAS", "CLNSIG", "CLNREVSTAT",
@@ -232,6 +233,7 @@ def _write_annotated(vin, out_vcf: Path, vcf: Path, fields, reference, knowledge
                                         ann.impact,
                                         _encode(ann.gene),
                                         _encode(ann.transcript),
+                                        _encode(ann.biotype),
                                         _encode(ann.hgvs_c),
                                         _encode(ann.hgvs_p),
                                         "YES" if ann.canonical else "",
