@@ -6,12 +6,12 @@ boundary (``workbench.genome.agreement``).
   teaching``, else ``/tmp/teach``, else one generated here; ``--cohort PATH``);
 * ``designed``: every SNV and every 1–3 bp deletion and insertion within 10 bp of each
   exon–intron junction and of the start and stop codons of every gene, normalised;
-* ``real``: the same designed variants on real human gene models with their real sequence:
-  the Ensembl GFF3 and FASTA excerpts (one gene each) that bcftools ships as csq's own test
-  data, taken from Debian's source of bcftools 1.16 (fetched once from deb.debian.org, the
-  checksum checked against Debian's ``.dsc``, kept in ``~/.cache/workbench``; ``--no-real``
-  skips it). Transcripts our reader refuses are listed with their reasons, and left out of
-  both tools' answers.
+* ``real``: the same designed variants on real gene models with their real sequence: the
+  Ensembl-style GFF3 and FASTA excerpts (34 human regions, one C. elegans) that bcftools
+  ships as csq's own test data, taken from Debian's source of bcftools 1.16 (fetched once
+  from deb.debian.org, the checksum checked against Debian's ``.dsc``, kept in
+  ``~/.cache/workbench``; ``--no-real`` skips it). Transcripts our reader refuses are
+  listed with their reasons, and left out of both tools' answers.
 
 Printed: the share of (variant, gene) pairs whose most severe term is the same, the share
 where csq's term is among ours (VEP lists every term, csq often one), the protein change of
