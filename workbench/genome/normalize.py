@@ -24,20 +24,23 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..errors import InputError
+from .sparse import SparseSequence
 
 __all__ = ["normalize"]
 
 
 def normalize(
-    fetch: str | Callable[[int, int], str], pos: int, ref: str, alt: str
+    fetch: str | SparseSequence | Callable[[int, int], str], pos: int, ref: str, alt: str
 ) -> tuple[int, str, str]:
     """The left-aligned, parsimonious spelling of a biallelic variant.
 
     Parameters
     ----------
     fetch
-        The contig's sequence (a string), or a function ``fetch(start0, end0)`` returning the
-        bases ``[start0, end0)`` of the contig (0-based, end exclusive), e.g.
+        The contig's sequence (a string or a
+        :class:`~workbench.genome.sparse.SparseSequence`), or a function
+        ``fetch(start0, end0)`` returning the bases ``[start0, end0)`` of the contig
+        (0-based, end exclusive), e.g.
         ``lambda a, b: reference.fetch(contig, a, b)``.
     pos
         1-based position of the first base of ``ref``.
@@ -56,7 +59,7 @@ def normalize(
     InputError
         When ``ref`` does not match the reference at ``pos``, or an allele is empty.
     """
-    get = (lambda a, b: fetch[a:b]) if isinstance(fetch, str) else fetch
+    get = fetch if callable(fetch) else (lambda a, b: fetch[a:b])
     ref, alt = ref.upper(), alt.upper()
     if not ref or not alt:
         raise InputError(f"alleles must not be empty (VCF anchors indels), got {ref!r}>{alt!r}")

@@ -31,8 +31,10 @@ import numpy as np
 from ..errors import CohortFormatError, InputError
 from ..io import atomic_file
 from ._sequence import CODON_TABLE, STOP_CODONS, reverse_complement, translate
+from .sparse import SparseSequence, read_bgzf_fasta, write_bgzf_fasta
 
 __all__ = [
+    "FASTA_BGZF_NAME",
     "FASTA_NAME",
     "GFF3_NAME",
     "Gene",
@@ -40,12 +42,16 @@ __all__ = [
     "Reference",
     "Transcript",
     "build_reference",
+    "fasta_path",
 ]
 
 #: A gene to lay out: ``(symbol, contig)``.
 GeneSpec = tuple[str, str]
 
 FASTA_NAME = "genome.fa"
+#: A sparse reference's FASTA (bgzipped, with .fai and .gzi) and its list of known windows.
+FASTA_BGZF_NAME = "genome.fa.gz"
+KNOWN_NAME = "known.bed"
 GFF3_NAME = "genes.gff3"
 _LINE = 60
 
@@ -193,9 +199,10 @@ class Reference:
 
     Parameters
     ----------
-    sequences : mapping of str to str
+    sequences : mapping of str to str or SparseSequence
         Contig name to upper-case sequence over ``ACGTN``, in the order contigs should be
-        listed.
+        listed; a :class:`~workbench.genome.sparse.SparseSequence` for a chromosome-length
+        contig known only in windows.
     genes : iterable of Gene
         Gene models on those contigs. Each transcript is checked: exons ordered and inside
         the contig, the CDS inside the exons, a multiple of three long, starting with ``ATG``,
@@ -208,7 +215,10 @@ class Reference:
     """
 
     def __init__(self, sequences: Mapping[str, str], genes: Iterable[Gene]):
-        self._seqs = {str(k): str(v).upper() for k, v in sequences.items()}
+        self._seqs: dict[str, str | SparseSequence] = {
+            str(k): v if isinstance(v, SparseSequence) else str(v).upper()
+            for k, v in sequences.items()
+        }
         self.contigs: dict[str, int] = {k: len(v) for k, v in self._seqs.items()}
         order = {c: i for i, c in enumerate(self.contigs)}
         genes = list(genes)
@@ -243,6 +253,11 @@ class Reference:
             raise InputError(
                 f"unknown contig {contig!r}; the reference has {', '.join(self._seqs)}"
             ) from None
+
+    def known_windows(self, contig: str) -> list[tuple[int, int]]:
+        """0-based half-open intervals of ``contig`` that hold sequence (all of it, unless the
+        contig is a :class:`~workbench.genome.sparse.SparseSequence`)."""
+        return _known_intervals(self.sequence(contig))
 
     def fetch(self, contig: str, start0: int, end0: int) -> str:
         """Bases ``start0`` (0-based, inclusive) to ``end0`` (exclusive) of ``contig``."""
@@ -337,40 +352,73 @@ class Reference:
 
     # -- files -----------------------------------------------------------------------------
 
-    def write(self, folder: str | os.PathLike) -> dict[str, Path]:
-        """Write ``genome.fa``, ``genome.fa.fai`` and ``genes.gff3`` into ``folder``.
+    @property
+    def sparse(self) -> bool:
+        """Whether any contig is a :class:`~workbench.genome.sparse.SparseSequence`."""
+        return any(isinstance(s, SparseSequence) for s in self._seqs.values())
 
+    def write(self, folder: str | os.PathLike) -> dict[str, Path]:
+        """Write the FASTA, its index and ``genes.gff3`` into ``folder``.
+
+        A reference of plain sequences is written as ``genome.fa`` with ``genome.fa.fai``. A
+        sparse one (chromosomes at real length, see :mod:`workbench.genome.genemodels`) is
+        written bgzipped as ``genome.fa.gz`` with ``.fai`` and ``.gzi``, and ``known.bed``
+        lists the windows that hold bases other than ``N``, so :meth:`read` loads only those.
         Each file is written under a temporary name and renamed into place when complete;
         equal references give byte-identical files.
 
         Returns
         -------
         dict
-            ``{"fasta": path, "fai": path, "gff3": path}``.
+            ``{"fasta": path, "fai": path, "gff3": path}``, plus ``"gzi"`` and ``"known"``
+            for a sparse reference.
         """
         import pysam
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        fasta, fai, gff = folder / FASTA_NAME, folder / (FASTA_NAME + ".fai"), folder / GFF3_NAME
-        # pysam.faidx writes its index beside the FASTA it reads, so build both in a
+        name = FASTA_BGZF_NAME if self.sparse else FASTA_NAME
+        suffixes = (".fai", ".gzi") if self.sparse else (".fai",)
+        out = {"fasta": folder / name, "gff3": folder / GFF3_NAME}
+        # pysam.faidx writes its index beside the FASTA it reads, so build all of them in a
         # temporary folder next to the destination and rename them in.
         tmp = Path(tempfile.mkdtemp(prefix=".reference.", suffix=".partial", dir=folder))
         try:
-            with open(tmp / FASTA_NAME, "w", encoding="ascii", newline="\n") as f:
-                for name, seq in self._seqs.items():
-                    f.write(f">{name}\n")
-                    f.writelines(seq[i : i + _LINE] + "\n" for i in range(0, len(seq), _LINE))
-            pysam.faidx(str(tmp / FASTA_NAME))
-            os.replace(tmp / FASTA_NAME, fasta)
-            os.replace(tmp / (FASTA_NAME + ".fai"), fai)
+            if self.sparse:
+                write_bgzf_fasta(tmp / name, self._seqs)
+                with open(tmp / KNOWN_NAME, "w", encoding="ascii", newline="\n") as f:
+                    for contig, seq in self._seqs.items():
+                        for a, b in _known_intervals(seq):
+                            f.write(f"{contig}\t{a}\t{b}\n")
+                out["known"] = folder / KNOWN_NAME
+            else:
+                with open(tmp / name, "w", encoding="ascii", newline="\n") as f:
+                    for contig, seq in self._seqs.items():
+                        f.write(f">{contig}\n")
+                        f.writelines(seq[i : i + _LINE] + "\n" for i in range(0, len(seq), _LINE))
+                pysam.faidx(str(tmp / name))
+            for suffix in suffixes:
+                out[suffix[1:]] = folder / (name + suffix)
+                os.replace(tmp / (name + suffix), out[suffix[1:]])
+            if self.sparse:
+                os.replace(tmp / KNOWN_NAME, out["known"])
+            # The FASTA last: a reader that finds it finds its indexes too.
+            os.replace(tmp / name, out["fasta"])
         finally:
             for p in tmp.iterdir():
                 p.unlink()
             tmp.rmdir()
+        # The other form, left by an earlier write, would shadow or contradict this one.
+        for stale in (FASTA_NAME, FASTA_BGZF_NAME):
+            if stale != name:
+                for suffix in ("", ".fai", ".gzi"):
+                    (folder / (stale + suffix)).unlink(missing_ok=True)
+        if not self.sparse:
+            (folder / KNOWN_NAME).unlink(missing_ok=True)
+        gff = out["gff3"]
         with atomic_file(gff, "w", encoding="utf-8", newline="\n") as f:
             f.write(self.gff3())
-        return {"fasta": fasta, "fai": fai, "gff3": gff}
+        return out
 
     def gff3(self) -> str:
         """The gene models as GFF3 text (what :meth:`write` puts in ``genes.gff3``;
@@ -390,22 +438,59 @@ class Reference:
             sequence.
         """
         folder = Path(folder)
-        fasta, gff = folder / FASTA_NAME, folder / GFF3_NAME
+        fasta, gff = fasta_path(folder), folder / GFF3_NAME
         for p in (fasta, gff):
             if not p.is_file():
                 raise CohortFormatError(
-                    f"{p} is missing; a reference folder holds {FASTA_NAME} and {GFF3_NAME} "
+                    f"{p} is missing; a reference folder holds {FASTA_NAME} (or {FASTA_BGZF_NAME}) "
+                    f"and {GFF3_NAME} "
                     "(write one with Reference.write or `workbench generate`)",
                     path=p,
                 )
         from .gff import read_cohort_gff3
 
-        seqs = _read_fasta(fasta)
+        seqs = _read_sparse(fasta) if fasta.name == FASTA_BGZF_NAME else _read_fasta(fasta)
         genes = read_cohort_gff3(gff)
         try:
             return cls(seqs, genes)
         except InputError as e:
             raise CohortFormatError(f"{gff}: {e}", path=gff) from e
+
+
+def fasta_path(folder: str | os.PathLike) -> Path:
+    """The FASTA of a reference folder: ``genome.fa.gz`` for a sparse genome, else ``genome.fa``.
+
+    Returns the plain name when neither exists, so an error names what is missing.
+    """
+    folder = Path(folder)
+    bgzf = folder / FASTA_BGZF_NAME
+    return bgzf if bgzf.is_file() else folder / FASTA_NAME
+
+
+def _known_intervals(seq) -> list[tuple[int, int]]:
+    if isinstance(seq, SparseSequence):
+        return [(a, a + len(b)) for a, b in seq.windows()]
+    return [(0, len(seq))]
+
+
+def _read_sparse(path: Path) -> dict[str, SparseSequence]:
+    """A bgzipped FASTA with its ``known.bed`` (or, without it, scanned for N runs)."""
+    known = path.parent / KNOWN_NAME
+    windows: dict[str, list[tuple[int, int]]] | None = None
+    try:
+        if known.is_file():
+            windows = {}
+            with open(known, encoding="ascii") as f:
+                for line in f:
+                    contig, a, b = line.split("\t")
+                    windows.setdefault(contig, []).append((int(a), int(b)))
+        return read_bgzf_fasta(path, windows)
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise CohortFormatError(
+            f"cannot read {path} with {known.name}: {e}; write the reference again "
+            "(`workbench generate`)",
+            path=path,
+        ) from e
 
 
 def _read_fasta(path: Path) -> dict[str, str]:
