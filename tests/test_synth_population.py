@@ -12,8 +12,10 @@ from workbench.synth.genomes import CohortSource, de_novo_sites
 from workbench.synth.population import (
     MUTATION_RATE,
     PRESETS,
+    RECOMBINATION_RATE,
     Preset,
     make_people,
+    rate_maps,
     simulate_contig,
 )
 
@@ -105,6 +107,44 @@ def test_every_child_carries_background_de_novo_mutations_at_the_human_rate(peop
     children = int(people.father_id.notna().sum())
     expected = children * 40 * 2 * length * MUTATION_RATE
     assert 0.5 * expected < found < 1.6 * expected
+
+
+def test_rate_maps_mutate_only_windows_and_compress_recombination_between_them():
+    windows = [(1_000, 2_000), (2_000, 2_500), (50_000, 51_000)]
+    recombination, mutation = rate_maps(100_000, windows, compression=0.1)
+    assert mutation.get_cumulative_mass(100_000) == pytest.approx(2_500 * MUTATION_RATE)
+    assert recombination.get_cumulative_mass(100_000) == pytest.approx(
+        RECOMBINATION_RATE * (2_500 + 0.1 * 97_500)
+    )
+    with pytest.raises(InputError, match="not sorted"):
+        rate_maps(100_000, [(5_000, 6_000), (1_000, 2_000)])
+    with pytest.raises(InputError, match="compression"):
+        rate_maps(100_000, windows, compression=2)
+
+
+def test_a_windowed_chromosome_varies_only_in_its_windows_and_relatives_stay_related(people):
+    """Sites only where there is sequence; the pedigree still recombines over the whole
+    length, so parents and children share exactly one haplotype everywhere."""
+    length = 20_000_000
+    windows = [(a, a + 2_000) for a in range(100_000, length, 400_000)]
+    g = simulate_contig(
+        people, contig="chr1", length=length, panel_per_population=5, seed=3, windows=windows
+    )
+    pos = g.ts.tables.sites.position.astype(int)
+    assert len(pos) > 100
+    starts = np.array([a for a, _ in windows])
+    k = np.searchsorted(starts, pos, side="right") - 1
+    assert (k >= 0).all() and (pos < starts[k] + 2_000).all()
+    gt = _genotypes(g, people)
+    index = {pid: i for i, pid in enumerate(people.person_id)}
+    child = people[people.father_id.notna()].iloc[0]
+    c, f, m = (
+        gt[:, index[child.person_id]],
+        gt[:, index[child.father_id]],
+        gt[:, index[child.mother_id]],
+    )
+    opposite = ((c.sum(1) == 0) & ((f.sum(1) == 2) | (m.sum(1) == 2))).sum()
+    assert opposite <= 2  # only a de novo or a calling-free simulation artefact could do it
 
 
 def test_males_are_hemizygous_on_x_only(contigs, people):

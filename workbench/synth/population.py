@@ -26,7 +26,7 @@ which the synthetic X does not model).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import msprime
 import numpy as np
@@ -34,6 +34,7 @@ import pandas as pd
 import tskit
 
 from ..errors import InputError
+from ..genome.genemodels import GRCH38_LENGTHS
 from .calling import CallingNoise
 from .clinical import PhenotypeNoise
 from .model import HOSPITALS, PEOPLE_COLUMNS, POPULATIONS, REGIONS
@@ -45,6 +46,7 @@ __all__ = [
     "demography",
     "make_people",
     "mutation_model",
+    "rate_maps",
     "simulate_contig",
 ]
 
@@ -83,6 +85,11 @@ class Preset:
     phenotype_noise
         Dropout, imprecision and noise of the probands' phenotypes
         (:class:`~workbench.synth.clinical.PhenotypeNoise`).
+    genes
+        ``0``: the compact genome model (the catalogue's genes on short contigs, sequence
+        throughout). Otherwise the exome-scale model: this many protein-coding genes at human
+        sizes on ``contigs`` at their real lengths, with sequence only around exons and in
+        neutral windows (:func:`workbench.genome.genemodels.build_genome`).
     """
 
     samples: int
@@ -94,6 +101,7 @@ class Preset:
     write_vcf: bool = True
     calling_noise: CallingNoise = dataclasses.field(default_factory=CallingNoise)
     phenotype_noise: PhenotypeNoise = dataclasses.field(default_factory=PhenotypeNoise)
+    genes: int = 0
 
 
 PRESETS: dict[str, Preset] = {
@@ -121,10 +129,24 @@ PRESETS: dict[str, Preset] = {
         panel_per_population=1_000,
         write_vcf=False,
     ),
+    # The exome-scale genome model at the teaching size: the model the teaching and national
+    # presets move to once every step downstream is measured on it.
+    "exome": Preset(
+        samples=2_000,
+        trios=32,
+        quads=6,
+        contigs=dict(GRCH38_LENGTHS),
+        panel_per_population=500,
+        reads_families=3,
+        genes=19_000,
+    ),
 }
 
 RECOMBINATION_RATE = 1e-8
 MUTATION_RATE = 1.25e-8
+#: Recombination between sequence windows in the coalescent, as a share of the human rate
+#: (:func:`rate_maps`).
+DEFAULT_COMPRESSION = 0.01
 
 
 #: Transition/transversion rate ratio: kappa = 4 gives the Ti/Tv of about 2 seen in human
@@ -338,6 +360,8 @@ def simulate_contig(
     panel_per_population: int,
     seed: int,
     is_x: bool | None = None,
+    windows: Sequence[tuple[int, int]] | None = None,
+    compression: float = DEFAULT_COMPRESSION,
 ) -> ContigGenomes:
     """Simulate one contig for the cohort and the reference panel.
 
@@ -353,6 +377,16 @@ def simulate_contig(
         Seed for msprime (ancestry and mutations use seeds drawn from it).
     is_x
         Whether the contig is the X chromosome; by default, when it is named ``chrX``.
+    windows
+        0-based half-open intervals where the contig has sequence (a chromosome at real
+        length, :mod:`workbench.genome.genemodels`). Mutations fall only inside them. The
+        pedigree step recombines at the human rate over the whole length, so relatives share
+        segments as real relatives do; the coalescent before it recombines at the human
+        rate inside the windows and at ``compression`` times that rate between them (see
+        :func:`rate_maps`). ``None``: the whole contig is sequence, at uniform rates.
+    compression
+        The recombination rate between windows in the coalescent, as a fraction of the
+        human rate.
     """
     if is_x is None:
         is_x = contig == "chrX"
@@ -389,19 +423,23 @@ def simulate_contig(
         recombination_rate=RECOMBINATION_RATE,
         random_seed=seed_ped,
     )
+    if windows is None:
+        recombination, mutation = RECOMBINATION_RATE, MUTATION_RATE
+    else:
+        recombination, mutation = rate_maps(length, windows, compression=compression)
     individual_nodes = _individual_nodes(ts)
     if is_x:
         ts = _make_x_paternal_transmission(ts, people, index, ind_of, individual_nodes)
     ts = msprime.sim_ancestry(
         initial_state=ts,
         demography=dem,
-        recombination_rate=RECOMBINATION_RATE,
+        recombination_rate=recombination,
         random_seed=seed_anc,
     )
     # Mutations on every branch, the last generation's included: each child carries de novo
     # mutations at the human rate (about 1.2e-8 per bp per generation, Kong et al. 2012),
     # not only where a diagnosis is planted.
-    ts = msprime.sim_mutations(ts, rate=MUTATION_RATE, model=mutation_model(), random_seed=seed_mut)
+    ts = msprime.sim_mutations(ts, rate=mutation, model=mutation_model(), random_seed=seed_mut)
     male = (people.sex == "male").to_numpy()
     cohort_nodes = _genotype_nodes(individual_nodes[ind_of], male, is_x)
     panel_male = np.zeros(len(panel_ind), dtype=bool)
@@ -416,6 +454,49 @@ def simulate_contig(
         panel_nodes=panel_nodes,
         panel_population=panel_population,
         is_x=is_x,
+    )
+
+
+def rate_maps(
+    length: int, windows: Sequence[tuple[int, int]], *, compression: float = DEFAULT_COMPRESSION
+) -> tuple[msprime.RateMap, msprime.RateMap]:
+    """Recombination and mutation rate maps for a contig known only in ``windows``.
+
+    Mutations fall at :data:`MUTATION_RATE` inside the windows and nowhere else (there is no
+    sequence there). Recombination runs at :data:`RECOMBINATION_RATE` inside the windows and
+    at ``compression`` times that rate between them: the coalescent's cost grows with the
+    map's total length, and whole chromosomes at the full rate take hours at the teaching
+    size. Within a gene (its windows are at most an intron apart) linkage stays close to
+    real; between distant genes the deep genealogies are more alike than in a real genome,
+    which is what the realism scorecard's LD-decay figure measures.
+    """
+    if not 0 <= compression <= 1:
+        raise InputError(f"compression must be between 0 and 1, got {compression}")
+    edges = [0.0]
+    inside = []
+    for a, b in windows:
+        if not edges[-1] <= a < b <= length:
+            raise InputError(
+                f"window ({a}, {b}) is not sorted, non-overlapping and inside 0..{length}"
+            )
+        if a > edges[-1]:
+            edges.append(float(a))
+            inside.append(False)
+        elif len(edges) > 1 and inside and inside[-1]:
+            edges[-1] = float(b)  # merge with the window before
+            continue
+        edges.append(float(b))
+        inside.append(True)
+    if edges[-1] < length:
+        edges.append(float(length))
+        inside.append(False)
+    inside_arr = np.array(inside)
+    recombination = np.where(inside_arr, RECOMBINATION_RATE, RECOMBINATION_RATE * compression)
+    mutation = np.where(inside_arr, MUTATION_RATE, 0.0)
+    position = np.array(edges)
+    return (
+        msprime.RateMap(position=position, rate=recombination),
+        msprime.RateMap(position=position, rate=mutation),
     )
 
 
