@@ -46,29 +46,58 @@ def purify(
     reference base as each site's ancestral state; only sites with one mutation inside a
     transcript of ``reference`` are considered.
     """
-    spans = sorted((t.start, t.end) for t in reference.transcripts if t.contig == contig)
-    if not spans or ts.num_sites == 0:
+    if ts.num_sites == 0:
         return ts
-    starts = np.array([a for a, _ in spans])
-    ends = np.maximum.accumulate(np.array([b for _, b in spans]))
-    positions = ts.tables.sites.position.astype(np.int64) + 1
-    k = np.searchsorted(starts, positions, side="right") - 1
-    inside = (k >= 0) & (positions <= ends[np.maximum(k, 0)])
-    candidates = set(np.flatnonzero(inside).tolist())
+    starts, ends = _damage_intervals(reference, contig)
+    if not len(starts):
+        return ts
+    tables = ts.tables
+    positions = tables.sites.position.astype(np.int64) + 1
+    ref_len = np.diff(tables.sites.ancestral_state_offset).astype(np.int64)
+    # A site can be HIGH or MODERATE only if its REF span touches a coding base or a splice
+    # site (and its anchor base, for an insertion beside one): the annotator runs on those only.
+    k = np.searchsorted(ends, positions, side="left")
+    touches = (k < len(ends)) & (starts[np.minimum(k, len(ends) - 1)] <= positions + ref_len - 1)
     n = ts.num_samples
     drop = []
-    for tree in ts.trees():
-        for site in tree.sites():
-            if site.id not in candidates or len(site.mutations) != 1:
-                continue
-            m = site.mutations[0]
-            impact = gene_impact(
-                reference, contig, int(site.position) + 1, site.ancestral_state, m.derived_state
-            )
-            if impact not in ("HIGH", "MODERATE"):
-                continue
-            freq = tree.num_samples(m.node) / n
-            keep = next(p for cls, below, p in RETENTION if cls == impact and freq < below)
-            if rng.random() >= keep:
-                drop.append(site.id)
+    tree = ts.first()
+    for site_id in np.flatnonzero(touches):
+        site = ts.site(int(site_id))
+        if len(site.mutations) != 1:
+            continue
+        m = site.mutations[0]
+        impact = gene_impact(
+            reference, contig, int(site.position) + 1, site.ancestral_state, m.derived_state
+        )
+        if impact not in ("HIGH", "MODERATE"):
+            continue
+        tree.seek(site.position)
+        freq = tree.num_samples(m.node) / n
+        keep = next(p for cls, below, p in RETENTION if cls == impact and freq < below)
+        if rng.random() >= keep:
+            drop.append(int(site_id))
     return ts.delete_sites(drop) if drop else ts
+
+
+def _damage_intervals(reference, contig: str) -> tuple[np.ndarray, np.ndarray]:
+    """Merged 1-based inclusive intervals where a variant can be HIGH or MODERATE: coding
+    bases and the two splice-site bases beyond each exon boundary, each widened by one."""
+    intervals = []
+    for t in reference.transcripts:
+        if t.contig != contig:
+            continue
+        if t.coding:
+            intervals.extend((a - 1, b + 1) for a, b in t.cds_segments())
+        for (_, end), (start, _) in zip(t.exons[:-1], t.exons[1:], strict=True):
+            intervals.append((end, end + 3))
+            intervals.append((start - 3, start))
+    intervals.sort()
+    starts: list[int] = []
+    ends: list[int] = []
+    for a, b in intervals:
+        if ends and a <= ends[-1] + 1:
+            ends[-1] = max(ends[-1], b)
+        else:
+            starts.append(a)
+            ends.append(b)
+    return np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
