@@ -83,6 +83,8 @@ def add_indels(
     weights = np.array(list(INDEL_LENGTHS.values()), dtype=float)
     weights /= weights.sum()
 
+    breakpoints = ts.breakpoints(as_array=True)
+    tree_of = np.searchsorted(breakpoints, positions, side="right")
     new_pos = positions.copy()
     last_end = -1  # end of the span of the last site written (0-based, exclusive)
     for s in np.flatnonzero((per_site == 1) & (rng.random(n) < share)):
@@ -103,6 +105,8 @@ def add_indels(
         a, b = pos1 - 1, pos1 - 1 + len(ref)
         if a <= last_end or _has_site(positions, a, b, skip=s):
             continue
+        if tree_of[s] != np.searchsorted(breakpoints, a, side="right"):
+            continue  # left-aligned across a recombination breakpoint: another genealogy
         if size % 3 and _overlaps(starts, ends, a, b) and rng.random() >= CODING_FRAMESHIFT_KEPT:
             continue
         new_pos[s] = a
