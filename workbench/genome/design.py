@@ -183,7 +183,8 @@ def design_variant(
             if usable(cand[0], cand[1]) and hits(*cand):
                 return (contig, *cand)
     else:
-        sites = _snv_sites(m, effect)
+        # Only where the reference has bases (a sparse genome reads N deep in its introns).
+        sites = [x for x in _snv_sites(m, effect) if m.seq[x - 1] != "N"]
         if len(sites) > 400:
             sites = [sites[i] for i in sorted(rng.choice(len(sites), 400, replace=False))]
         pairs = [(site, b) for site in sites for b in "ACGT" if b != m.seq[site - 1]]
