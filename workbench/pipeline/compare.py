@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, PipelineInputError
+from ..genome.reference import fasta_path
 from .call import Region, _open_vcf, read_bed
 
 __all__ = [
@@ -155,7 +156,7 @@ def write_truth_vcf(
     samples = list(samples)
     out_vcf = Path(out_vcf)
     reference = public_parts(cohort)
-    ref = reference.public_folder / "reference" / "genome.fa"
+    ref = fasta_path(reference.public_folder / "reference")
     out_vcf.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".truth.", dir=out_vcf.parent) as tmp:
         raw = Path(tmp) / "raw.vcf"

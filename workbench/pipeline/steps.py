@@ -44,6 +44,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InputError, PipelineInputError
+from ..genome.reference import fasta_path
 from ..io import atomic_dir, atomic_file, file_sha256, write_json
 from .compare import public_parts
 
@@ -422,7 +423,7 @@ def run_pipeline(
     regions = gene_regions(parts.reference, genes)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ref_fa = parts.public_folder / "reference" / "genome.fa"
+    ref_fa = fasta_path(parts.public_folder / "reference")
     manifest = _source_file(parts, out_dir)
     region_list = [list(r) for r in regions]
     result = PipelineResult(family=family, members=members, out_dir=out_dir)

@@ -253,14 +253,7 @@ def _parse_regions(cohort, regions) -> list[tuple[str, int, int]]:
     contigs = cohort.reference.contigs
     for item in items:
         if isinstance(item, str):
-            gene = cohort.reference.gene(item)
-            out.append(
-                (
-                    gene.contig,
-                    max(1, gene.start - GENE_PADDING),
-                    min(contigs[gene.contig], gene.end + GENE_PADDING),
-                )
-            )
+            out.extend(_gene_targets(cohort.reference, item))
             continue
         if not (isinstance(item, Sequence) and len(item) == 3):
             raise InputError(
@@ -282,6 +275,21 @@ def _parse_regions(cohort, regions) -> list[tuple[str, int, int]]:
                 "(1-based, inclusive)"
             )
         out.append((contig, start, end))
+    return out
+
+
+def _gene_targets(reference, symbol: str) -> list[tuple[str, int, int]]:
+    """A gene's capture targets: its span and ``GENE_PADDING`` on either side, where the
+    reference has sequence. On a sparse (exome-scale) genome these are its exons with their
+    flanks, as an exome capture would target; on a compact one, the whole padded gene."""
+    gene = reference.gene(symbol)
+    lo = max(1, gene.start - GENE_PADDING)
+    hi = min(reference.contigs[gene.contig], gene.end + GENE_PADDING)
+    out = []
+    for a, b in reference.known_windows(gene.contig):  # 0-based half-open
+        s, e = max(lo, a + 1), min(hi, b)
+        if s <= e:
+            out.append((gene.contig, s, e))
     return out
 
 
