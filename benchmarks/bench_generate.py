@@ -5,8 +5,14 @@ the same demography and sample size (no pedigree, reference, planting, registry 
 bio2zarr's ``tskit.convert`` to VCF Zarr. Both run in fresh processes, one after the other, in
 the same invocation, so the ratio is measured on the same machine state.
 
-    python benchmarks/bench_generate.py            # teaching and national
+For the exome-scale model (``exome``) the peer runs msprime on the same chromosomes with the
+same rate maps (recombination compressed and mutations confined to the sequence windows of a
+genome built by :func:`workbench.genome.genemodels.build_genome`): whole chromosomes at the
+full rate take hours at this size, so no plainer peer exists.
+
+    python benchmarks/bench_generate.py            # teaching, exome and national
     python benchmarks/bench_generate.py --quick    # teaching only
+    python benchmarks/bench_generate.py exome      # one preset
 """
 
 from __future__ import annotations
@@ -38,9 +44,32 @@ for i, (contig, length) in enumerate(p.contigs.items()):
     tskit2zarr.convert(ts, {out!r} + f"/{{contig}}.vcz")
 """
 
+PEER_EXOME = """
+import os, msprime, numpy as np
+from bio2zarr import tskit as tskit2zarr
+from workbench.genome.genemodels import build_genome, genes_per_chromosome
+from workbench.synth.population import PRESETS, demography, mutation_model, rate_maps
+p = PRESETS[{preset!r}]
+os.makedirs({out!r}, exist_ok=True)
+counts = genes_per_chromosome(list(p.contigs), p.genes)
+genes = [(f"G{{i}}", c) for c, n in counts.items() for i in range(n)]
+ref = build_genome(chromosomes=dict(p.contigs), genes=genes, rng=np.random.default_rng(1))
+share = {{"NOR": 0.86, "MEN": 0.08, "SAS": 0.06}}
+for i, (contig, length) in enumerate(p.contigs.items()):
+    recombination, mutation = rate_maps(length, ref.known_windows(contig))
+    samples = {{pop: int(round(f * p.samples)) for pop, f in share.items()}}
+    ts = msprime.sim_ancestry(samples, demography=demography(), sequence_length=length,
+                              recombination_rate=recombination, random_seed=i + 1)
+    ts = msprime.sim_mutations(ts, rate=mutation, model=mutation_model(), random_seed=i + 1)
+    tskit2zarr.convert(ts, {out!r} + f"/{{contig}}.vcz")
+"""
+
 EPILOGUE = """
 import resource
-print("PEAK_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+# The exome model simulates chromosomes in forked workers: count the largest of them too.
+peak = max(resource.getrusage(who).ru_maxrss
+           for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+print("PEAK_KB", peak)
 """
 
 
@@ -62,11 +91,13 @@ def emit(case, metric, value, unit):
 
 
 def main(argv):
-    presets = ["teaching"] if "--quick" in argv else ["teaching", "national"]
+    named = [a for a in argv if not a.startswith("-")]
+    presets = named or (["teaching"] if "--quick" in argv else ["teaching", "exome", "national"])
     for preset in presets:
+        peer = PEER_EXOME if preset == "exome" else PEER
         with tempfile.TemporaryDirectory() as tmp:
             wb_s, wb_gb = measure(WORKBENCH.format(preset=preset, out=f"{tmp}/cohort"))
-            peer_s, peer_gb = measure(PEER.format(preset=preset, out=f"{tmp}/peer"))
+            peer_s, peer_gb = measure(peer.format(preset=preset, out=f"{tmp}/peer"))
         emit(preset, "workbench wall time", round(wb_s, 1), "s")
         emit(preset, "workbench peak memory", round(wb_gb, 2), "GB")
         emit(preset, "msprime+tskit2zarr wall time", round(peer_s, 1), "s")

@@ -40,6 +40,8 @@ from .. import provenance
 from ..access.session import write_service_secrets
 from ..errors import CohortFormatError, InputError
 from ..genome import annotate, build_reference, design_variant
+from ..genome.genemodels import build_genome
+from ..genome.reference import fasta_path
 from ..io import atomic_dir, atomic_file
 from . import clinical, genes, knowledge, phenopackets, registry
 from .genomes import (
@@ -58,6 +60,7 @@ from .population import (
     MUTATION_RATE,
     PRESETS,
     RECOMBINATION_RATE,
+    Preset,
     make_people,
     simulate_contig,
 )
@@ -117,6 +120,75 @@ def _layout_genes(catalogue: pd.DataFrame, contigs: dict[str, int]) -> list[tupl
     return out
 
 
+def _contig_genomes(people, reference, preset: Preset, contig: str, seed: int):
+    """One contig's genomes: simulated, on the reference's bases, with indels and selection."""
+    g = simulate_contig(
+        people,
+        contig=contig,
+        length=preset.contigs[contig],
+        panel_per_population=preset.panel_per_population,
+        seed=seed,
+        windows=reference.known_windows(contig) if preset.genes else None,
+    )
+    g.ts = assign_reference_alleles(g.ts, reference.sequence(contig))
+    g.ts = add_indels(
+        g.ts,
+        reference.sequence(contig),
+        rng=np.random.default_rng([seed, _INDEL_STREAM]),
+        coding=_cds_intervals(reference, contig),
+    )
+    g.ts = purify(g.ts, reference, contig, rng=np.random.default_rng([seed, _SELECTION_STREAM]))
+    return g
+
+
+#: What forked workers of :func:`_simulate_genomes` read (inherited, never pickled).
+_SHARED: dict = {}
+
+
+def _contig_genomes_shared(contig: str, seed: int):
+    return _contig_genomes(_SHARED["people"], _SHARED["reference"], _SHARED["preset"], contig, seed)
+
+
+def _simulate_genomes(people, reference, preset: Preset, seeds: list[int], *, progress: bool):
+    """Every contig's genomes, in contig order.
+
+    The exome-scale model simulates its chromosomes in parallel, one worker per core (forked,
+    so the reference is shared rather than copied); each contig depends only on its own seed,
+    so the result is the same for any number of workers. The compact model's few short
+    contigs run in this process.
+    """
+    contigs = list(preset.contigs)
+    workers = min(len(contigs), os.cpu_count() or 1) if preset.genes else 1
+    bar = tqdm(total=len(contigs), desc="simulate", disable=not progress, leave=False)
+    out = {}
+    if workers == 1:
+        for contig, seed in zip(contigs, seeds, strict=True):
+            out[contig] = _contig_genomes(people, reference, preset, contig, seed)
+            bar.update()
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        _SHARED.update(people=people, reference=reference, preset=preset)
+        try:
+            with ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("fork")
+            ) as pool:
+                # Longest first, so the last worker to finish is not left with chr1.
+                order = sorted(range(len(contigs)), key=lambda i: -preset.contigs[contigs[i]])
+                futures = {
+                    i: pool.submit(_contig_genomes_shared, contigs[i], seeds[i]) for i in order
+                }
+                for i in order:
+                    out[contigs[i]] = futures[i].result()
+                    bar.update()
+        finally:
+            _SHARED.clear()
+        out = {c: out[c] for c in contigs}
+    bar.close()
+    return out
+
+
 def generate_cohort(
     *,
     preset: str,
@@ -167,9 +239,23 @@ def generate_cohort(
 
         step("reference")
         catalogue = genes.gene_catalogue(preset=preset, rng=rng())
-        reference = build_reference(
-            contigs=dict(p.contigs), genes=_layout_genes(catalogue, dict(p.contigs)), rng=rng()
-        )
+        reference_rng = rng()
+        if p.genes:
+            gene_set = genes.exome_gene_set(
+                catalogue, chromosomes=list(p.contigs), n_genes=p.genes, rng=reference_rng
+            )
+            reference = build_genome(
+                chromosomes=dict(p.contigs),
+                genes=gene_set,
+                rng=reference_rng,
+                multi_exon=set(catalogue.gene),
+            )
+        else:
+            reference = build_reference(
+                contigs=dict(p.contigs),
+                genes=_layout_genes(catalogue, dict(p.contigs)),
+                rng=reference_rng,
+            )
         reference.write(tmp / "reference")
         bar.update()
 
@@ -185,30 +271,9 @@ def generate_cohort(
 
         step("genomes")
         contig_seeds = next(seeds).generate_state(len(p.contigs))
-        genomes = {}
-        for (contig, length), s in zip(
-            tqdm(p.contigs.items(), desc="simulate", disable=not progress, leave=False),
-            contig_seeds,
-            strict=True,
-        ):
-            g = simulate_contig(
-                people,
-                contig=contig,
-                length=length,
-                panel_per_population=p.panel_per_population,
-                seed=int(s),
-            )
-            g.ts = assign_reference_alleles(g.ts, reference.sequence(contig))
-            g.ts = add_indels(
-                g.ts,
-                reference.sequence(contig),
-                rng=np.random.default_rng([int(s), _INDEL_STREAM]),
-                coding=_cds_intervals(reference, contig),
-            )
-            g.ts = purify(
-                g.ts, reference, contig, rng=np.random.default_rng([int(s), _SELECTION_STREAM])
-            )
-            genomes[contig] = g
+        genomes = _simulate_genomes(
+            people, reference, p, [int(x) for x in contig_seeds], progress=progress
+        )
         bar.update()
 
         step("planting")
@@ -240,7 +305,7 @@ def generate_cohort(
             write_vcf(
                 source,
                 tmp / "genotypes.vcf.gz",
-                reference_name="reference/genome.fa",
+                reference_name=f"reference/{fasta_path(tmp / 'reference').name}",
                 show_progress=progress,
             )
         _write_ped(tmp / "pedigree.ped", people)

@@ -36,7 +36,7 @@ __all__ = [
     "gene_catalogue",
 ]
 
-PRESETS = ("tiny", "teaching", "national")
+PRESETS = ("tiny", "teaching", "national", "exome")
 
 CATALOGUE_COLUMNS = (
     "gene",
@@ -305,3 +305,63 @@ def gene_catalogue(*, preset: str, rng: np.random.Generator) -> pd.DataFrame:
         rare.extend(core + [pool[i] for i in picks])
     table = pd.DataFrame(sf + rare, columns=list(CATALOGUE_COLUMNS))
     return table.sort_values("gene", kind="stable").reset_index(drop=True)
+
+
+#: HPO's X-linked inheritance terms (X-linked, X-linked recessive, X-linked dominant) and its
+#: autosomal ones: a gene annotated only with the first is placed on chrX.
+_X_TERMS = frozenset({1417, 1419, 1423})
+_AUTOSOMAL_TERMS = frozenset({6, 7})
+#: Prefix of background genes' names: no HGNC symbol starts with it.
+BACKGROUND_PREFIX = "WBG"
+
+
+def hpo_genes() -> dict[str, str]:
+    """Every gene ``hpo3`` annotates, by HGNC symbol: ``"X"`` when HPO calls it only X-linked."""
+    out = {}
+    for g in hpo.ontology().genes:
+        name = str(g.name)
+        if not name[:1].isalnum():
+            continue  # hpo3 lists a few genes without a symbol
+        terms = set(g.hpo)
+        out[name] = "X" if terms & _X_TERMS and not terms & _AUTOSOMAL_TERMS else "autosome"
+    return dict(sorted(out.items()))
+
+
+def exome_gene_set(
+    catalogue: pd.DataFrame, *, chromosomes: list[str], n_genes: int, rng: np.random.Generator
+) -> list[tuple[str, str]]:
+    """The ``(symbol, chromosome)`` genes of an exome-scale genome.
+
+    Every gene ``hpo3`` knows keeps its HGNC symbol (about 5,200: the disease genes a
+    phenotype-driven ranker can match), X-linked ones on chrX; the catalogue's genes are
+    among them. Background genes named ``WBG00001``… make up the rest, so that each chromosome
+    carries its share of ``n_genes`` in proportion to its real gene count
+    (:func:`workbench.genome.genemodels.genes_per_chromosome`).
+    """
+    from ..genome.genemodels import genes_per_chromosome
+
+    known = hpo_genes()
+    for row in catalogue.itertuples(index=False):
+        known[row.gene] = row.contig_kind
+    if n_genes < len(known):
+        raise InputError(
+            f"an exome-scale genome needs at least the {len(known)} genes HPO knows, got "
+            f"n_genes={n_genes}; ask for more genes"
+        )
+    target = genes_per_chromosome(chromosomes, n_genes)
+    autosomes = [c for c in chromosomes if c != "chrX"]
+    placed: dict[str, list[str]] = {c: [] for c in chromosomes}
+    for symbol, kind in known.items():
+        if kind == "X" and "chrX" in placed:
+            placed["chrX"].append(symbol)
+            continue
+        room = np.array([max(0, target[c] - len(placed[c])) for c in autosomes], dtype=float)
+        if room.sum() == 0:
+            room = np.array([target[c] for c in autosomes], dtype=float)
+        placed[autosomes[int(rng.choice(len(autosomes), p=room / room.sum()))]].append(symbol)
+    n = 0
+    for c in chromosomes:
+        while len(placed[c]) < target[c]:
+            n += 1
+            placed[c].append(f"{BACKGROUND_PREFIX}{n:05d}")
+    return [(s, c) for c in chromosomes for s in placed[c]]
