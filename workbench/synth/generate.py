@@ -333,7 +333,10 @@ def generate_cohort(
             planted=truth_variants, common=common, rng=rng(), reference_date=REFERENCE_DATE
         )
         knowledge.write_knowledge(
-            tmp / "knowledge", frequencies=freqs, assertions=assertions, catalogue=catalogue
+            tmp / "knowledge",
+            frequencies=freqs,
+            assertions=assertions,
+            catalogue=_known_disease_genes(catalogue, reference) if p.genes else catalogue,
         )
         bar.update()
 
@@ -412,6 +415,22 @@ def generate_cohort(
 
 #: Genes the shipped reads cover: the first ones (by name) of this panel, never chosen by case.
 READS_PANEL, READS_GENES, READS_DEPTH = "epilepsy", 12, 30.0
+
+
+def _known_disease_genes(catalogue: pd.DataFrame, reference) -> pd.DataFrame:
+    """The catalogue plus a disease for every other gene of the genome that HPO annotates.
+
+    An exome-scale genome carries every HPO disease gene under its own symbol; linking them to
+    a disease (:func:`workbench.synth.genes.hpo_gene_diseases`) puts them on the gene–disease
+    panels, so filtering and ranking weigh the planted gene against thousands of others, as in
+    a real clinical exome. A link whose mode does not fit the chromosome (an X-linked disease
+    on an autosome) is left out.
+    """
+    where = {g.symbol: g.contig for g in reference.genes}
+    linked = genes.hpo_gene_diseases(sorted(set(where) - set(catalogue.gene)))
+    fits = (linked["mode"] == "XL") == (linked.gene.map(where) == "chrX")
+    table = pd.concat([catalogue, linked[fits]], ignore_index=True)
+    return table.sort_values("gene", kind="stable").reset_index(drop=True)
 
 
 def _write_reads(folder: Path, people, catalogue, preset, *, seed: int, progress: bool) -> None:

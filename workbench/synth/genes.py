@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import io
+from collections.abc import Iterable
 from importlib import resources
 
 import numpy as np
@@ -365,3 +366,49 @@ def exome_gene_set(
             n += 1
             placed[c].append(f"{BACKGROUND_PREFIX}{n:05d}")
     return [(s, c) for c in chromosomes for s in placed[c]]
+
+
+#: A disease linked to a gene by its annotations needs this many phenotype terms: a small
+#: disease is a subset of a large gene's terms by chance.
+MIN_LINK_TERMS = 5
+
+
+def hpo_gene_diseases(genes: Iterable[str]) -> pd.DataFrame:
+    """A disease and mode for each of ``genes`` that ``hpo3`` annotates, as catalogue rows.
+
+    ``hpo3`` keeps no gene→disease table (see :func:`workbench.hpo.gene_has_disease`); a gene's
+    terms are the union of its diseases' terms. Each gene is linked here to the largest OMIM
+    disease (at least :data:`MIN_LINK_TERMS` phenotype terms, an AD, AR or X-linked
+    inheritance term) whose every term the gene carries. These links are inferred, not
+    curated: they give the background disease genes of an exome-scale cohort a phenotype and
+    a mode, so that filtering and ranking face realistic competition. Genes with no such
+    disease are left out. Rows have :data:`CATALOGUE_COLUMNS`, ``role`` ``"disease_gene"``.
+    """
+    wanted = set(genes)
+    ont = hpo.ontology()
+    gene_terms = {str(g.name): frozenset(g.hpo) for g in ont.genes if str(g.name) in wanted}
+    by_term: dict[int, set[str]] = {}
+    for name, terms in gene_terms.items():
+        for t in terms:
+            by_term.setdefault(t, set()).add(name)
+    best: dict[str, tuple[int, str, str]] = {}  # gene -> (terms, disease id, mode)
+    for d in ont.omim_diseases:
+        terms = frozenset(d.hpo)
+        disease_id = f"OMIM:{d.id}"
+        if len(terms) <= MIN_LINK_TERMS or any(t not in by_term for t in terms):
+            continue
+        codes = hpo.disease_inheritance(disease_id)
+        modes = [m for m, mode_codes in _MODE_CODES.items() if codes & mode_codes]
+        if len(modes) != 1:
+            continue
+        rarest = min(terms, key=lambda t: len(by_term[t]))
+        for name in by_term[rarest]:
+            if terms <= gene_terms[name] and len(terms) > best.get(name, (0,))[0]:
+                best[name] = (len(terms), disease_id, modes[0])
+    rows = []
+    for name in sorted(best):
+        _, disease_id, mode = best[name]
+        row = _row(name, hpo.parse_disease_id(disease_id), mode, "disease_gene", None)
+        if row is not None and row["hpo_terms_count"] >= MIN_LINK_TERMS:
+            rows.append(row)
+    return pd.DataFrame(rows, columns=list(CATALOGUE_COLUMNS))
