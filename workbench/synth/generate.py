@@ -299,15 +299,8 @@ def generate_cohort(
             # planted variants are called as planted (a course's diagnosis is never miscalled)
             exempt=planted.groupby("contig").position.apply(list).to_dict(),
         )
-        write_vcz(source, tmp / "genotypes.vcz", show_progress=progress)
+        _write_genotype_files(source, tmp, p, progress=progress)
         _write_simulated(tmp / "truth" / "genotypes.vcz", genomes, people)
-        if p.write_vcf:
-            write_vcf(
-                source,
-                tmp / "genotypes.vcf.gz",
-                reference_name=f"reference/{fasta_path(tmp / 'reference').name}",
-                show_progress=progress,
-            )
         _write_ped(tmp / "pedigree.ped", people)
         bar.update()
 
@@ -415,6 +408,44 @@ def generate_cohort(
 
 #: Genes the shipped reads cover: the first ones (by name) of this panel, never chosen by case.
 READS_PANEL, READS_GENES, READS_DEPTH = "epilepsy", 12, 30.0
+
+
+def _write_genotype_files(source: CohortSource, folder: Path, preset: Preset, *, progress: bool):
+    """The cohort's calls as VCF Zarr and, for presets that keep one, as bgzipped VCF.
+
+    Both files are read from ``source`` record by record and neither depends on the other. On
+    the exome-scale model, with a million records, the VCF is written by a forked process
+    while this one encodes the VCF Zarr store, so the step takes the longer of the two rather
+    than their sum (the fork happens before bio2zarr starts its threads).
+    """
+    vcf_args = dict(
+        reference_name=f"reference/{fasta_path(folder / 'reference').name}",
+    )
+    if not preset.write_vcf:
+        write_vcz(source, folder / "genotypes.vcz", show_progress=progress)
+        return
+    if not preset.genes or (os.cpu_count() or 1) < 2:
+        write_vcz(source, folder / "genotypes.vcz", show_progress=progress)
+        write_vcf(source, folder / "genotypes.vcf.gz", show_progress=progress, **vcf_args)
+        return
+    import multiprocessing
+
+    child = multiprocessing.get_context("fork").Process(
+        target=write_vcf,
+        args=(source, folder / "genotypes.vcf.gz"),
+        kwargs=dict(show_progress=False, **vcf_args),
+        name="write-vcf",
+    )
+    child.start()
+    try:
+        write_vcz(source, folder / "genotypes.vcz", show_progress=progress)
+    finally:
+        child.join()
+    if child.exitcode != 0:
+        raise RuntimeError(
+            f"writing genotypes.vcf.gz failed in its process (exit code {child.exitcode}); "
+            "its error is printed above"
+        )
 
 
 def _known_disease_genes(catalogue: pd.DataFrame, reference) -> pd.DataFrame:

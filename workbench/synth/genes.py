@@ -337,7 +337,9 @@ def exome_gene_set(
     phenotype-driven ranker can match), X-linked ones on chrX; the catalogue's genes are
     among them. Background genes named ``WBG00001``… make up the rest, so that each chromosome
     carries its share of ``n_genes`` in proportion to its real gene count
-    (:func:`workbench.genome.genemodels.genes_per_chromosome`).
+    (:func:`workbench.genome.genemodels.genes_per_chromosome`). A chromosome whose named
+    genes exceed its share keeps them all, so a genome of few chromosomes may hold more than
+    ``n_genes``; on all of GRCh38's it holds exactly ``n_genes``.
     """
     from ..genome.genemodels import genes_per_chromosome
 

@@ -674,6 +674,7 @@ def panel_frequencies(genomes: Sequence[ContigGenomes], populations: Sequence[st
     and overall, ``ac_<pop>``, ``an_<pop>``, ``af_<pop>``. A male contributes one X allele.
     """
     frames = []
+    n_pop = len(populations)
     for g in genomes:
         nodes = g.panel_nodes
         samples = np.unique(nodes[nodes >= 0])
@@ -681,25 +682,37 @@ def panel_frequencies(genomes: Sequence[ContigGenomes], populations: Sequence[st
         for row, pop in zip(nodes, g.panel_population, strict=True):
             for n in row[row >= 0]:
                 node_pop[int(n)] = pop
-        pop_of_col = np.array([node_pop[int(n)] for n in samples])
-        masks = {p: pop_of_col == p for p in populations}
-        recs = []
+        code = {p: i for i, p in enumerate(populations)}
+        # Haplotypes of a population outside ``populations`` count only in the totals.
+        pop_code = np.array([code.get(node_pop[int(n)], n_pop) for n in samples], dtype=np.int64)
+        an_pop = np.bincount(pop_code, minlength=n_pop + 1)[:n_pop]
+        positions, refs, alts, counts = [], [], [], []
         for var in g.ts.variants(samples=samples, copy=False):
+            k = len(var.alleles)
             gts = var.genotypes
-            for a in range(1, len(var.alleles)):
-                rec = {
-                    "contig": g.contig,
-                    "position": int(var.site.position) + 1,
-                    "ref": var.alleles[0],
-                    "alt": var.alleles[a],
-                }
-                for p, m in masks.items():
-                    rec[f"ac_{p}"] = int((gts[m] == a).sum())
-                    rec[f"an_{p}"] = int(m.sum())
-                rec["ac"] = int((gts == a).sum())
-                rec["an"] = len(gts)
-                recs.append(rec)
-        frames.append(pd.DataFrame(recs))
+            called = gts >= 0
+            c = np.bincount(pop_code[called] * k + gts[called], minlength=(n_pop + 1) * k).reshape(
+                n_pop + 1, k
+            )
+            position = int(var.site.position) + 1
+            for a in range(1, k):
+                positions.append(position)
+                refs.append(var.alleles[0])
+                alts.append(var.alleles[a])
+                counts.append(c[:, a])
+        ac = np.array(counts, dtype=np.int64).reshape(-1, n_pop + 1)
+        columns = {
+            "contig": [g.contig] * len(positions),
+            "position": np.array(positions, dtype=np.int64),
+            "ref": refs,
+            "alt": alts,
+        }
+        for i, p in enumerate(populations):
+            columns[f"ac_{p}"] = ac[:, i]
+            columns[f"an_{p}"] = np.full(len(positions), an_pop[i], dtype=np.int64)
+        columns["ac"] = ac.sum(axis=1)
+        columns["an"] = np.full(len(positions), len(samples), dtype=np.int64)
+        frames.append(pd.DataFrame(columns))
     freq = pd.concat(frames, ignore_index=True)
     for p in [*populations, None]:
         sfx = f"_{p}" if p else ""
