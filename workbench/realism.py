@@ -588,10 +588,21 @@ def _funnel_row(data: _Data, trios, *, progress: bool) -> dict:
     )
 
 
+def _allele_counts(g: np.ndarray, chunk: int = 50_000) -> tuple[np.ndarray, np.ndarray]:
+    """Called and non-reference alleles per variant, a chunk of variants at a time (an
+    exome-scale cohort's calls are gigabytes; a whole-array temporary of int64 is 8 times that)."""
+    called = np.empty(len(g), dtype=np.int64)
+    alt = np.empty(len(g), dtype=np.int64)
+    for a in range(0, len(g), chunk):
+        block = g[a : a + chunk]
+        called[a : a + chunk] = (block >= 0).sum(axis=(1, 2))
+        alt[a : a + chunk] = (block > 0).sum(axis=(1, 2))
+    return called, alt
+
+
 def _cohort_rows(data: _Data) -> list[dict]:
     g = data.calls
-    alleles = np.where(g >= 0, 1, 0).sum(axis=(1, 2))
-    alt = np.where(g > 0, 1, 0).sum(axis=(1, 2))
+    alleles, alt = _allele_counts(g)
     maf = np.minimum(alt, alleles - alt) / np.maximum(alleles, 1)
     coding_snv = (data.is_ti | data.is_tv) & (data.impact != "MODIFIER")
     rows = [
