@@ -41,10 +41,9 @@ from ._sequence import reverse_complement
 from .reference import (
     _SENSE_CODONS,
     _STOPS,
-    Gene,
     GeneSpec,
     Reference,
-    Transcript,
+    _canonical_genes,
     _coordinates,
     _parse_build_args,
     _random_str,
@@ -328,24 +327,7 @@ def build_genome(
         windows.sort()
         sequences[chrom] = SparseSequence(length, windows)
 
-    order = {c: i for i, c in enumerate(chromosomes)}
-    placed.sort(key=lambda p: (order[p[0]], p[1]))
-    out = []
-    for n, (chrom, _, symbol, strand, exons, cds_start, cds_end) in enumerate(placed, 1):
-        gene_id, tx_id = f"SYNG{n:06d}", f"SYNT{n:06d}"
-        tx = Transcript(
-            transcript_id=tx_id,
-            name=f"{symbol}-T1",
-            gene_id=gene_id,
-            gene=symbol,
-            contig=chrom,
-            strand=strand,
-            exons=exons,
-            cds_start=cds_start,
-            cds_end=cds_end,
-        )
-        out.append(Gene(gene_id, symbol, chrom, strand, exons[0][0], exons[-1][1], (tx,)))
-    return Reference(sequences, out)
+    return Reference(sequences, _canonical_genes(placed, list(chromosomes)))
 
 
 def _shrink(models: list[_Model], length: int, flank: int, sizes: GeneSizes) -> None:

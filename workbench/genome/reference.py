@@ -765,10 +765,19 @@ def build_reference(
             cursor += span + gaps[i + 1]
         sequences[contig] = arr.tobytes().decode("ascii")
 
+    return Reference(sequences, _canonical_genes(placed, list(contigs)))
+
+
+def _canonical_genes(placed, contigs: Sequence[str]) -> list[Gene]:
+    """One gene with one canonical transcript per placed model, numbered in genome order.
+
+    ``placed`` holds ``(contig, start, symbol, strand, exons, cds_start, cds_end)`` tuples;
+    ids are ``SYNG000001``/``SYNT000001``… by contig order, then start.
+    """
     order = {c: i for i, c in enumerate(contigs)}
-    placed.sort(key=lambda p: (order[p[0]], p[1]))
-    genes_out = []
-    for n, (contig, _, symbol, strand, exons, cds_start, cds_end) in enumerate(placed, 1):
+    out = []
+    ordered = sorted(placed, key=lambda p: (order[p[0]], p[1]))
+    for n, (contig, _, symbol, strand, exons, cds_start, cds_end) in enumerate(ordered, 1):
         gene_id, tx_id = f"SYNG{n:06d}", f"SYNT{n:06d}"
         tx = Transcript(
             transcript_id=tx_id,
@@ -781,8 +790,8 @@ def build_reference(
             cds_start=cds_start,
             cds_end=cds_end,
         )
-        genes_out.append(Gene(gene_id, symbol, contig, strand, exons[0][0], exons[-1][1], (tx,)))
-    return Reference(sequences, genes_out)
+        out.append(Gene(gene_id, symbol, contig, strand, exons[0][0], exons[-1][1], (tx,)))
+    return out
 
 
 def _coordinates(g0: int, span: int, strand: str, offsets, cds0: int, cds_len: int):
