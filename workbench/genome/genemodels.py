@@ -47,6 +47,7 @@ from .reference import (
     _coordinates,
     _parse_build_args,
     _random_str,
+    _splice_motifs,
 )
 from .sparse import SparseSequence
 
@@ -367,11 +368,7 @@ def _gene_windows(model: _Model, rng: np.random.Generator, flank: int):
         cursor += n
         if i < len(model.introns):
             size = model.introns[i]
-            donor = "GT" + "AG"[int(rng.integers(0, 2))] + "AGT"
-            tract = "".join("CT"[j] for j in rng.integers(0, 2, 12))
-            acceptor = (
-                tract + "ACGT"[int(rng.integers(0, 4))] + ("CAG", "TAG")[int(rng.integers(0, 2))]
-            )
+            donor, acceptor = _splice_motifs(rng)
             if size <= 2 * flank + 100:
                 middle = _random_str(size - len(donor) - len(acceptor), rng, 0.38)
                 windows.append((cursor, donor + middle + acceptor))

@@ -610,6 +610,14 @@ def _random_str(n: int, rng: np.random.Generator, gc: float = 0.5) -> str:
     return _random_bases(n, rng, gc).tobytes().decode("ascii")
 
 
+def _splice_motifs(rng: np.random.Generator) -> tuple[str, str]:
+    """An intron's donor (``GT`` + consensus) and acceptor (polypyrimidine tract, ``AG``) ends."""
+    donor = "GT" + "AG"[int(rng.integers(0, 2))] + "AGT"
+    tract = "".join("CT"[j] for j in rng.integers(0, 2, 12))
+    acceptor = tract + "ACGT"[int(rng.integers(0, 4))] + ("CAG", "TAG")[int(rng.integers(0, 2))]
+    return donor, acceptor
+
+
 def _gene_sequence(layout: _Layout, rng: np.random.Generator):
     """The gene in transcript orientation, with exon offsets and the CDS's mRNA offset."""
     utr5 = _random_str(layout.utr5_first + layout.utr5_second, rng, 0.55)
@@ -628,11 +636,7 @@ def _gene_sequence(layout: _Layout, rng: np.random.Generator):
         cursor += n
         if i < len(layout.introns):
             size = layout.introns[i]
-            donor = "GT" + "AG"[int(rng.integers(0, 2))] + "AGT"
-            tract = "".join("CT"[j] for j in rng.integers(0, 2, 12))
-            acceptor = (
-                tract + "ACGT"[int(rng.integers(0, 4))] + ("CAG", "TAG")[int(rng.integers(0, 2))]
-            )
+            donor, acceptor = _splice_motifs(rng)
             middle = _random_str(size - len(donor) - len(acceptor), rng, 0.38)
             parts.append(donor + middle + acceptor)
             cursor += size
