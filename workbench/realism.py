@@ -294,6 +294,7 @@ class _Data:
     impact: np.ndarray  # HIGH/MODERATE/LOW/MODIFIER of the first alternate allele
     coding_bp: int
     genome_bp: int
+    mutable_bp: int  # where mutations can fall: the sequence windows of a sparse genome
     de_novo: pd.DataFrame  # every true de novo variant of every child
     planted: pd.DataFrame  # contig, position of the planted variants
 
@@ -344,6 +345,9 @@ class _Data:
             impact=impact,
             coding_bp=int(coding),
             genome_bp=int(sum(cohort.contigs.values())),
+            mutable_bp=int(
+                sum(b - a for c in reference.contigs for a, b in reference.known_windows(c))
+            ),
             de_novo=pd.read_csv(truth, sep="\t"),
             planted=pd.read_csv(planted, sep="\t", usecols=["contig", "position"]),
         )
@@ -494,7 +498,8 @@ def _trio_rows(data: _Data, *, funnel: bool, progress: bool) -> list[dict]:
     # the rate counts background mutations only: planted diagnoses are no mutation rate
     planted = pd.MultiIndex.from_frame(data.planted[["contig", "position"]])
     background = true_dn[~pd.MultiIndex.from_frame(true_dn[["contig", "position"]]).isin(planted)]
-    haploid_bp = 2 * data.genome_bp * len(trios)
+    # per bp where mutations can fall (on an exome-scale genome, its sequence windows)
+    haploid_bp = 2 * data.mutable_bp * len(trios)
     rate = len(background) / haploid_bp
     expected = haploid_bp * 1.2e-8
     key = pd.MultiIndex.from_frame(data.variants[["contig", "position"]])
@@ -522,7 +527,8 @@ def _trio_rows(data: _Data, *, funnel: bool, progress: bool) -> list[dict]:
             rate,
             data=data,
             expected=expected,
-            detail=f"{len(background)} background de novo variants in {n} children",
+            detail=f"{len(background)} background de novo variants in {n} children, over "
+            f"{data.mutable_bp / 1e6:,.1f} Mb of sequence",
             interval=_poisson_interval(len(background), haploid_bp),
         ),
         _row(
