@@ -52,7 +52,7 @@ from workbench.synth.population import PRESETS, demography, mutation_model, rate
 p = PRESETS[{preset!r}]
 os.makedirs({out!r}, exist_ok=True)
 counts = genes_per_chromosome(list(p.contigs), p.genes)
-genes = [(f"G{{i}}", c) for c, n in counts.items() for i in range(n)]
+genes = [(f"G{{c}}_{{i}}", c) for c, n in counts.items() for i in range(n)]
 ref = build_genome(chromosomes=dict(p.contigs), genes=genes, rng=np.random.default_rng(1))
 share = {{"NOR": 0.86, "MEN": 0.08, "SAS": 0.06}}
 for i, (contig, length) in enumerate(p.contigs.items()):
@@ -79,8 +79,9 @@ def measure(code: str) -> tuple[float, float]:
         [sys.executable, "-c", textwrap.dedent(code) + EPILOGUE],
         capture_output=True,
         text=True,
-        check=True,
     )
+    if proc.returncode:
+        sys.exit(f"benchmark process failed:\n{proc.stderr[-3000:]}")
     wall = time.perf_counter() - t0
     peak_kb = int(proc.stdout.split("PEAK_KB")[-1].split()[0])
     return wall, peak_kb / 1024**2
