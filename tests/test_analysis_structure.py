@@ -10,6 +10,7 @@ import pytest
 
 from workbench.analysis.structure import (
     hudson_fst,
+    ld_bands,
     ld_decay,
     ld_prune,
     ld_r2,
@@ -259,3 +260,30 @@ def test_plots_draw_on_the_axes_they_are_given(tiny_cohort, samples, chr1):
         assert len(axes[4].lines[0].get_xdata()) == 4
     finally:
         plt.close(fig)
+
+
+def test_ld_bands_see_linked_pairs_near_and_independent_ones_far():
+    """Copies of one SNP 2 kb apart are in full LD; SNPs drawn independently are not; bands
+    pool pairs across contigs."""
+    rng = np.random.default_rng(4)
+    people = 400
+    blocks, positions, contigs = [], [], []
+    for k in range(300):
+        h = (rng.random((people, 2)) < rng.uniform(0.2, 0.5)).astype(np.int8)
+        blocks += [h, h]  # the SNP and its perfect proxy 2 kb on
+        positions += [(k % 150) * 1_000_000, (k % 150) * 1_000_000 + 2_000]
+        contigs += ["chr1" if k < 150 else "chr2"] * 2
+    calls = np.stack(blocks)
+    calls[0, 0, 0] = -1  # a missing call: that pair uses the people called at both
+    decay = ld_bands(
+        calls,
+        np.array(contigs),
+        np.array(positions),
+        {"near": (1_000, 10_000), "far": (500_000, 1_500_000)},
+    )
+    near, n_near = decay["near"]
+    far, n_far = decay["far"]
+    assert n_near == 300  # one pair per SNP, on both contigs
+    assert n_far > 300
+    assert near > 0.99
+    assert far < 0.02  # about 1 / people for independent sites

@@ -115,28 +115,3 @@ def test_a_rare_event_rate_is_judged_by_its_sampling_interval():
     # 1 event in the same exposure: even the interval stays below the published range
     one = _poisson_interval(1, exposure)
     assert _row("de_novo_rate", 1 / exposure, data=data, interval=one)["status"] == "outside"
-
-
-def test_ld_decay_sees_linked_pairs_near_and_independent_ones_far():
-    """Copies of one SNP 2 kb apart are in full LD; SNPs drawn independently are not."""
-    from workbench.realism import ld_decay
-
-    rng = np.random.default_rng(4)
-    people = 400
-    blocks = []
-    positions = []
-    for k in range(300):
-        h = (rng.random((people, 2)) < rng.uniform(0.2, 0.5)).astype(np.int8)
-        blocks += [h, h]  # the SNP and its perfect proxy 2 kb on
-        positions += [k * 1_000_000, k * 1_000_000 + 2_000]
-    calls = np.stack(blocks)
-    calls[0, 0, 0] = -1  # a missing call takes the site's mean
-    contigs = np.array(["chr1"] * len(positions))
-    decay = ld_decay(
-        calls, contigs, np.array(positions), {"near": (1_000, 10_000), "far": (500_000, 1_500_000)}
-    )
-    near, n_near = decay["near"]
-    far, n_far = decay["far"]
-    assert n_near > 100 and n_far > 100
-    assert near > 0.95
-    assert far < 0.02  # about 1 / people for independent sites

@@ -21,6 +21,7 @@ from ..errors import InputError
 
 __all__ = [
     "hudson_fst",
+    "ld_bands",
     "ld_decay",
     "ld_prune",
     "ld_r2",
@@ -342,6 +343,37 @@ def ld_decay(
 
 
 # -- principal components --------------------------------------------------------------------
+def ld_bands(genotypes, contigs, positions, bands: dict, *, min_maf: float = 0.05) -> dict:
+    """Mean r² of common variant pairs (MAF >= ``min_maf``) whose distance falls in each band.
+
+    ``genotypes`` (variants × samples × ploidy) are those of unrelated people, ``contigs`` and
+    ``positions`` those of each variant, sorted within each contig; ``bands`` maps a name to a
+    ``(low, high)`` distance in bp. Every pair up to the largest band's end is measured, per
+    contig, by :func:`ld_decay` (Rogers–Huff r² in 1 kb bins),
+    and the bins of each band are pooled. Returns ``{name: (mean r², pairs)}``.
+    """
+    top = max(high for _, high in bands.values())
+    sums = dict.fromkeys(bands, 0.0)
+    pairs = dict.fromkeys(bands, 0)
+    contigs = np.asarray(contigs)
+    for contig in pd.unique(contigs):
+        rows = np.flatnonzero(contigs == contig)
+        if len(rows) < 2:
+            continue
+        table = ld_decay(
+            genotypes[rows], positions[rows], max_distance=top, n_bins=top // 1_000, min_maf=min_maf
+        )
+        table = table[table.pairs > 0]
+        for name, (low, high) in bands.items():
+            band = table[(table.distance_start >= low) & (table.distance_stop <= high)]
+            sums[name] += float((band.mean_r2 * band.pairs).sum())
+            pairs[name] += int(band.pairs.sum())
+    return {
+        name: (sums[name] / pairs[name] if pairs[name] else float("nan"), pairs[name])
+        for name in bands
+    }
+
+
 def pca(
     genotypes,
     *,

@@ -17,8 +17,9 @@ from .annotate import (
     gene_impact,
     most_severe,
 )
+from .build import build_reference
 from .design import DESIGNABLE_EFFECTS, design_variant
-from .reference import Gene, GeneSpec, Reference, Transcript, build_reference
+from .reference import Gene, GeneSpec, Reference, Transcript
 
 __all__ = [
     "CONSEQUENCES",

@@ -38,17 +38,16 @@ import numpy as np
 
 from ..errors import InputError
 from ._sequence import reverse_complement
-from .reference import (
+from .build import (
     _SENSE_CODONS,
     _STOPS,
-    GeneSpec,
-    Reference,
     _canonical_genes,
     _coordinates,
     _parse_build_args,
     _random_str,
     _splice_motifs,
 )
+from .reference import GeneSpec, Reference
 from .sparse import SparseSequence
 
 __all__ = [
