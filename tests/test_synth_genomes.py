@@ -9,6 +9,7 @@ import pytest
 import zarr
 
 from workbench.errors import InputError
+from workbench.synth.calling import CallingNoise
 from workbench.synth.genomes import (
     CohortSource,
     assign_reference_alleles,
@@ -167,6 +168,33 @@ def test_vcz_and_vcf_hold_the_same_genotypes(world, tmp_path):
     # a region query through the tabix index works
     x = source._positions[list(CONTIGS).index("chrX")]
     assert len(list(vcf.fetch("chrX", 0, 40_000))) == int((x <= 40_000).sum())
+
+
+def test_noisy_calls_are_the_same_however_the_records_are_read(world, tmp_path, monkeypatch):
+    # The VCF is read in one pass, the VCF Zarr store chunk by chunk: both must carry the same
+    # noisy calls even where a chunk starts inside a noise block.
+    import workbench.synth.genomes as genomes_module
+
+    monkeypatch.setattr(genomes_module, "NOISE_BLOCK", 64)
+    people, _, genomes = world
+    noise = CallingNoise(missing_rate=0.02, error_rate=0.02, false_hets_per_person=20.0)
+    source = CohortSource(
+        list(genomes.values()), list(people.person_id), noise=noise, noise_seed=11
+    )
+    assert source.num_records > 3 * 64
+    write_vcz(source, tmp_path / "g.vcz", variants_chunk_size=45, show_progress=False)
+    write_vcf(source, tmp_path / "g.vcf.gz", show_progress=False)
+    gt = zarr.open_group(tmp_path / "g.vcz", mode="r")["call_genotype"][:]
+    clean = CohortSource(list(genomes.values()), list(people.person_id))
+    truth = np.stack([g for *_, g in clean.iter_records(0, clean.num_records)])
+    assert 0 < (gt != truth).any(axis=2).mean() < 0.1  # the noise is there
+    vcf = pysam.VariantFile(str(tmp_path / "g.vcf.gz"))
+    for k, rec in enumerate(vcf.fetch()):
+        for j, call in enumerate(rec.samples.values()):
+            expected = tuple(None if a == -1 else int(a) for a in gt[k, j] if a != -2)
+            assert call["GT"] == expected, (k, j)
+    part = np.stack([g for *_, g in source.iter_records(100, 150)])
+    assert (part == gt[100:150]).all()
 
 
 def test_panel_frequencies_count_one_x_per_male(world):

@@ -301,8 +301,7 @@ def generate_cohort(
             # planted variants are called as planted (a course's diagnosis is never miscalled)
             exempt=planted.groupby("contig").position.apply(list).to_dict(),
         )
-        _write_genotype_files(source, tmp, p, progress=progress)
-        _write_simulated(tmp / "truth" / "genotypes.vcz", genomes, people)
+        _write_genotype_files(source, tmp, p, genomes=genomes, people=people, progress=progress)
         _write_ped(tmp / "pedigree.ped", people)
         bar.update()
 
@@ -412,22 +411,30 @@ def generate_cohort(
 READS_PANEL, READS_GENES, READS_DEPTH = "epilepsy", 12, 30.0
 
 
-def _write_genotype_files(source: CohortSource, folder: Path, preset: Preset, *, progress: bool):
-    """The cohort's calls as VCF Zarr and, for presets that keep one, as bgzipped VCF.
+def _write_genotype_files(
+    source: CohortSource, folder: Path, preset: Preset, *, genomes, people, progress: bool
+):
+    """The cohort's calls as VCF Zarr and, for presets that keep one, as bgzipped VCF; and
+    the families' simulated genotypes (``truth/genotypes.vcz``).
 
-    Both files are read from ``source`` record by record and neither depends on the other. On
-    the exome-scale model, with a million records, the VCF is written by a forked process
-    while this one encodes the VCF Zarr store, so the step takes the longer of the two rather
-    than their sum (the fork happens before bio2zarr starts its threads).
+    The files are read from the tree sequences and none depends on another. On the
+    exome-scale model, with a million records, the VCF is written by a forked process while
+    this one encodes the two VCF Zarr stores, so the step takes about the longer of the two
+    rather than their sum (the fork happens before bio2zarr starts its threads).
     """
+
+    def stores():
+        write_vcz(source, folder / "genotypes.vcz", show_progress=progress)
+        _write_simulated(folder / "truth" / "genotypes.vcz", genomes, people)
+
     vcf_args = dict(
         reference_name=f"reference/{fasta_path(folder / 'reference').name}",
     )
     if not preset.write_vcf:
-        write_vcz(source, folder / "genotypes.vcz", show_progress=progress)
+        stores()
         return
     if not preset.genes or (os.cpu_count() or 1) < 2:
-        write_vcz(source, folder / "genotypes.vcz", show_progress=progress)
+        stores()
         write_vcf(source, folder / "genotypes.vcf.gz", show_progress=progress, **vcf_args)
         return
     import multiprocessing
@@ -440,7 +447,7 @@ def _write_genotype_files(source: CohortSource, folder: Path, preset: Preset, *,
     )
     child.start()
     try:
-        write_vcz(source, folder / "genotypes.vcz", show_progress=progress)
+        stores()
     finally:
         child.join()
     if child.exitcode != 0:

@@ -13,6 +13,7 @@ Positions: tree sequences use 0-based coordinates, everything written uses VCF's
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -26,7 +27,7 @@ from bio2zarr.zarr_utils import STRING_DTYPE_NAME
 from tqdm.auto import tqdm
 
 from ..errors import InputError
-from .calling import NO_NOISE, CallingNoise, noisy_call
+from .calling import NO_NOISE, NOISE_BLOCK, CallingNoise, noisy_calls
 from .population import ContigGenomes
 
 __all__ = [
@@ -407,10 +408,14 @@ class CohortSource(vcz.Source):
             for g, s in zip(self.genomes, self._sites, strict=True)
         ]
         exempt = exempt or {}
-        self._exempt = [
-            np.isin(p, np.fromiter(exempt.get(g.contig, ()), dtype=np.int64))
-            for g, p in zip(self.genomes, self._positions, strict=True)
-        ]
+        # Per record of the whole file: whether its calls stay true.
+        self._exempt = np.concatenate(
+            [np.zeros(0, dtype=bool)]
+            + [
+                np.isin(p, np.fromiter(exempt.get(g.contig, ()), dtype=np.int64))
+                for g, p in zip(self.genomes, self._positions, strict=True)
+            ]
+        )
         # Per contig: the sample nodes asked of tskit, and where each genotype slot reads from.
         self._layout = []
         for g in self.genomes:
@@ -459,9 +464,15 @@ class CohortSource(vcz.Source):
         for c, lo, hi in self._parts(start, stop):
             yield from (int(p) for p in self._positions[c][lo:hi])
 
-    def iter_records(self, start, stop) -> Iterator[tuple[int, int, tuple[str, ...], np.ndarray]]:
-        """(contig index, 1-based position, alleles, genotype calls (samples × 2)) per record."""
-        n = self.num_samples
+    def _true_block(self, start: int, stop: int):
+        """The records [start, stop) as they were simulated.
+
+        Returns their (contig index, 1-based position, alleles) and their genotypes
+        ``(records, samples, 2)``.
+        """
+        meta = []
+        gts = np.full((stop - start, self.num_samples, 2), constants.INT_FILL, dtype=np.int8)
+        flat = gts.reshape(stop - start, -1)
         for c, lo, hi in self._parts(start, stop):
             g = self.genomes[c]
             sites = self._sites[c]
@@ -474,18 +485,43 @@ class CohortSource(vcz.Source):
                     break
                 if var.site.id != sites[k]:  # a site no one in the cohort carries
                     continue
-                gt = np.full((n, 2), constants.INT_FILL, dtype=np.int8)
-                gt.reshape(-1)[slots] = var.genotypes[columns]
-                if not self._exempt[c][k]:
-                    noisy_call(
-                        gt,
-                        noise=self.noise,
-                        seed=self._noise_seed,
-                        record=int(self._offsets[c] + k),
-                        num_records=self.num_records,
-                    )
-                yield c, int(self._positions[c][k]), var.alleles, gt
+                flat[len(meta), slots] = var.genotypes[columns]
+                meta.append((c, int(self._positions[c][k]), var.alleles))
                 k += 1
+        return meta, gts
+
+    def iter_blocks(self, start: int, stop: int):
+        """The calls of records [start, stop), a block at a time: (meta, genotypes) pairs.
+
+        ``meta`` lists each record's (contig index, 1-based position, alleles) and the
+        genotypes are ``(records, samples, 2)``. The noise is drawn per block of
+        :data:`.calling.NOISE_BLOCK` records of the whole file (:func:`.calling.noisy_calls`),
+        so a range that starts or stops inside a block reads the whole block and yields its
+        part: the calls never depend on the ranges asked for.
+        """
+        first = start - start % NOISE_BLOCK
+        for b0 in range(first, stop, NOISE_BLOCK):
+            b1 = min(b0 + NOISE_BLOCK, self.num_records)
+            meta, gts = self._true_block(b0, b1)
+            keep = self._exempt[b0:b1]
+            if self.noise != NO_NOISE:
+                saved = gts[keep]
+                noisy_calls(
+                    gts,
+                    noise=self.noise,
+                    seed=self._noise_seed,
+                    block=b0 // NOISE_BLOCK,
+                    num_records=self.num_records,
+                )
+                gts[keep] = saved
+            lo, hi = max(start, b0) - b0, min(stop, b1) - b0
+            yield meta[lo:hi], gts[lo:hi]
+
+    def iter_records(self, start, stop) -> Iterator[tuple[int, int, tuple[str, ...], np.ndarray]]:
+        """(contig index, 1-based position, alleles, genotype calls (samples × 2)) per record."""
+        for meta, gts in self.iter_blocks(start, stop):
+            for (c, pos, alleles), gt in zip(meta, gts, strict=True):
+                yield c, pos, alleles, gt
 
     def iter_alleles_and_genotypes(self, start, stop, shape, num_alleles):
         phased = np.ones(shape[:-1], dtype=bool)
@@ -602,15 +638,47 @@ def write_vcz(
         vcz.encode(source, schema, str(path), show_progress=show_progress, zarr_format=2)
 
 
-def _genotype_text_table() -> np.ndarray:
-    """VCF text for every (a, b) pair of small allele codes, indexed by (a + 2) * 16 + (b + 2)."""
-    table = np.empty(16 * 16, dtype=object)
-    for a in range(-2, 14):
-        for b in range(-2, 14):
+@functools.cache
+def _genotype_text_table(width: int) -> np.ndarray:
+    """VCF text of every call, indexed by its two int8 allele codes read as one uint16.
+
+    Each entry holds the call and a tab, NUL-padded to ``width`` bytes (4 fits alleles up to
+    9, 8 every allele up to 99): a block of calls becomes text by one lookup. Codes: -2 no
+    second allele (a haploid call), -1 missing.
+    """
+    dtype = {4: np.uint32, 8: np.uint64}[width]
+    table = np.zeros(1 << 16, dtype=dtype)
+    top = 9 if width == 4 else 99
+    for a in range(-1, top + 1):
+        for b in range(-2, top + 1):
             sa = "." if a == -1 else str(a)
             sb = "." if b == -1 else str(b)
-            table[(a + 2) * 16 + (b + 2)] = sa if b == -2 else f"{sa}|{sb}"
+            text = ((sa if b == -2 else f"{sa}|{sb}") + "\t").encode().ljust(width, b"\0")
+            key = np.array([a, b], dtype=np.int8).view(np.uint16)[0]
+            table[key] = np.frombuffer(text, dtype=dtype)[0]
     return table
+
+
+def _calls_text(gts: np.ndarray) -> list[bytes]:
+    """Each record's calls ``(records, samples, 2)`` as a VCF line's tab-separated GT fields."""
+    records = len(gts)
+    if not records:
+        return []
+    top = int(gts.max())
+    if top > 99:
+        raise ValueError(f"allele code {top} is beyond what a VCF line is written for (99)")
+    key = np.ascontiguousarray(gts, dtype=np.int8).view(np.uint16).reshape(records, -1)
+    narrow = top < 10
+    text = _genotype_text_table(4 if narrow else 8)[key]
+    if narrow and not (gts[..., 1] == -2).any():  # no padding to drop: fixed-width fields
+        data, width = text.tobytes(), text.shape[1] * 4
+        return [data[i * width : (i + 1) * width - 1] for i in range(records)]
+    raw = text.view(np.uint8).reshape(records, -1)
+    keep = raw != 0
+    ends = np.cumsum(keep.sum(axis=1)).tolist()
+    data = raw[keep].tobytes()
+    # each record's fields without the last tab
+    return [data[a : b - 1] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
 
 
 def write_vcf(
@@ -624,7 +692,6 @@ def write_vcf(
     """Write a bgzipped, tabix-indexed VCF 4.3 of ``source`` (pysam's BGZF and tabix)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    table = _genotype_text_table()
     header = [
         "##fileformat=VCFv4.3",
         f"##source={source_name}",
@@ -644,18 +711,13 @@ def write_vcf(
             bar = tqdm(
                 total=source.num_records, desc="VCF", unit="variant", disable=not show_progress
             )
-            lines = []
-            for c, pos, alleles, gt in source.iter_records(0, source.num_records):
-                codes = (gt[:, 0].astype(np.int16) + 2) * 16 + (gt[:, 1].astype(np.int16) + 2)
-                alt = ",".join(a for a in alleles[1:] if a is not None) or "."
-                fixed = f"{contig_names[c]}\t{pos}\t.\t{alleles[0]}\t{alt}\t.\tPASS\t.\tGT\t"
-                lines.append(fixed + "\t".join(table[codes]))
-                if len(lines) >= 512:
-                    f.write(("\n".join(lines) + "\n").encode())
-                    bar.update(len(lines))
-                    lines = []
-            if lines:
-                f.write(("\n".join(lines) + "\n").encode())
+            for meta, gts in source.iter_blocks(0, source.num_records):
+                lines = []
+                for (c, pos, alleles), calls in zip(meta, _calls_text(gts), strict=True):
+                    alt = ",".join(a for a in alleles[1:] if a is not None) or "."
+                    fixed = f"{contig_names[c]}\t{pos}\t.\t{alleles[0]}\t{alt}\t.\tPASS\t.\tGT\t"
+                    lines.append(fixed.encode() + calls)
+                f.write(b"\n".join(lines) + b"\n")
                 bar.update(len(lines))
             bar.close()
         pysam.tabix_index(str(tmp), preset="vcf", force=True)
@@ -665,6 +727,63 @@ def write_vcf(
         for p in (tmp, Path(f"{tmp}.tbi")):
             if p.exists():
                 p.unlink()
+
+
+def _site_allele_counts(ts: tskit.TreeSequence, samples, pop_code, n_codes: int):
+    """Every site's alternate alleles and their counts per population code among ``samples``.
+
+    Returns 1-based positions, reference and alternate alleles (one entry per alternate
+    allele, in tskit's allele order) and counts ``(entries, n_codes)``. Sites with one
+    mutation, nearly all of them, are counted by tskit in one pass over the trees; the others
+    are decoded one by one.
+    """
+    tables = ts.tables
+    per_site = np.bincount(tables.mutations.site, minlength=ts.num_sites)
+    counts = np.zeros((ts.num_sites, n_codes), dtype=np.int64)
+    sets = [(k, samples[pop_code == k]) for k in range(n_codes)]
+    sets = [(k, s) for k, s in sets if len(s)]
+    if ts.num_sites and sets:
+        by_set = ts.sample_count_stat(
+            [s for _, s in sets],
+            lambda x: x,
+            len(sets),
+            windows="sites",
+            mode="site",
+            span_normalise=False,
+            polarised=True,
+            strict=False,
+        )
+        counts[:, [k for k, _ in sets]] = np.rint(by_set).astype(np.int64)
+    ancestral = tskit.unpack_strings(
+        tables.sites.ancestral_state, tables.sites.ancestral_state_offset
+    )
+    derived = tskit.unpack_strings(
+        tables.mutations.derived_state, tables.mutations.derived_state_offset
+    )
+    first = np.searchsorted(tables.mutations.site, np.arange(ts.num_sites))
+    position = tables.sites.position.astype(np.int64) + 1
+    positions, refs, alts, rows = [], [], [], []
+    variant = tskit.Variant(ts, samples=samples)
+    for site in range(ts.num_sites):
+        if per_site[site] == 1 and derived[first[site]] != ancestral[site]:
+            positions.append(position[site])
+            refs.append(ancestral[site])
+            alts.append(derived[first[site]])
+            rows.append(counts[site])
+            continue
+        variant.decode(site)
+        k = len(variant.alleles)
+        gts = variant.genotypes
+        called = gts >= 0
+        c = np.bincount(pop_code[called] * k + gts[called], minlength=n_codes * k)
+        c = c.reshape(n_codes, k)
+        for a in range(1, k):
+            positions.append(position[site])
+            refs.append(variant.alleles[0])
+            alts.append(variant.alleles[a])
+            rows.append(c[:, a])
+    ac = np.array(rows, dtype=np.int64).reshape(-1, n_codes)
+    return positions, refs, alts, ac
 
 
 def panel_frequencies(genomes: Sequence[ContigGenomes], populations: Sequence[str]) -> pd.DataFrame:
@@ -686,21 +805,7 @@ def panel_frequencies(genomes: Sequence[ContigGenomes], populations: Sequence[st
         # Haplotypes of a population outside ``populations`` count only in the totals.
         pop_code = np.array([code.get(node_pop[int(n)], n_pop) for n in samples], dtype=np.int64)
         an_pop = np.bincount(pop_code, minlength=n_pop + 1)[:n_pop]
-        positions, refs, alts, counts = [], [], [], []
-        for var in g.ts.variants(samples=samples, copy=False):
-            k = len(var.alleles)
-            gts = var.genotypes
-            called = gts >= 0
-            c = np.bincount(pop_code[called] * k + gts[called], minlength=(n_pop + 1) * k).reshape(
-                n_pop + 1, k
-            )
-            position = int(var.site.position) + 1
-            for a in range(1, k):
-                positions.append(position)
-                refs.append(var.alleles[0])
-                alts.append(var.alleles[a])
-                counts.append(c[:, a])
-        ac = np.array(counts, dtype=np.int64).reshape(-1, n_pop + 1)
+        positions, refs, alts, ac = _site_allele_counts(g.ts, samples, pop_code, n_pop + 1)
         columns = {
             "contig": [g.contig] * len(positions),
             "position": np.array(positions, dtype=np.int64),

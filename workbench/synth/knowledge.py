@@ -134,18 +134,21 @@ def _contig_key(contig: str) -> tuple:
 
 
 def _sort_variants(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` in genome order: contig (chr1…chr22, chrX, chrY, chrM), position, ref, alt."""
     if df.empty:
         return df.reset_index(drop=True)
-    order = sorted(
-        range(len(df)),
-        key=lambda i: (
-            _contig_key(df["contig"].iat[i]),
-            int(df["position"].iat[i]),
-            str(df["ref"].iat[i]),
-            str(df["alt"].iat[i]),
-        ),
+    contigs = sorted(set(df["contig"].astype(str)), key=_contig_key)
+    keys = pd.DataFrame(
+        {
+            "contig": df["contig"].astype(str).map({c: i for i, c in enumerate(contigs)}),
+            "position": df["position"].astype(np.int64),
+            "ref": df["ref"].astype(str),
+            "alt": df["alt"].astype(str),
+        },
+        index=df.index,
     )
-    return df.iloc[order].reset_index(drop=True)
+    order = keys.reset_index(drop=True).sort_values(list(keys.columns), kind="stable").index
+    return df.iloc[order.to_numpy()].reset_index(drop=True)
 
 
 def _require(df, name: str, columns) -> None:
@@ -280,18 +283,76 @@ def make_assertions(
             classification, conflicting, outdated = decision
             add(v, classification, conflicting=conflicting, outdated=outdated)
 
-    for _, v in common.iterrows():
-        key = tuple(str(v[k]) for k in keys)
-        if key in planted_keys:
-            continue
-        af = float(v["af"])
-        add(v, "Benign" if af >= 0.05 else "Likely benign")
-
-    out = pd.DataFrame(rows, columns=[c for c in ASSERTION_COLUMNS if c != "variation_id"])
-    out = _sort_variants(out)
+    background = _background_assertions(common, planted_keys, rng, today)
+    columns = [c for c in ASSERTION_COLUMNS if c != "variation_id"]
+    out = pd.DataFrame(rows, columns=columns)
+    if len(background):
+        out = pd.concat([out, background[columns]], ignore_index=True) if len(out) else background
+    out = _sort_variants(out[columns])
     gaps = rng.integers(1, 5000, size=len(out))
     out.insert(0, "variation_id", (100_000 + np.cumsum(gaps)).astype(np.int64))
     return out
+
+
+def _background_assertions(
+    common: pd.DataFrame, planted_keys: set, rng: np.random.Generator, today: dt.date
+) -> pd.DataFrame:
+    """Benign (frequency >= 5 %, BA1) or Likely benign entries for the common variants that
+    were not planted, drawn for all of them at once as :func:`_draw_status` would one by one.
+    """
+    keys = ["contig", "position", "ref", "alt"]
+    common = common[
+        [tuple(k) not in planted_keys for k in common[keys].astype(str).to_numpy()]
+    ].reset_index(drop=True)
+    n = len(common)
+    benign = common["af"].astype(float).to_numpy() >= 0.05
+    u = rng.random(n)
+    options = {
+        True: (
+            ("criteria provided, single submitter", 0.45),
+            ("criteria provided, multiple submitters, no conflicts", 0.45),
+            ("reviewed by expert panel", 0.10),
+        ),
+        False: (
+            ("no assertion criteria provided", 0.10),
+            ("criteria provided, single submitter", 0.70),
+            ("criteria provided, multiple submitters, no conflicts", 0.20),
+        ),
+    }
+    status = np.empty(n, dtype=object)
+    for cls, table in options.items():
+        names = np.array([name for name, _ in table], dtype=object)
+        edges = np.cumsum([p for _, p in table])[:-1]
+        mine = benign == cls
+        status[mine] = names[np.searchsorted(edges, u[mine], side="right")]
+    single = np.isin(status, _SINGLE_SUBMITTER)
+    submitters = np.where(single, 1, rng.integers(2, 9, n))
+    days = 365 * rng.integers(0, 7, n) + rng.integers(0, 365, n)
+    evaluated = pd.Timestamp(today) - pd.to_timedelta(days, unit="D")
+
+    def text(column):
+        if column not in common:
+            return [""] * n
+        return [_text(v) for v in common[column]]
+
+    return pd.DataFrame(
+        {
+            "contig": common["contig"].astype(str).to_numpy(),
+            "position": common["position"].astype(np.int64).to_numpy(),
+            "ref": common["ref"].astype(str).to_numpy(),
+            "alt": common["alt"].astype(str).to_numpy(),
+            "gene": text("gene"),
+            "hgvs_c": text("hgvs_c"),
+            "hgvs_p": text("hgvs_p"),
+            "classification": np.where(benign, "Benign", "Likely benign"),
+            "review_status": status,
+            "stars": [REVIEW_STARS[s] for s in status],
+            "submitters": submitters.astype(np.int64),
+            "last_evaluated": evaluated.strftime("%Y-%m-%d").to_numpy(),
+            "conflicting": np.zeros(n, dtype=bool),
+            "outdated": np.zeros(n, dtype=bool),
+        }
+    )
 
 
 def _text(value) -> str:
@@ -470,7 +531,7 @@ def write_knowledge(
     # mtime=0 and no file name in the gzip header: the same table gives the same bytes
     with (
         atomic_file(folder / FREQUENCIES_FILE, "wb") as f,
-        gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0) as gz,
+        gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0, compresslevel=6) as gz,
     ):
         gz.write(raw)
 
