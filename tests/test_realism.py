@@ -34,7 +34,9 @@ def test_what_the_tiny_preset_can_show_is_inside_its_range(card):
         "variant sites per person, in coding sequence",
     }
     judged = card[card.status != "not judged"]
-    assert "share of small indels among a person's small variants" in set(judged.figure)
+    assert "share of small indels among a person's small variants outside coding sequence" in set(
+        judged.figure
+    )
     outside = set(judged.figure[judged.status == "outside"])
     assert outside <= known_gaps, outside
     reasons = card.detail[card.status == "not judged"]
@@ -54,7 +56,9 @@ def test_a_figure_outside_its_range_is_flagged(tiny_cohort, monkeypatch):
 
     monkeypatch.setattr(realism._Data, "read", classmethod(no_indels))
     card = scorecard(tiny_cohort, funnel=False)
-    row = card.set_index("figure").loc["share of small indels among a person's small variants"]
+    row = card.set_index("figure").loc[
+        "share of small indels among a person's small variants outside coding sequence"
+    ]
     assert row.status == "outside" and row.value == 0
     assert "[OUT] share of small indels" in format_scorecard(card)
 
