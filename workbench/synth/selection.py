@@ -33,7 +33,7 @@ RETENTION: tuple[tuple[str, float, float], ...] = (
     ("HIGH", 1.0, 0.02),
     ("MODERATE", 0.001, 0.9),
     ("MODERATE", 0.01, 0.7),
-    ("MODERATE", 1.0, 0.5),
+    ("MODERATE", 1.0, 0.45),
 )
 
 
