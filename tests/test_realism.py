@@ -119,3 +119,14 @@ def test_a_rare_event_rate_is_judged_by_its_sampling_interval():
     # 1 event in the same exposure: even the interval stays below the published range
     one = _poisson_interval(1, exposure)
     assert _row("de_novo_rate", 1 / exposure, data=data, interval=one)["status"] == "outside"
+
+
+def test_person_counts_do_not_depend_on_the_chunk_of_variants(tiny_cohort):
+    from workbench.realism import _Data, _person_counts
+
+    data = _Data.read(tiny_cohort, max_unrelated=1_500, progress=False)
+    whole, chunked = _person_counts(data), _person_counts(data, chunk=333)
+    assert len(data.variants) > 3 * 333
+    assert whole.keys() == chunked.keys()
+    assert all((whole[k] == chunked[k]).all() for k in whole)
+    assert (whole["coding"] > 0).all() and (whole["het"] > whole["hom"]).any()

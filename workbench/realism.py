@@ -429,28 +429,44 @@ def _row(
     )
 
 
+def _person_counts(data: _Data, chunk: int = 50_000) -> dict[str, np.ndarray]:
+    """Per person: how many sites of each kind they carry, and their autosomal het and hom
+    calls, counted a chunk of variants at a time (an exome-scale cohort's calls are
+    gigabytes, and each whole-array temporary would be as large again)."""
+    coding = np.isin(data.impact, ["HIGH", "MODERATE", "LOW"])
+    noncoding = data.impact == "MODIFIER"
+    kinds = {
+        "coding": coding,
+        "altering": np.isin(data.impact, ["HIGH", "MODERATE"]),
+        "lof": data.impact == "HIGH",
+        "noncoding": noncoding,
+        "noncoding_indel": noncoding & data.is_indel,
+        "ti": data.is_ti,
+        "tv": data.is_tv,
+    }
+    masks = np.stack(list(kinds.values()), axis=1).astype(np.float32)
+    people = data.calls.shape[1]
+    sums = np.zeros((len(kinds), people))
+    het = np.zeros(people, dtype=np.int64)
+    hom = np.zeros(people, dtype=np.int64)
+    for a in range(0, len(data.calls), chunk):
+        a0, a1 = data.calls[a : a + chunk, :, 0], data.calls[a : a + chunk, :, 1]
+        carried = (a0 > 0) | (a1 > 0)
+        sums += masks[a : a + chunk].T @ carried.astype(np.float32)  # exact below 2**24
+        called = (a0 >= 0) & (a1 >= 0) & ~data.is_x[a : a + chunk, None]
+        het += (called & (a0 != a1) & carried).sum(axis=0)
+        hom += (called & (a0 == a1) & (a0 > 0)).sum(axis=0)
+    out = {k: np.rint(v).astype(np.int64) for k, v in zip(kinds, sums, strict=True)}
+    return out | {"het": het, "hom": hom}
+
+
 def _person_rows(data: _Data) -> list[dict]:
-    g = data.calls
-    carried = (g > 0).any(axis=2)
-    noncoding = (data.impact == "MODIFIER")[:, None]
-    indel = (carried & noncoding & data.is_indel[:, None]).sum(axis=0)
-    ti = (carried & data.is_ti[:, None]).sum(axis=0)
-    tv = (carried & data.is_tv[:, None]).sum(axis=0)
-    auto = ~data.is_x
-    a0, a1 = g[auto, :, 0], g[auto, :, 1]
-    called = (a0 >= 0) & (a1 >= 0)
-    het = (called & (a0 != a1) & ((a0 > 0) | (a1 > 0))).sum(axis=0)
-    hom = (called & (a0 == a1) & (a0 > 0)).sum(axis=0)
-    coding_carried = carried & np.isin(data.impact, ["HIGH", "MODERATE", "LOW"])[:, None]
-    altering = (carried & np.isin(data.impact, ["HIGH", "MODERATE"])[:, None]).sum(axis=0)
-    lof = (carried & (data.impact == "HIGH")[:, None]).sum(axis=0)
+    n = _person_counts(data)
+    indel, noncoding = n["noncoding_indel"], n["noncoding"]
+    ti, tv, het, hom = n["ti"], n["tv"], n["het"], n["hom"]
     rows = [
-        _row("variants", float(np.median(coding_carried.sum(axis=0))), data=data),
-        _row(
-            "indel_share",
-            float(np.median(indel / np.maximum((carried & noncoding).sum(axis=0), 1))),
-            data=data,
-        ),
+        _row("variants", float(np.median(n["coding"])), data=data),
+        _row("indel_share", float(np.median(indel / np.maximum(noncoding, 1))), data=data),
         _row(
             "titv",
             float(np.median(ti / np.maximum(tv, 1))),
@@ -463,8 +479,8 @@ def _person_rows(data: _Data) -> list[dict]:
             data=data,
             count=float(np.median(hom)),
         ),
-        _row("protein_altering", float(np.median(altering)), data=data),
-        _row("lof", float(np.median(lof)), data=data),
+        _row("protein_altering", float(np.median(n["altering"])), data=data),
+        _row("lof", float(np.median(n["lof"])), data=data),
     ]
     homozygous = _homozygous_chromosomes(data)
     detail = ", ".join(f"{p} ({c})" for p, c in homozygous[:5])
@@ -708,7 +724,10 @@ def _cohort_rows(data: _Data) -> list[dict]:
 
     samples = data.samples
     auto = ~data.is_x
-    kin = king_kinship(g[auto], sample_ids=list(samples.person_id))
+    # chrX comes last in a cohort: the autosomes are then a view, not a gigabyte-sized copy
+    n_auto = int(auto.sum())
+    autosomes = g[:n_auto] if auto[:n_auto].all() else g[auto]
+    kin = king_kinship(autosomes, sample_ids=list(samples.person_id))
     pairs = expected_relatives(samples)
     phi = kin.to_numpy()
     idx = {p: i for i, p in enumerate(kin.index)}
