@@ -628,27 +628,16 @@ def _labels(populations, n_samples: int) -> pd.Series:
 
 
 def _count_by_population(calls, labels: pd.Series, max_allele: int) -> dict[str, np.ndarray]:
-    """Allele counts (variants × alleles) per population, in one pass over the calls."""
-    groups = {name: np.flatnonzero(labels.to_numpy() == name) for name in sorted(labels.unique())}
+    """Allele counts (variants × alleles ``0 … max_allele``) per population, in one pass over
+    the calls (:func:`~workbench.analysis.kernels.fused_stats`, block by block)."""
+    from .kernels import fused_stats
+
+    vs, _ = fused_stats(calls, populations=labels.to_numpy())
+    counts = vs.pop_allele_counts
     k = max_allele + 1
-
-    def block(g):
-        g = np.asarray(g)
-        out = np.empty((g.shape[0], len(groups), k), dtype=np.int64)
-        for j, idx in enumerate(groups.values()):
-            sub = g[:, idx]
-            for allele in range(k):
-                out[:, j, allele] = (sub == allele).sum(axis=(1, 2))
-        return out
-
-    if _is_dask(calls):
-        calls = calls.rechunk({1: -1, 2: -1})
-        counts = calls.map_blocks(
-            block, chunks=(calls.chunks[0], (len(groups),), (k,)), dtype=np.int64
-        ).compute()
-    else:
-        counts = block(calls)
-    return {name: counts[:, j, :] for j, name in enumerate(groups)}
+    if counts.shape[2] < k:
+        counts = np.pad(counts, ((0, 0), (0, 0), (0, k - counts.shape[2])))
+    return {str(name): counts[:, j, :k] for j, name in enumerate(vs.populations)}
 
 
 def _max_allele(calls) -> int:
