@@ -11,17 +11,9 @@ import pandas as pd
 import pytest
 
 from workbench.errors import InputError
-from workbench.interpret.filter import (
-    CANDIDATE_COLUMNS,
-    FilterSettings,
-    filter_variants,
-    genotypes_in_genes,
-    panel_genes,
-    panel_min_an,
-    panels_for_terms,
-    parentage_check,
-    sex_check,
-)
+from workbench.interpret.checks import genotypes_in_genes, parentage_check, sex_check
+from workbench.interpret.filter import CANDIDATE_COLUMNS, FilterSettings, filter_variants
+from workbench.interpret.panels import panel_genes, panel_min_an, panels_for_terms
 
 #: What the filter calls each planted mode.
 INHERITANCE = {
@@ -304,3 +296,26 @@ def test_bad_inputs_are_refused_with_messages(world):
         FilterSettings(dominant_max_af=2)
     with pytest.raises(InputError, match="Sequence Ontology"):
         FilterSettings(consequences={"not_a_term"})
+
+
+def test_gene_spans_find_what_a_scan_of_every_gene_finds():
+    from types import SimpleNamespace
+
+    from workbench.interpret.panels import GeneSpans
+
+    rng = np.random.default_rng(4)
+    models = []
+    for k in range(300):  # nested, overlapping and distant genes on two contigs
+        start = int(rng.integers(1, 200_000))
+        end = start + int(rng.choice([50, 2_000, 60_000]))
+        contig = "chr1" if k % 3 else "chrX"
+        models.append((f"G{k}", SimpleNamespace(contig=contig, start=start, end=end)))
+    spans = GeneSpans(models)
+    for _ in range(2_000):
+        contig = "chr1" if rng.random() < 0.7 else rng.choice(["chrX", "chr2"])
+        first = int(rng.integers(1, 270_000))
+        last = first + int(rng.integers(0, 20))
+        scan = [
+            (g, m) for g, m in models if m.contig == contig and m.start <= last and first <= m.end
+        ]
+        assert spans.overlapping(contig, first, last) == scan

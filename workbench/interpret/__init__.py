@@ -26,6 +26,7 @@ from .acmg import (
     points,
     points_class,
 )
+from .checks import parentage_check, sex_check
 from .criteria import (
     COMPUTED_CRITERIA,
     DEFAULT_THRESHOLDS,
@@ -48,12 +49,8 @@ from .filter import (
     FilterResult,
     FilterSettings,
     filter_variants,
-    panel_genes,
-    panel_min_an,
-    panels_for_terms,
-    parentage_check,
-    sex_check,
 )
+from .panels import panel_genes, panel_min_an, panels_for_terms
 from .rank import (
     FIT_WEIGHTS,
     RANKING_COLUMNS,

@@ -10,7 +10,7 @@ The steps, in order (the first that fails gives the reason a variant is dropped)
 -------------------------------------------------------------------------------------
 1. **Panel**: the variant lies in a gene of ``knowledge/gene_disease.tsv`` on the chosen
    panels (default: every gene; ``panels="auto"`` takes the panels whose HPO roots the
-   patient's terms fall under, :func:`panels_for_terms`).
+   patient's terms fall under, :func:`~workbench.interpret.panels.panels_for_terms`).
 2. **Consequence** on the gene's canonical transcript (:func:`workbench.genome.annotate`):
    HIGH and MODERATE impact and ``splice_region_variant`` by default
    (:data:`DEFAULT_CONSEQUENCES`).
@@ -36,10 +36,11 @@ The steps, in order (the first that fails gives the reason a variant is dropped)
 
    Without parents the analysis falls back to a singleton (origin unknown; two
    heterozygous variants in a recessive gene are a *possible* compound heterozygote, phase
-   unknown) and the result says so. Parentage is checked first (:func:`parentage_check`): a
-   parent with many Mendelian errors is set aside with a message and the analysis falls
+   unknown) and the result says so. Parentage is checked first
+   (:func:`~workbench.interpret.checks.parentage_check`): a parent with many Mendelian
+   errors is set aside with a message and the analysis falls
    back to what remains. The sex of each person is checked against their X genotypes
-   (:func:`sex_check`).
+   (:func:`~workbench.interpret.checks.sex_check`).
 
 Each kept variant has an ``inheritance_fit``: ``"full"`` (the pattern the gene's mode
 predicts), ``"partial"`` (possible, but phase or origin unknown) or ``"weak"`` (incomplete
@@ -55,16 +56,25 @@ with the Exomiser. Nat Protoc 10:2004–2015 (frequency and inheritance filters)
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from .. import hpo
 from ..errors import InputError
 from ..genome.annotate import IMPACT, annotate
+from .checks import (
+    _alt_counts,
+    _count,
+    _gt,
+    _is_x,
+    _parse_genotypes,
+    parentage_check,
+    sex_check,
+)
 from .criteria import insilico_score
+from .inheritance import assess_inheritance
+from .panels import GeneSpans, _require, frequency_index, panel_genes
 
 __all__ = [
     "CANDIDATE_COLUMNS",
@@ -73,14 +83,7 @@ __all__ = [
     "FilterResult",
     "FilterSettings",
     "filter_variants",
-    "frequency_index",
-    "genotypes_in_genes",
-    "panel_genes",
-    "panel_min_an",
-    "panels_for_terms",
-    "parentage_check",
     "reason_summary",
-    "sex_check",
 ]
 
 #: Consequence classes kept by default: every HIGH and MODERATE term, plus splice region.
@@ -124,8 +127,6 @@ CANDIDATE_COLUMNS = (
     "kept",
     "reason",
 )
-
-_MODES = ("AD", "AR", "XL")
 
 
 @dataclass(frozen=True)
@@ -222,100 +223,6 @@ class FilterResult:
         )
 
 
-# -- knowledge helpers ------------------------------------------------------------------------
-
-
-def panel_genes(gene_disease: pd.DataFrame, *, panels=None) -> pd.DataFrame:
-    """Rows of the gene–disease table on the chosen panels.
-
-    Parameters
-    ----------
-    gene_disease
-        ``knowledge/gene_disease.tsv`` (gene, disease_id, disease_name, mode, panels).
-    panels
-        ``None`` every gene; an iterable of panel names (``"epilepsy"``…) the genes on any of
-        them.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The rows kept, one per gene (the first disease row of a gene), sorted by gene.
-    """
-    _require(gene_disease, "gene_disease", ("gene", "disease_id", "disease_name", "mode"))
-    table = gene_disease.sort_values("gene", kind="stable").drop_duplicates("gene")
-    bad_modes = sorted(set(table["mode"]) - set(_MODES))
-    if bad_modes:
-        raise InputError(f"gene_disease has modes {bad_modes}; expected AD, AR or XL")
-    if panels is None:
-        return table.reset_index(drop=True)
-    if isinstance(panels, str):
-        panels = [panels]
-    wanted = set(panels)
-    on = table["panels"].fillna("").astype(str).str.split(",")
-    known = {p for names in on for p in names if p}
-    unknown = sorted(wanted - known)
-    if unknown:
-        raise InputError(
-            f"unknown panel(s) {unknown}; this cohort's panels are {sorted(known)}; "
-            "pass panels=None for every gene"
-        )
-    mask = on.map(lambda names: bool(wanted & set(names)))
-    return table[mask.to_numpy()].reset_index(drop=True)
-
-
-def panels_for_terms(terms: Iterable[str], panel_roots: Mapping[str, Iterable[str]]) -> list[str]:
-    """The panels whose HPO roots have one of the patient's observed terms at or below them.
-
-    ``panel_roots`` is :data:`workbench.synth.knowledge.PANELS`. Unknown terms raise
-    :class:`~workbench.errors.InputError` (checked with :func:`workbench.hpo.term`).
-    """
-    terms = list(terms)
-    for t in terms:
-        hpo.term(t)
-    out = []
-    for name, roots in panel_roots.items():
-        if any(hpo.is_a(t, root) for t in terms for root in roots):
-            out.append(name)
-    return out
-
-
-def panel_min_an(frequencies: pd.DataFrame, *, cap: int = 2000) -> int:
-    """``min_an`` sized to a reference panel: ¾ of its largest population, at most ``cap``.
-
-    gnomAD-style rules ask for ≥ 2,000 alleles before a population's frequency counts on its
-    own; the synthetic panels hold at most 120 (tiny), 1,000 (teaching) or 2,000 (national)
-    alleles per population, so the rule would never apply. Three quarters of the largest
-    population's allele number keeps every full-size population (and the X chromosome,
-    where men carry one allele) while leaving out a population sampled much more thinly.
-    """
-    cols = [c for c in frequencies.columns if c.startswith("an_")]
-    if not cols:
-        raise InputError("frequencies has no an_<POP> columns; pass population_frequencies")
-    largest = int(frequencies[cols].to_numpy().max()) if len(frequencies) else 0
-    return max(1, min(int(cap), math.floor(0.75 * largest)))
-
-
-def frequency_index(frequencies: pd.DataFrame) -> dict[tuple[str, int, str, str], int]:
-    """``(contig, position, ref, alt)`` → row number of the frequency table."""
-    _require(frequencies, "frequencies", ("contig", "position", "ref", "alt"))
-    keys = zip(
-        frequencies["contig"].astype(str),
-        frequencies["position"].astype(np.int64),
-        frequencies["ref"].astype(str),
-        frequencies["alt"].astype(str),
-        strict=True,
-    )
-    return {(c, int(p), r, a): i for i, (c, p, r, a) in enumerate(keys)}
-
-
-def _require(df, name: str, columns) -> None:
-    if not isinstance(df, pd.DataFrame):
-        raise InputError(f"expected {name} as a pandas DataFrame, got {type(df).__name__}")
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise InputError(f"{name} lacks columns {missing}; it has {list(df.columns)}")
-
-
 def reason_summary(table: pd.DataFrame) -> pd.DataFrame:
     """How many rows each step kept or dropped: ``step, kept, rows`` (a funnel for display)."""
     if table.empty:
@@ -344,159 +251,6 @@ def reason_summary(table: pd.DataFrame) -> pd.DataFrame:
         .reset_index(name="rows")
     )
     return out.sort_values(["kept", "rows"], ascending=[True, False]).reset_index(drop=True)
-
-
-# -- genotypes ------------------------------------------------------------------------------
-
-
-def _parse_genotypes(genotypes) -> tuple[pd.DataFrame, list[str], np.ndarray]:
-    """Check a session's genotype dict (or a list of them) and concatenate."""
-    parts = [genotypes] if isinstance(genotypes, Mapping) else list(genotypes)
-    if not parts:
-        raise InputError("expected genotypes as a dict from session.genotypes(), got nothing")
-    variants, calls, samples = [], [], None
-    for g in parts:
-        if not isinstance(g, Mapping) or not {"variants", "samples", "calls"} <= set(g):
-            raise InputError(
-                "expected genotypes as the dict session.genotypes() returns (variants, "
-                f"samples, calls), got {type(g).__name__}"
-            )
-        v = g["variants"]
-        _require(v, "genotypes['variants']", ("contig", "position", "ref", "alt"))
-        c = np.asarray(g["calls"])
-        s = [str(x) for x in g["samples"]]
-        if c.ndim != 3 or c.shape[0] != len(v) or c.shape[1] != len(s) or c.shape[2] != 2:
-            raise InputError(
-                f"expected calls of shape (variants={len(v)}, samples={len(s)}, 2), got {c.shape}"
-            )
-        if samples is None:
-            samples = s
-        elif s != samples:
-            raise InputError("every genotype block must have the same samples in the same order")
-        variants.append(v[["contig", "position", "ref", "alt"]].reset_index(drop=True))
-        calls.append(c.astype(np.int8, copy=False))
-    return (
-        pd.concat(variants, ignore_index=True),
-        samples,
-        np.concatenate(calls, axis=0) if calls else np.zeros((0, len(samples), 2), np.int8),
-    )
-
-
-def genotypes_in_genes(genotypes, genes) -> dict:
-    """Keep only the variants inside the spans of ``genes`` (``Gene`` objects).
-
-    Used to cut a whole-region read down to the panel genes before filtering.
-    """
-    variants, samples, calls = _parse_genotypes(genotypes)
-    keep = np.zeros(len(variants), dtype=bool)
-    contig = variants["contig"].astype(str).to_numpy()
-    pos = variants["position"].to_numpy(dtype=np.int64)
-    for g in genes:
-        keep |= (contig == g.contig) & (pos >= g.start) & (pos <= g.end)
-    return {
-        "variants": variants[keep].reset_index(drop=True),
-        "samples": samples,
-        "calls": calls[keep],
-    }
-
-
-def _count(call: np.ndarray, allele: int) -> int | None:
-    """Copies of ``allele`` in one call; ``None`` when the call is missing."""
-    if (call == -1).any():
-        return None
-    return int((call == allele).sum())
-
-
-def _gt(call: np.ndarray) -> str:
-    if call[1] == -2:
-        return "." if call[0] < 0 else str(int(call[0]))
-    return "|".join("." if a < 0 else str(int(a)) for a in call)
-
-
-def _is_x(contig: str) -> bool:
-    return str(contig).removeprefix("chr").upper() == "X"
-
-
-# -- checks ---------------------------------------------------------------------------------
-
-
-def sex_check(calls_x: np.ndarray, sex: str) -> dict:
-    """Compare a person's recorded sex with their X-chromosome genotypes.
-
-    Parameters
-    ----------
-    calls_x
-        Their calls at X-chromosome sites, shape (sites, 2); ``-2`` in the second column
-        means no second X allele.
-    sex
-        ``"male"`` or ``"female"`` as recorded.
-
-    Returns
-    -------
-    dict
-        ``recorded``, ``x_genotypes`` (``"one X"``, ``"two X"``, ``"mixed"`` or ``None``
-        without X sites), ``consistent`` (bool, or ``None`` when it cannot be told) and
-        ``message`` (``None`` when consistent).
-    """
-    calls_x = np.asarray(calls_x)
-    if sex not in ("male", "female"):
-        return {
-            "recorded": sex,
-            "x_genotypes": None,
-            "consistent": None,
-            "message": f"sex is recorded as {sex!r}; expected male or female",
-        }
-    if calls_x.size == 0:
-        return {"recorded": sex, "x_genotypes": None, "consistent": None, "message": None}
-    one = calls_x[:, 1] == -2
-    observed = "one X" if one.all() else "two X" if not one.any() else "mixed"
-    expected = "one X" if sex == "male" else "two X"
-    ok = observed == expected
-    msg = None
-    if not ok:
-        msg = (
-            f"recorded as {sex} but the X-chromosome genotypes show {observed} "
-            f"({int(one.sum())} of {len(one)} sites with a single allele); check the "
-            "sample identity and the recorded sex before trusting X-linked results"
-        )
-    return {"recorded": sex, "x_genotypes": observed, "consistent": ok, "message": msg}
-
-
-def parentage_check(child: np.ndarray, parent: np.ndarray, *, max_error_rate=0.02, min_sites=20):
-    """Opposing homozygotes between a child and a putative parent over autosomal sites.
-
-    A parent passes one allele to the child, so where both are homozygous they cannot be
-    homozygous for different alleles (0/0 against 1/1). The rate of such sites among the
-    sites where both are homozygous and at least one carries the alternate allele is near 0
-    for a true parent and far above it for someone unrelated.
-
-    Parameters
-    ----------
-    child, parent
-        Alternate-allele counts (0, 1, 2; negative for missing) at the same autosomal sites.
-
-    Returns
-    -------
-    dict
-        ``errors``, ``informative``, ``rate`` (``None`` without informative sites) and
-        ``ok``: ``True`` (confirmed), ``False`` (failed), ``None`` (too few sites to tell).
-    """
-    child = np.asarray(child)
-    parent = np.asarray(parent)
-    valid = (child >= 0) & (parent >= 0)
-    hom = valid & (child != 1) & (parent != 1) & ((child == 2) | (parent == 2))
-    errors = int((hom & (child != parent)).sum())
-    informative = int(hom.sum())
-    rate = errors / informative if informative else None
-    ok = None if informative < min_sites else rate <= max_error_rate
-    return {"errors": errors, "informative": informative, "rate": rate, "ok": ok}
-
-
-def _alt_counts(calls: np.ndarray) -> np.ndarray:
-    """Non-reference allele counts per site and person (missing → -1), for parentage."""
-    missing = (calls == -1).any(axis=2)
-    counts = (calls > 0).sum(axis=2)
-    return np.where(missing, -1, counts)
 
 
 # -- the filter -----------------------------------------------------------------------------
@@ -547,11 +301,6 @@ def _parse_family(family: pd.DataFrame, proband: str, samples: list[str]) -> dic
     }
 
 
-def _affected(row) -> bool:
-    v = row.affected
-    return bool(v) and not (isinstance(v, float) and math.isnan(v))
-
-
 def filter_variants(
     genotypes,
     *,
@@ -582,7 +331,7 @@ def filter_variants(
     gene_disease, frequencies
         ``knowledge/gene_disease.tsv`` and ``knowledge/population_frequencies.tsv.gz``.
     panels
-        ``None`` (every gene) or panel names (see :func:`panel_genes`).
+        ``None`` (every gene) or panel names (see :func:`~workbench.interpret.panels.panel_genes`).
     settings
         :class:`FilterSettings`; :data:`DEFAULT_FILTERS` when ``None``.
     check_genotypes
@@ -692,18 +441,19 @@ def filter_variants(
     pcol = col[proband]
     male = str(fam["by_id"][proband].sex) == "male"
     family_scan = _FamilyScan(
-        calls, col, fam, gene_models, reference, settings, freq_rows, frequencies, pops
+        calls, col, fam, GeneSpans(gene_models), reference, settings, freq_rows, frequencies, pops
     )
-    for i, v in enumerate(variants.itertuples(index=False)):
+    # only the sites where the proband's call is complete and carries an alternate allele
+    pcalls = calls[:, pcol]
+    carried = ~(pcalls == -1).any(axis=1) & (pcalls > 0).any(axis=1)
+    sites = np.flatnonzero(carried)
+    for i, v in zip(sites, variants.iloc[sites].itertuples(index=False), strict=True):
         alts = [a for a in str(v.alt).split(",") if a]
         for k, alt in enumerate(alts, start=1):
-            pc = calls[i, pcol]
-            p = _count(pc, k)
-            if not p:
-                continue
-            rows.extend(_variant_rows(v, alt, k, i, family_scan))
+            if (pcalls[i] == k).any():
+                rows.extend(_variant_rows(v, alt, k, int(i), family_scan))
     table = pd.DataFrame(rows, columns=list(CANDIDATE_COLUMNS))
-    table = _inheritance(table, fam, analysis, proband_sex_ok, male, calls, col, variants)
+    table = assess_inheritance(table, fam, analysis, proband_sex_ok, male, calls, col, variants)
     table = _sort(table)
     return FilterResult(
         table=table,
@@ -722,7 +472,7 @@ class _FamilyScan:
     calls: np.ndarray
     col: dict
     fam: dict
-    gene_models: list
+    gene_spans: GeneSpans
     reference: object
     settings: FilterSettings
     freq_rows: object
@@ -732,7 +482,7 @@ class _FamilyScan:
 
 def _variant_rows(v, alt, allele, i, scan: _FamilyScan):
     calls, col, fam, settings = scan.calls, scan.col, scan.fam, scan.settings
-    gene_models, reference = scan.gene_models, scan.reference
+    gene_spans, reference = scan.gene_spans, scan.reference
     freq_rows, frequencies, pops = scan.freq_rows, scan.frequencies, scan.pops
     contig, pos, ref = str(v.contig), int(v.position), str(v.ref)
     vid = f"{contig}:{pos}:{ref}>{alt}"
@@ -765,11 +515,7 @@ def _variant_rows(v, alt, allele, i, scan: _FamilyScan):
         "inheritance": None,
         "inheritance_fit": None,
     }
-    hits = [
-        (g, model)
-        for g, model in gene_models
-        if model.contig == contig and model.start <= pos + len(ref) - 1 and pos <= model.end
-    ]
+    hits = gene_spans.overlapping(contig, pos, pos + len(ref) - 1)
     if not hits:
         return [
             {
@@ -863,254 +609,21 @@ def _frequency(freq_rows, frequencies, pops, contig, pos, ref, alt, min_an):
     return af, (best[1] if best else None), (best[0] if best else None)
 
 
-# -- inheritance ------------------------------------------------------------------------------
-
-
-def _origin(p, f, m, *, hemizygous: bool) -> str:
-    """Parental origin from alternate-allele counts (``None`` count: not available)."""
-    if hemizygous:  # a boy's X comes from his mother
-        if m is None:
-            return "unknown"
-        return "maternal" if m >= 1 else "de_novo"
-    if p == 2:
-        if f is None or m is None:
-            return "unknown"
-        return "biparental" if f >= 1 and m >= 1 else "inconsistent"
-    if f is not None and m is not None:
-        if f == 0 and m == 0:
-            return "de_novo"
-        if f >= 1 and m == 0:
-            return "paternal"
-        if m >= 1 and f == 0:
-            return "maternal"
-        return "either"
-    if f is not None and f >= 1:
-        return "paternal"
-    if m is not None and m >= 1:
-        return "maternal"
-    if f == 0:
-        return "not_paternal"
-    if m == 0:
-        return "not_maternal"
-    return "unknown"
-
-
-def _inheritance(table, fam, analysis, proband_sex_ok, male, calls, col, variants):
-    if table.empty:
-        return table
-    table = table.copy()
-    by_id = fam["by_id"]
-    father_aff = fam["father"] is not None and _affected(by_id[fam["father"]])
-    mother_aff = fam["mother"] is not None and _affected(by_id[fam["mother"]])
-    kept = table["kept"].fillna(False).astype(bool).to_numpy()
-    origins = []
-    for r in table.itertuples(index=False):
-        hemi = r.proband_gt is not None and "|" not in str(r.proband_gt)
-        p = r.proband_count if r.proband_count is not None else 0
-        origins.append(_origin(p, _opt(r.father_count), _opt(r.mother_count), hemizygous=hemi))
-    table["origin"] = origins
-
-    def set_row(j, inheritance, fit, reason="", keep=True):
-        table.at[j, "inheritance"] = inheritance
-        table.at[j, "inheritance_fit"] = fit
-        table.at[j, "kept"] = keep
-        if reason or not keep:
-            table.at[j, "reason"] = reason
-
-    # recessive genes: biallelic, pairs in trans
-    for gene, idx in (
-        table[kept & (table["mode"] == "AR").to_numpy()].groupby("gene").groups.items()
-    ):
-        idx = list(idx)
-        hom = [j for j in idx if table.at[j, "proband_count"] == 2]
-        het = [j for j in idx if table.at[j, "proband_count"] == 1]
-        for j in hom:
-            o = table.at[j, "origin"]
-            if o == "biparental":
-                set_row(j, "homozygous", "full", "homozygous, one copy from each carrier parent")
-            elif o == "inconsistent":
-                set_row(
-                    j,
-                    "homozygous",
-                    "partial",
-                    "homozygous but a parent does not carry it: possible uniparental disomy "
-                    "or a deletion on the other allele",
-                )
-            else:
-                set_row(j, "homozygous", "partial", "homozygous (parental origin unknown)")
-        for j in het:
-            o = table.at[j, "origin"]
-            others = [k for k in het if k != j]
-            opposite = {"paternal": "maternal", "maternal": "paternal"}.get(o)
-            trans = [k for k in others if opposite and table.at[k, "origin"] == opposite]
-            unresolved = [
-                k
-                for k in others
-                if not (o in ("paternal", "maternal") and table.at[k, "origin"] == o)
-            ]
-            ids = table["variant_id"]
-            if trans:
-                set_row(
-                    j,
-                    "compound_heterozygous",
-                    "full",
-                    f"in trans: {o} here, {opposite} partner {', '.join(ids[trans])}",
-                )
-                table.at[j, "partners"] = ",".join(ids[trans])
-            elif unresolved:
-                why = (
-                    "no parents to phase them"
-                    if analysis == "singleton"
-                    else "phase unknown (a de novo partner or an unresolved origin)"
-                )
-                set_row(
-                    j,
-                    "possible_compound_heterozygous",
-                    "partial",
-                    f"two or more heterozygous variants in {gene}; {why}",
-                )
-                table.at[j, "partners"] = ",".join(ids[unresolved])
-            elif others:
-                set_row(
-                    j,
-                    None,
-                    None,
-                    f"heterozygous in a recessive gene; every other variant in {gene} is also "
-                    f"{o} (in cis)",
-                    keep=False,
-                )
-            else:
-                set_row(
-                    j,
-                    None,
-                    None,
-                    "heterozygous in a recessive gene with no second qualifying variant",
-                    keep=False,
-                )
-
-    # dominant and X-linked genes, one variant at a time
-    for j in table.index[kept & (table["mode"] != "AR").to_numpy()]:
-        mode = table.at[j, "mode"]
-        o = table.at[j, "origin"]
-        p = table.at[j, "proband_count"]
-        hemi = "|" not in str(table.at[j, "proband_gt"])
-        x = _is_x(table.at[j, "contig"])
-        if mode == "XL" and x and (hemi or male):
-            fit = "full" if proband_sex_ok else "partial"
-            if o == "maternal":
-                carrier = "affected" if mother_aff else "carrier"
-                set_row(j, "x_linked_hemizygous", fit, f"hemizygous, from the {carrier} mother")
-            elif o == "de_novo":
-                set_row(j, "x_linked_hemizygous", fit, "hemizygous and absent in the mother (new)")
-            elif hemi:
-                set_row(j, "x_linked_hemizygous", "partial", "hemizygous (mother not available)")
-            else:
-                set_row(
-                    j,
-                    "x_linked_hemizygous",
-                    "partial",
-                    "two X alleles in a proband recorded as male: sex inconsistent",
-                )
-            continue
-        if o == "de_novo":
-            set_row(j, "de_novo", "full", "absent in both parents: de novo")
-        elif o in ("paternal", "maternal", "either"):
-            parent_aff = {
-                "paternal": father_aff,
-                "maternal": mother_aff,
-                "either": father_aff or mother_aff,
-            }[o]
-            source = {"paternal": "father", "maternal": "mother", "either": "both parents"}[o]
-            if parent_aff:
-                set_row(
-                    j,
-                    "inherited_from_affected_parent",
-                    "full",
-                    f"inherited from the affected {source}",
-                )
-            elif mode == "XL" and not male:
-                set_row(
-                    j,
-                    "x_linked_heterozygous",
-                    "weak",
-                    f"heterozygous girl, inherited from the unaffected {source}: carrier "
-                    "state (X-linked disease in girls needs skewed X-inactivation or a "
-                    "dominant mechanism)",
-                )
-            else:
-                set_row(
-                    j,
-                    "incomplete_penetrance",
-                    "weak",
-                    f"inherited from the unaffected {source}: incomplete penetrance or not "
-                    "causal (lower priority)",
-                )
-        elif o == "inconsistent" or (p == 2 and o == "unknown"):
-            set_row(j, "homozygous", "partial", "homozygous in a dominant gene")
-        else:
-            label = {
-                "not_paternal": "absent in the father, mother not available",
-                "not_maternal": "absent in the mother, father not available",
-            }.get(o, "parental origin unknown")
-            set_row(j, "heterozygous_origin_unknown", "partial", f"heterozygous; {label}")
-
-    # siblings: an unaffected sibling with the same genotype lowers the fit (flag, not drop)
-    for sib in fam["siblings"]:
-        aff = _affected(by_id[sib])
-        for j in table.index[table["kept"].astype(bool)]:
-            key = (table.at[j, "contig"], int(table.at[j, "position"]), table.at[j, "ref"])
-            i = _site(variants, key)
-            if i is None:
-                continue
-            allele = str(variants.at[i, "alt"]).split(",").index(table.at[j, "alt"]) + 1
-            s_count = _count(calls[i, col[sib]], allele)
-            p_count = table.at[j, "proband_count"]
-            same = s_count == p_count
-            note = f"{'affected' if aff else 'unaffected'} sibling {sib}: " + (
-                "same genotype" if same else f"{s_count} copies"
-            )
-            prev = table.at[j, "segregation"]
-            table.at[j, "segregation"] = f"{prev}; {note}" if prev else note
-            biallelic = table.at[j, "inheritance"] in ("homozygous", "compound_heterozygous")
-            if (
-                not aff
-                and same
-                and (biallelic or table.at[j, "inheritance"] == "x_linked_hemizygous")
-            ):
-                table.at[j, "inheritance_fit"] = "weak"
-                table.at[j, "reason"] += f"; shared by the unaffected sibling {sib}"
-    return table
-
-
-def _site(variants: pd.DataFrame, key) -> int | None:
-    contig, pos, ref = key
-    hit = variants.index[
-        (variants["contig"].astype(str) == contig)
-        & (variants["position"].astype(np.int64) == pos)
-        & (variants["ref"].astype(str) == ref)
-    ]
-    return int(hit[0]) if len(hit) else None
-
-
-def _opt(v):
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return None
-    return int(v)
-
-
 def _sort(table: pd.DataFrame) -> pd.DataFrame:
+    """Kept rows first, then genome order (contig, position, alt) and gene; stable."""
     if table.empty:
         return table.reset_index(drop=True)
-    order = sorted(
-        range(len(table)),
-        key=lambda i: (
-            not bool(table["kept"].iat[i]),
-            _contig_key(table["contig"].iat[i]),
-            int(table["position"].iat[i]),
-            str(table["alt"].iat[i]),
-            str(table["gene"].iat[i]),
-        ),
-    )
+    contigs = sorted(set(table["contig"].astype(str)), key=_contig_key)
+    keys = pd.DataFrame(
+        {
+            "dropped": ~table["kept"].map(bool).to_numpy(dtype=bool),
+            "contig": table["contig"].astype(str).map({c: i for i, c in enumerate(contigs)}),
+            "position": table["position"].astype(np.int64).to_numpy(),
+            "alt": table["alt"].astype(str).to_numpy(),
+            "gene": table["gene"].astype(str).to_numpy(),
+        }
+    ).reset_index(drop=True)
+    order = keys.sort_values(list(keys.columns), kind="stable").index.to_numpy()
     out = table.iloc[order].reset_index(drop=True)
     out["kept"] = out["kept"].astype(bool)
     return out

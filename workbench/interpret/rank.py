@@ -58,17 +58,10 @@ import pandas as pd
 from .. import hpo
 from ..errors import InputError
 from .acmg import LIKELY_PATHOGENIC, PATHOGENIC, Classification, Evidence, classify, parse_evidence
+from .checks import genotypes_in_genes
 from .criteria import Thresholds, VariantFacts, compute_criteria, frequencies_from_row
-from .filter import (
-    FilterResult,
-    FilterSettings,
-    filter_variants,
-    frequency_index,
-    genotypes_in_genes,
-    panel_genes,
-    panel_min_an,
-    panels_for_terms,
-)
+from .filter import FilterResult, FilterSettings, filter_variants
+from .panels import frequency_index, panel_genes, panel_min_an, panels_for_terms
 
 __all__ = [
     "FIT_WEIGHTS",
@@ -321,7 +314,7 @@ def classify_candidates(
         Both parents confirmed (PS2 rather than PM6 for a de novo variant).
     thresholds
         :class:`~workbench.interpret.criteria.Thresholds`; size ``min_an`` to the panel
-        (:func:`~workbench.interpret.filter.panel_min_an`).
+        (:func:`~workbench.interpret.panels.panel_min_an`).
     user_criteria
         ``variant_id`` → criteria a person ticked (Evidence or labels); they replace
         computed criteria of the same code.

@@ -32,8 +32,10 @@ import pandas as pd
 
 from ..errors import AccessDenied, ConsentDenied, InputError
 from .acmg import LIKELY_PATHOGENIC, PATHOGENIC
+from .checks import genotypes_in_genes
 from .criteria import Thresholds
-from .filter import FilterSettings, filter_variants, genotypes_in_genes, panel_min_an
+from .filter import FilterSettings, filter_variants
+from .panels import panel_min_an
 
 __all__ = [
     "FINDING_COLUMNS",

@@ -1,0 +1,169 @@
+"""Family checks before filtering: the genotype read, sex against X genotypes, parentage.
+
+Split from :mod:`workbench.interpret.filter`, which runs these checks on every family.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from .panels import _require
+
+__all__ = ["genotypes_in_genes", "parentage_check", "sex_check"]
+
+
+def _parse_genotypes(genotypes) -> tuple[pd.DataFrame, list[str], np.ndarray]:
+    """Check a session's genotype dict (or a list of them) and concatenate."""
+    parts = [genotypes] if isinstance(genotypes, Mapping) else list(genotypes)
+    if not parts:
+        raise InputError("expected genotypes as a dict from session.genotypes(), got nothing")
+    variants, calls, samples = [], [], None
+    for g in parts:
+        if not isinstance(g, Mapping) or not {"variants", "samples", "calls"} <= set(g):
+            raise InputError(
+                "expected genotypes as the dict session.genotypes() returns (variants, "
+                f"samples, calls), got {type(g).__name__}"
+            )
+        v = g["variants"]
+        _require(v, "genotypes['variants']", ("contig", "position", "ref", "alt"))
+        c = np.asarray(g["calls"])
+        s = [str(x) for x in g["samples"]]
+        if c.ndim != 3 or c.shape[0] != len(v) or c.shape[1] != len(s) or c.shape[2] != 2:
+            raise InputError(
+                f"expected calls of shape (variants={len(v)}, samples={len(s)}, 2), got {c.shape}"
+            )
+        if samples is None:
+            samples = s
+        elif s != samples:
+            raise InputError("every genotype block must have the same samples in the same order")
+        variants.append(v[["contig", "position", "ref", "alt"]].reset_index(drop=True))
+        calls.append(c.astype(np.int8, copy=False))
+    return (
+        pd.concat(variants, ignore_index=True),
+        samples,
+        np.concatenate(calls, axis=0) if calls else np.zeros((0, len(samples), 2), np.int8),
+    )
+
+
+def genotypes_in_genes(genotypes, genes) -> dict:
+    """Keep only the variants inside the spans of ``genes`` (``Gene`` objects).
+
+    Used to cut a whole-region read down to the panel genes before filtering.
+    """
+    variants, samples, calls = _parse_genotypes(genotypes)
+    keep = np.zeros(len(variants), dtype=bool)
+    contig = variants["contig"].astype(str).to_numpy()
+    pos = variants["position"].to_numpy(dtype=np.int64)
+    for g in genes:
+        keep |= (contig == g.contig) & (pos >= g.start) & (pos <= g.end)
+    return {
+        "variants": variants[keep].reset_index(drop=True),
+        "samples": samples,
+        "calls": calls[keep],
+    }
+
+
+def _count(call: np.ndarray, allele: int) -> int | None:
+    """Copies of ``allele`` in one call; ``None`` when the call is missing."""
+    if (call == -1).any():
+        return None
+    return int((call == allele).sum())
+
+
+def _gt(call: np.ndarray) -> str:
+    if call[1] == -2:
+        return "." if call[0] < 0 else str(int(call[0]))
+    return "|".join("." if a < 0 else str(int(a)) for a in call)
+
+
+def _is_x(contig: str) -> bool:
+    return str(contig).removeprefix("chr").upper() == "X"
+
+
+def sex_check(calls_x: np.ndarray, sex: str) -> dict:
+    """Compare a person's recorded sex with their X-chromosome genotypes.
+
+    Parameters
+    ----------
+    calls_x
+        Their calls at X-chromosome sites, shape (sites, 2); ``-2`` in the second column
+        means no second X allele.
+    sex
+        ``"male"`` or ``"female"`` as recorded.
+
+    Returns
+    -------
+    dict
+        ``recorded``, ``x_genotypes`` (``"one X"``, ``"two X"``, ``"mixed"`` or ``None``
+        without X sites), ``consistent`` (bool, or ``None`` when it cannot be told) and
+        ``message`` (``None`` when consistent).
+    """
+    calls_x = np.asarray(calls_x)
+    if sex not in ("male", "female"):
+        return {
+            "recorded": sex,
+            "x_genotypes": None,
+            "consistent": None,
+            "message": f"sex is recorded as {sex!r}; expected male or female",
+        }
+    if calls_x.size == 0:
+        return {"recorded": sex, "x_genotypes": None, "consistent": None, "message": None}
+    one = calls_x[:, 1] == -2
+    observed = "one X" if one.all() else "two X" if not one.any() else "mixed"
+    expected = "one X" if sex == "male" else "two X"
+    ok = observed == expected
+    msg = None
+    if not ok:
+        msg = (
+            f"recorded as {sex} but the X-chromosome genotypes show {observed} "
+            f"({int(one.sum())} of {len(one)} sites with a single allele); check the "
+            "sample identity and the recorded sex before trusting X-linked results"
+        )
+    return {"recorded": sex, "x_genotypes": observed, "consistent": ok, "message": msg}
+
+
+def parentage_check(child: np.ndarray, parent: np.ndarray, *, max_error_rate=0.02, min_sites=20):
+    """Opposing homozygotes between a child and a putative parent over autosomal sites.
+
+    A parent passes one allele to the child, so where both are homozygous they cannot be
+    homozygous for different alleles (0/0 against 1/1). The rate of such sites among the
+    sites where both are homozygous and at least one carries the alternate allele is near 0
+    for a true parent and far above it for someone unrelated.
+
+    Parameters
+    ----------
+    child, parent
+        Alternate-allele counts (0, 1, 2; negative for missing) at the same autosomal sites.
+
+    Returns
+    -------
+    dict
+        ``errors``, ``informative``, ``rate`` (``None`` without informative sites) and
+        ``ok``: ``True`` (confirmed), ``False`` (failed), ``None`` (too few sites to tell).
+    """
+    child = np.asarray(child)
+    parent = np.asarray(parent)
+    valid = (child >= 0) & (parent >= 0)
+    hom = valid & (child != 1) & (parent != 1) & ((child == 2) | (parent == 2))
+    errors = int((hom & (child != parent)).sum())
+    informative = int(hom.sum())
+    rate = errors / informative if informative else None
+    ok = None if informative < min_sites else rate <= max_error_rate
+    return {"errors": errors, "informative": informative, "rate": rate, "ok": ok}
+
+
+def _alt_counts(calls: np.ndarray) -> np.ndarray:
+    """Non-reference allele counts per site and person (missing → -1), for parentage."""
+    missing = (calls == -1).any(axis=2)
+    counts = (calls > 0).sum(axis=2)
+    return np.where(missing, -1, counts)
+
+
+def _affected(row) -> bool:
+    v = row.affected
+    return bool(v) and not (isinstance(v, float) and math.isnan(v))
