@@ -298,7 +298,7 @@ def _background_assertions(
     common: pd.DataFrame, planted_keys: set, rng: np.random.Generator, today: dt.date
 ) -> pd.DataFrame:
     """Benign (frequency >= 5 %, BA1) or Likely benign entries for the common variants that
-    were not planted, drawn for all of them at once as :func:`_draw_status` would one by one.
+    were not planted, their statuses drawn from :data:`_STATUS_DRAWS` for all of them at once.
     """
     keys = ["contig", "position", "ref", "alt"]
     common = common[
@@ -307,20 +307,8 @@ def _background_assertions(
     n = len(common)
     benign = common["af"].astype(float).to_numpy() >= 0.05
     u = rng.random(n)
-    options = {
-        True: (
-            ("criteria provided, single submitter", 0.45),
-            ("criteria provided, multiple submitters, no conflicts", 0.45),
-            ("reviewed by expert panel", 0.10),
-        ),
-        False: (
-            ("no assertion criteria provided", 0.10),
-            ("criteria provided, single submitter", 0.70),
-            ("criteria provided, multiple submitters, no conflicts", 0.20),
-        ),
-    }
     status = np.empty(n, dtype=object)
-    for cls, table in options.items():
+    for cls, table in _STATUS_DRAWS.items():
         names = np.array([name for name, _ in table], dtype=object)
         edges = np.cumsum([p for _, p in table])[:-1]
         mine = benign == cls
@@ -359,22 +347,26 @@ def _text(value) -> str:
     return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
 
 
+#: Review statuses an assertion is drawn with, and their probabilities: firm classifications
+#: (keyed ``True``: Pathogenic, Benign) are more often from several submitters or an expert
+#: panel than likely or uncertain ones (``False``).
+_STATUS_DRAWS = {
+    True: (
+        ("criteria provided, single submitter", 0.45),
+        ("criteria provided, multiple submitters, no conflicts", 0.45),
+        ("reviewed by expert panel", 0.10),
+    ),
+    False: (
+        ("no assertion criteria provided", 0.10),
+        ("criteria provided, single submitter", 0.70),
+        ("criteria provided, multiple submitters, no conflicts", 0.20),
+    ),
+}
+
+
 def _draw_status(rng, classification: str) -> str:
-    if classification in ("Pathogenic", "Benign"):
-        options = (
-            "criteria provided, single submitter",
-            "criteria provided, multiple submitters, no conflicts",
-            "reviewed by expert panel",
-        )
-        p = (0.45, 0.45, 0.10)
-    else:
-        options = (
-            "no assertion criteria provided",
-            "criteria provided, single submitter",
-            "criteria provided, multiple submitters, no conflicts",
-        )
-        p = (0.10, 0.70, 0.20)
-    return options[int(rng.choice(len(options), p=p))]
+    table = _STATUS_DRAWS[classification in ("Pathogenic", "Benign")]
+    return table[int(rng.choice(len(table), p=[p for _, p in table]))][0]
 
 
 def _is_null(consequence) -> bool:
