@@ -25,6 +25,7 @@ __all__ = [
     "RegressionFailure",
     "SolutionMismatch",
     "WorkbenchError",
+    "require_columns",
 ]
 
 
@@ -125,3 +126,17 @@ class SolutionMismatch(WorkbenchError, AssertionError):
         self.exercise_id = exercise_id
         self.feedback = feedback
         super().__init__(message)
+
+
+def require_columns(df, name: str, columns) -> None:
+    """Raise :class:`InputError` unless ``df`` is a pandas DataFrame with every one of ``columns``.
+
+    ``name`` is how the message calls the table (``"frequencies"``, ``"gene_disease"`` …).
+    """
+    import pandas as pd
+
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(f"expected {name} as a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputError(f"{name} lacks columns {missing}; it has {list(df.columns)}")

@@ -11,8 +11,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
-from .panels import _require
+from ..errors import InputError, require_columns
 
 __all__ = ["genotypes_in_genes", "parentage_check", "sex_check"]
 
@@ -30,7 +29,7 @@ def _parse_genotypes(genotypes) -> tuple[pd.DataFrame, list[str], np.ndarray]:
                 f"samples, calls), got {type(g).__name__}"
             )
         v = g["variants"]
-        _require(v, "genotypes['variants']", ("contig", "position", "ref", "alt"))
+        require_columns(v, "genotypes['variants']", ("contig", "position", "ref", "alt"))
         c = np.asarray(g["calls"])
         s = [str(x) for x in g["samples"]]
         if c.ndim != 3 or c.shape[0] != len(v) or c.shape[1] != len(s) or c.shape[2] != 2:

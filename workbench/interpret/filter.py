@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, require_columns
 from ..genome.annotate import IMPACT, annotate
 from .checks import (
     _alt_counts,
@@ -74,7 +74,7 @@ from .checks import (
 )
 from .criteria import insilico_score
 from .inheritance import assess_inheritance
-from .panels import GeneSpans, _require, frequency_index, panel_genes
+from .panels import GeneSpans, frequency_index, panel_genes
 
 __all__ = [
     "CANDIDATE_COLUMNS",
@@ -257,7 +257,7 @@ def reason_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _parse_family(family: pd.DataFrame, proband: str, samples: list[str]) -> dict:
-    _require(family, "family", ("person_id", "father_id", "mother_id", "sex", "affected"))
+    require_columns(family, "family", ("person_id", "father_id", "mother_id", "sex", "affected"))
     fam = family.copy()
     fam["person_id"] = fam["person_id"].astype(str)
     if proband not in set(fam.person_id):

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .. import hpo
-from ..errors import InputError
+from ..errors import InputError, require_columns
 
 __all__ = [
     "GeneSpans",
@@ -44,7 +44,7 @@ def panel_genes(gene_disease: pd.DataFrame, *, panels=None) -> pd.DataFrame:
     pandas.DataFrame
         The rows kept, one per gene (the first disease row of a gene), sorted by gene.
     """
-    _require(gene_disease, "gene_disease", ("gene", "disease_id", "disease_name", "mode"))
+    require_columns(gene_disease, "gene_disease", ("gene", "disease_id", "disease_name", "mode"))
     table = gene_disease.sort_values("gene", kind="stable").drop_duplicates("gene")
     bad_modes = sorted(set(table["mode"]) - set(MODES))
     if bad_modes:
@@ -100,7 +100,7 @@ def panel_min_an(frequencies: pd.DataFrame, *, cap: int = 2000) -> int:
 
 def frequency_index(frequencies: pd.DataFrame) -> dict[tuple[str, int, str, str], int]:
     """``(contig, position, ref, alt)`` → row number of the frequency table."""
-    _require(frequencies, "frequencies", ("contig", "position", "ref", "alt"))
+    require_columns(frequencies, "frequencies", ("contig", "position", "ref", "alt"))
     # plain lists: iterating pandas columns element by element costs seconds on an exome panel
     keys = zip(
         frequencies["contig"].astype(str).tolist(),
@@ -110,14 +110,6 @@ def frequency_index(frequencies: pd.DataFrame) -> dict[tuple[str, int, str, str]
         strict=True,
     )
     return {key: i for i, key in enumerate(keys)}
-
-
-def _require(df, name: str, columns) -> None:
-    if not isinstance(df, pd.DataFrame):
-        raise InputError(f"expected {name} as a pandas DataFrame, got {type(df).__name__}")
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise InputError(f"{name} lacks columns {missing}; it has {list(df.columns)}")
 
 
 class GeneSpans:

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .. import hpo
-from ..errors import CohortFormatError, InputError
+from ..errors import CohortFormatError, InputError, require_columns
 from ..io import atomic_file
 
 __all__ = [
@@ -151,14 +151,6 @@ def _sort_variants(df: pd.DataFrame) -> pd.DataFrame:
     return df.iloc[order.to_numpy()].reset_index(drop=True)
 
 
-def _require(df, name: str, columns) -> None:
-    if not isinstance(df, pd.DataFrame):
-        raise InputError(f"expected {name} as a pandas DataFrame, got {type(df).__name__}")
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise InputError(f"{name} lacks columns {missing}; it has {list(df.columns)}")
-
-
 def _check_rng(rng) -> None:
     if not isinstance(rng, np.random.Generator):
         raise InputError(
@@ -184,7 +176,7 @@ def _parse_date(value, name: str) -> dt.date:
 
 def _variant_table(df: pd.DataFrame, name: str) -> pd.DataFrame:
     df = df.rename(columns={"pos": "position"}) if "position" not in df.columns else df
-    _require(df, name, ("contig", "position", "ref", "alt"))
+    require_columns(df, name, ("contig", "position", "ref", "alt"))
     return df
 
 
@@ -228,9 +220,9 @@ def make_assertions(
           variants there is at least one of each.
     """
     planted = _variant_table(planted, "planted")
-    _require(planted, "planted", ("gene", "category", "hgvs_c", "hgvs_p", "consequence"))
+    require_columns(planted, "planted", ("gene", "category", "hgvs_c", "hgvs_p", "consequence"))
     common = _variant_table(common, "common")
-    _require(common, "common", ("af",))
+    require_columns(common, "common", ("af",))
     _check_rng(rng)
     today = _parse_date(reference_date, "reference_date")
 
@@ -459,7 +451,7 @@ def _panels(row) -> str:
 
 
 def _frequency_table(frequencies: pd.DataFrame) -> pd.DataFrame:
-    _require(frequencies, "frequencies", ("contig", "position", "ref", "alt"))
+    require_columns(frequencies, "frequencies", ("contig", "position", "ref", "alt"))
     pops = []
     for col in frequencies.columns:
         m = _POP_COLUMN.match(col)
@@ -469,7 +461,7 @@ def _frequency_table(frequencies: pd.DataFrame) -> pd.DataFrame:
         raise InputError(
             "frequencies has no per-population columns; expected ac_<POP>, an_<POP>, af_<POP>"
         )
-    _require(frequencies, "frequencies", [f"{k}_{p}" for p in pops for k in ("ac", "an")])
+    require_columns(frequencies, "frequencies", [f"{k}_{p}" for p in pops for k in ("ac", "an")])
     out = frequencies[["contig", "position", "ref", "alt"]].copy()
     out["position"] = out["position"].astype(np.int64)
     ac = sum(frequencies[f"ac_{p}"].astype(np.int64) for p in pops)
@@ -513,8 +505,8 @@ def write_knowledge(
     """
     folder = Path(folder)
     freq = _frequency_table(frequencies)
-    _require(assertions, "assertions", ASSERTION_COLUMNS)
-    _require(catalogue, "catalogue", ("gene", "disease_id", "disease_name", "mode", "role"))
+    require_columns(assertions, "assertions", ASSERTION_COLUMNS)
+    require_columns(catalogue, "catalogue", ("gene", "disease_id", "disease_name", "mode", "role"))
     bad = sorted(set(assertions["classification"]) - set(CLASSIFICATIONS))
     if bad:
         raise InputError(f"assertion classifications {bad} are not ACMG five-tier terms")
