@@ -83,27 +83,6 @@ def test_a_cohort_without_its_answer_key_gets_one_clear_line(cohort_copy):
     assert "Traceback" not in result.output
 
 
-def test_the_funnel_counts_genes_left_at_each_step():
-    from workbench.realism import _funnel
-
-    table = pd.DataFrame(
-        {
-            "gene": ["A", "A", "B", "C", "D", "E"],
-            "kept": [False, True, False, False, False, True],
-            "reason": [
-                "consequence synonymous_variant (LOW impact) is not among the kept ones",
-                "",
-                "allele frequency 0.2 (NOR) is above the dominant threshold",
-                "outside every panel gene",
-                "no second rare allele in trans",
-                "",
-            ],
-        }
-    )
-    # carried A–E; protein-altering A, B, D, E; rare A, D, E; fitting A, E
-    assert _funnel(table) == (5, 4, 3, 2)
-
-
 def test_a_rare_event_rate_is_judged_by_its_sampling_interval():
     from types import SimpleNamespace
 

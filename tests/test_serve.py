@@ -379,8 +379,10 @@ def test_case_review_follows_family_and_criteria(cohort_copy):
     assert list(review.worklist.columns) == ["family_id", "clinician", "proband"]
     first = review.case.proband
     assert first in review.header.value
+    assert review.funnel.value == d.funnel_html(review.case)
     review.family.value = review.worklist.family_id.iloc[1]
     assert review.case.proband != first and review.case.proband in review.header.value
+    assert review.funnel.value == d.funnel_html(review.case)  # follows the family
     gene = review.browser.selected.value
     variant = d.best_variant(review.case, gene)
     assert html.escape(variant) in review.acmg_title.value

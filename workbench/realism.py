@@ -36,6 +36,7 @@ from .analysis.structure import ld_bands, pairwise_fst
 from .errors import InputError
 from .genome import gene_impact
 from .interpret.filter import filter_variants
+from .interpret.funnel import FUNNEL_STEPS, funnel
 
 __all__ = ["RANGES", "PublishedRange", "format_scorecard", "plot_scorecard", "scorecard"]
 
@@ -598,28 +599,6 @@ def _poisson_interval(events: int, exposure: float) -> tuple[float, float]:
     return float(low / exposure), float(high / exposure)
 
 
-#: Reasons (prefixes) the default filter gives before frequency and inheritance are asked.
-_CONSEQUENCE_DROPS = (
-    "outside every panel gene",
-    "consequence",
-    "could not be annotated",
-    "not on a transcript",
-)
-
-
-def _funnel(table: pd.DataFrame) -> tuple[int, int, int, int]:
-    """Genes left at each step of the default filter: carried, protein-altering, rare, fitting."""
-    reason = table.reason.fillna("").astype(str)
-    consequence_ok = ~reason.str.startswith(_CONSEQUENCE_DROPS)
-    rare = consequence_ok & ~reason.str.startswith("allele frequency")
-    return (
-        int(table.gene.nunique()),
-        int(table.gene[consequence_ok].nunique()),
-        int(table.gene[rare].nunique()),
-        int(table.gene[table.kept.astype(bool)].nunique()),
-    )
-
-
 def _funnel_row(data: _Data, trios, *, progress: bool) -> dict:
     knowledge = data.cohort.knowledge
     variants = data.variants
@@ -639,18 +618,18 @@ def _funnel_row(data: _Data, trios, *, progress: bool) -> dict:
             gene_disease=knowledge.gene_disease,
             frequencies=knowledge.frequencies,
         )
-        steps.append(_funnel(result.table))
-    steps = np.array(steps)
-    carried, altering, rare, counts = (np.median(steps[:, k]) for k in range(4))
-    final = steps[:, 3]
+        steps.append(funnel(result.table).set_index("step").genes)
+    genes = pd.DataFrame(steps)  # one row per proband, one column per step
+    median = genes.median()
+    final = genes[FUNNEL_STEPS[-1]].to_numpy()
     return _row(
         "candidate_genes",
-        float(counts),
+        float(median.iloc[-1]),
         data=data,
         detail=(
-            f"{len(final)} trio probands; median genes carried {carried:g} → protein-altering "
-            f"{altering:g} → rare {rare:g} → fitting the inheritance {counts:g}; "
-            f"{int((final <= 1).sum())} probands with at most one, most {int(final.max())}"
+            f"{len(final)} trio probands; median genes "
+            + " → ".join(f"{step} {median[step]:g}" for step in FUNNEL_STEPS[1:])
+            + f"; {int((final <= 1).sum())} probands with at most one, most {int(final.max())}"
         ),
         count=len(final),
     )

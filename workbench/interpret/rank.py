@@ -61,6 +61,7 @@ from .acmg import LIKELY_PATHOGENIC, PATHOGENIC, Classification, Evidence, class
 from .checks import genotypes_in_genes
 from .criteria import Thresholds, VariantFacts, compute_criteria, frequencies_from_row
 from .filter import FilterResult, FilterSettings, filter_variants
+from .funnel import funnel
 from .panels import frequency_index, panel_genes, panel_min_an, panels_for_terms
 
 __all__ = [
@@ -584,6 +585,11 @@ class CaseInterpretation:
     def top(self) -> pd.Series | None:
         """The first-ranked candidate (``None`` when there is none)."""
         return None if self.ranking.empty else self.ranking.iloc[0]
+
+    @property
+    def funnel(self) -> pd.DataFrame:
+        """Variants and genes left after each step of the filter (:func:`.funnel.funnel`)."""
+        return funnel(self.filtered.table)
 
     @property
     def solved(self) -> bool:

@@ -6,7 +6,8 @@ styles inline — from a :class:`~workbench.interpret.rank.CaseInterpretation` a
 
 1. indication (the phenopacket's referral text) and phenotype (observed and excluded HPO
    terms with their labels);
-2. primary findings: the ranked candidates, and for the top ones each variant's ACMG/AMP
+2. primary findings: the filtering funnel (variants and genes left after each step), the
+   ranked candidates, and for the top ones each variant's ACMG/AMP
    criteria with their notes, the Table 5 class and rule and the points view beside it;
 3. secondary findings exactly as consented — a table, or one sentence saying the patient
    declined or that none were found; a withheld finding is never named or counted;
@@ -85,6 +86,12 @@ use.</strong></p>
 
 <h2>Primary findings</h2>
 <p>{{ conclusion }}</p>
+<table>
+<caption>Filtering: what was left after each step</caption>
+<tr><th scope="col">Step</th><th scope="col">Variants</th><th scope="col">Genes</th></tr>
+{% for f in funnel %}<tr><td>{{ f.step }}</td><td>{{ "{:,}".format(f.variants) }}</td>
+<td>{{ "{:,}".format(f.genes) }}</td></tr>
+{% endfor %}</table>
 {% if ranking %}
 <table>
 <caption>Candidate genes, ranked by phenotype, variant evidence and inheritance</caption>
@@ -243,6 +250,7 @@ def report_context(case: CaseInterpretation, secondary: SecondaryFindings | None
         "terms": [{"id": t, "label": case.labels.get(t, "")} for t in case.terms],
         "excluded": [{"id": t, "label": case.labels.get(t, "")} for t in case.excluded_terms],
         "conclusion": conclusion,
+        "funnel": case.funnel.to_dict("records"),
         "ranking": case.ranking.to_dict("records"),
         "details": details,
         "secondary_sentence": sentence,

@@ -9,7 +9,8 @@ module per dashboard; everything worth testing lives there as plain functions:
   :func:`explorer_table` (QC metrics and principal components per person, read through the
   session), :func:`filter_samples`, :func:`samples_html`, :func:`pca_png`, :func:`qc_png`;
 * **case review** (:class:`CaseReview`, the treating clinician's session):
-  :func:`families_in_care`, :func:`open_case`, :func:`phenotype_html`, :func:`best_variant`;
+  :func:`families_in_care`, :func:`open_case`, :func:`phenotype_html`, :func:`funnel_html`,
+  :func:`best_variant`;
 * **consent and audit console** (:class:`StewardConsole`, a data steward's session):
   :func:`consent_overview`, :func:`grants_table`, :func:`audit_html`, :func:`verify_html`;
 * **pipeline QC report** (:class:`PipelineReport`): :func:`panel_genes_for`,
@@ -23,7 +24,14 @@ Widget callbacks never show a traceback: errors appear as one line in the widget
 """
 
 from ...regress._record import in_voila
-from .case_review import CaseReview, best_variant, families_in_care, open_case, phenotype_html
+from .case_review import (
+    CaseReview,
+    best_variant,
+    families_in_care,
+    funnel_html,
+    open_case,
+    phenotype_html,
+)
 from .common import (
     ANY,
     COHORT_ENV,
@@ -75,6 +83,7 @@ __all__ = [
     "families_in_care",
     "family_to_sequence",
     "filter_samples",
+    "funnel_html",
     "grants_table",
     "in_voila",
     "load_read_qc",

@@ -1,6 +1,8 @@
-"""The case review: a clinician's worklist, a case's candidates and its ACMG classification."""
+"""The case review: a clinician's worklist, a case's filtering funnel, candidates and ACMG."""
 
 from __future__ import annotations
+
+import math
 
 import ipywidgets as widgets
 import pandas as pd
@@ -67,6 +69,33 @@ def phenotype_html(case) -> str:
     )
 
 
+def funnel_html(case) -> str:
+    """The case's filtering funnel: variants and genes left after each step, with bars.
+
+    Bar lengths follow the logarithm of the count, so thousands of carried variants and a
+    handful of candidates fit one table (:func:`workbench.interpret.funnel.funnel`).
+    """
+    steps = case.funnel
+    top = max(1, int(steps[["variants", "genes"]].to_numpy().max()))
+
+    def bar(n: int, colour: str) -> str:
+        width = 0 if n <= 0 else max(2, round(100 * math.log10(n + 1) / math.log10(top + 1)))
+        return (
+            f"<div style='display:inline-block;height:0.7em;width:{width}px;"
+            f"background:{colour}'></div> {n:,}"
+        )
+
+    rows = "".join(
+        f"<tr><td>{_e(r.step)}</td><td>{bar(r.variants, '#9ecae1')}</td>"
+        f"<td>{bar(r.genes, '#3182bd')}</td></tr>"
+        for r in steps.itertuples(index=False)
+    )
+    return (
+        "<h4>Filtering funnel</h4><table class='wb-funnel'><tr><th>Step</th><th>Variants</th>"
+        f"<th>Genes</th></tr>{rows}</table>"
+    )
+
+
 def best_variant(case, gene: str) -> str | None:
     """The variant id of a candidate gene with the most ACMG points (``None``: no variant)."""
     rows = case.candidates[case.candidates.gene == gene]
@@ -86,6 +115,8 @@ class CaseReview(widgets.VBox, _Shows):
     ----------
     family : ipywidgets.Dropdown
     header : ipywidgets.HTML
+    funnel : ipywidgets.HTML
+        Variants and genes left after each filter step (:func:`funnel_html`).
     browser : CandidateBrowser or None
     acmg : AcmgPanel
     errors : ipywidgets.Output
@@ -109,6 +140,7 @@ class CaseReview(widgets.VBox, _Shows):
         first = family or self.worklist.family_id.iloc[0]
         self.family = widgets.Dropdown(options=options, value=first, description="Family")
         self.header = widgets.HTML()
+        self.funnel = widgets.HTML()
         self.acmg = AcmgPanel()
         self.acmg_title = widgets.HTML()
         self.browser_box = widgets.VBox()
@@ -121,6 +153,7 @@ class CaseReview(widgets.VBox, _Shows):
                 self.family,
                 self.errors,
                 self.header,
+                self.funnel,
                 self.browser_box,
                 self.acmg_title,
                 self.acmg,
@@ -134,6 +167,7 @@ class CaseReview(widgets.VBox, _Shows):
             self.session.close()
         self.session, self.case = open_case(self.cohort, family=self.family.value)
         self.header.value = phenotype_html(self.case)
+        self.funnel.value = funnel_html(self.case)
         self.browser = CandidateBrowser(self.case)
         self.browser.selected.observe(lambda _c: self._safely(self._pick), names="value")
         self.browser_box.children = [self.browser]
