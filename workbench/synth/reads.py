@@ -38,6 +38,7 @@ everything but the serial number. Both files of a pair use the same name.
 
 from __future__ import annotations
 
+import bisect
 import gzip
 import io
 import re
@@ -306,7 +307,30 @@ def _windows(cohort, regions, flank: int) -> list[tuple[str, int, int]]:
             merged[-1][2] = max(merged[-1][2], e)
         else:
             merged.append([c, s, e])
-    return [tuple(m) for m in merged]
+    return _with_sequence(cohort.reference, [tuple(m) for m in merged])
+
+
+def _with_sequence(reference, windows) -> list[tuple[str, int, int]]:
+    """The parts of 1-based inclusive ``windows`` where the reference has bases.
+
+    On an exome-scale genome the bases beyond an exon's flanks read ``N``: a fragment cut
+    there would be reads of ``N`` that align nowhere, so fragments come only from the known
+    sequence (a capture's fragments reach further into the intron, but those bases are not
+    modelled). A compact genome is sequence throughout, and its windows stay whole.
+    """
+    out = []
+    seen: dict[str, tuple[list, list[int]]] = {}
+    for c, s, e in windows:
+        if c not in seen:
+            known = reference.known_windows(c)  # 0-based half-open, sorted
+            seen[c] = known, [b for _, b in known]
+        known, ends = seen[c]
+        k = bisect.bisect_right(ends, s - 1)
+        while k < len(known) and known[k][0] < e:
+            a, b = known[k]
+            out.append((c, max(s, a + 1), min(e, b)))
+            k += 1
+    return out
 
 
 def _check_number(name, value, lo, hi=None, *, integer=False, lo_open=False):
