@@ -5,14 +5,15 @@ the same demography and sample size (no pedigree, reference, planting, registry 
 bio2zarr's ``tskit.convert`` to VCF Zarr. Both run in fresh processes, one after the other, in
 the same invocation, so the ratio is measured on the same machine state.
 
-For the exome-scale model (``exome``) the peer runs msprime on the same chromosomes with the
+For the exome-scale model (``teaching``) the peer runs msprime on the same chromosomes with the
 same rate maps (recombination compressed and mutations confined to the sequence windows of a
-genome built by :func:`workbench.genome.genemodels.build_genome`): whole chromosomes at the
-full rate take hours at this size, so no plainer peer exists.
+genome built by :func:`workbench.genome.genemodels.build_genome`) in the same 5 Mb pieces,
+joined with tskit's ``concatenate``: whole chromosomes at the full rate take hours at this
+size, so no plainer peer exists.
 
-    python benchmarks/bench_generate.py            # teaching, exome and national
+    python benchmarks/bench_generate.py            # teaching and national
     python benchmarks/bench_generate.py --quick    # teaching only
-    python benchmarks/bench_generate.py exome      # one preset
+    python benchmarks/bench_generate.py national   # one preset
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import sys
 import tempfile
 import textwrap
 import time
+
+from workbench.synth.population import PRESETS
 
 WORKBENCH = """
 from workbench.synth.generate import generate_cohort
@@ -48,7 +51,8 @@ PEER_EXOME = """
 import os, msprime, numpy as np
 from bio2zarr import tskit as tskit2zarr
 from workbench.genome.genemodels import build_genome, genes_per_chromosome
-from workbench.synth.population import PRESETS, demography, mutation_model, rate_maps
+from workbench.synth.population import (
+    PIECE_LENGTH, PRESETS, demography, mutation_model, rate_maps)
 p = PRESETS[{preset!r}]
 os.makedirs({out!r}, exist_ok=True)
 counts = genes_per_chromosome(list(p.contigs), p.genes)
@@ -58,8 +62,14 @@ share = {{"NOR": 0.86, "MEN": 0.08, "SAS": 0.06}}
 for i, (contig, length) in enumerate(p.contigs.items()):
     recombination, mutation = rate_maps(length, ref.known_windows(contig))
     samples = {{pop: int(round(f * p.samples)) for pop, f in share.items()}}
-    ts = msprime.sim_ancestry(samples, demography=demography(), sequence_length=length,
-                              recombination_rate=recombination, random_seed=i + 1)
+    bounds = np.linspace(0, length, -(-length // PIECE_LENGTH) + 1).round()
+    parts = [
+        msprime.sim_ancestry(samples, demography=demography(), sequence_length=b - a,
+                             recombination_rate=recombination.slice(a, b, trim=True),
+                             random_seed=1_000 * i + k + 1)
+        for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))
+    ]
+    ts = parts[0].concatenate(*parts[1:], add_populations=False)
     ts = msprime.sim_mutations(ts, rate=mutation, model=mutation_model(), random_seed=i + 1)
     tskit2zarr.convert(ts, {out!r} + f"/{{contig}}.vcz")
 """
@@ -93,9 +103,9 @@ def emit(case, metric, value, unit):
 
 def main(argv):
     named = [a for a in argv if not a.startswith("-")]
-    presets = named or (["teaching"] if "--quick" in argv else ["teaching", "exome", "national"])
+    presets = named or (["teaching"] if "--quick" in argv else ["teaching", "national"])
     for preset in presets:
-        peer = PEER_EXOME if preset == "exome" else PEER
+        peer = PEER_EXOME if PRESETS[preset].genes else PEER
         with tempfile.TemporaryDirectory() as tmp:
             wb_s, wb_gb = measure(WORKBENCH.format(preset=preset, out=f"{tmp}/cohort"))
             peer_s, peer_gb = measure(peer.format(preset=preset, out=f"{tmp}/peer"))

@@ -14,6 +14,7 @@ from workbench.synth.population import (
     PRESETS,
     RECOMBINATION_RATE,
     Preset,
+    _sim_ancestry_in_pieces,
     make_people,
     rate_maps,
     simulate_contig,
@@ -120,6 +121,44 @@ def test_rate_maps_mutate_only_windows_and_compress_recombination_between_them()
         rate_maps(100_000, [(5_000, 6_000), (1_000, 2_000)])
     with pytest.raises(InputError, match="compression"):
         rate_maps(100_000, windows, compression=2)
+
+
+def _pedigree_ts(length):
+    import msprime
+
+    dem = msprime.Demography.isolated_model([1_000])
+    pb = msprime.PedigreeBuilder(demography=dem)
+    parents = [pb.add_individual(time=1, population=0, is_sample=True) for _ in range(4)]
+    for _ in range(2):
+        pb.add_individual(time=0, population=0, is_sample=True, parents=parents[:2])
+    tables = pb.finalise(sequence_length=length)
+    ts = msprime.sim_ancestry(
+        initial_state=tables, model="fixed_pedigree", recombination_rate=1e-8, random_seed=1
+    )
+    return ts, dem
+
+
+def test_the_coalescent_in_pieces_keeps_the_pedigree_whole():
+    import msprime
+
+    ts, dem = _pedigree_ts(1_000_000)
+    whole = _sim_ancestry_in_pieces(ts, demography=dem, recombination=1e-8, seed=3, piece=300_000)
+    assert whole.sequence_length == ts.sequence_length
+    assert whole.num_samples == ts.num_samples and whole.num_individuals == ts.num_individuals
+    assert all(tree.num_roots == 1 for tree in whole.trees())
+    # The children's edges to their parents are the pedigree step's, uncut by the pieces.
+    kids = np.flatnonzero(ts.nodes_time == 0)
+    mine = whole.tables.edges[np.isin(whole.edges_child, kids)]
+    theirs = ts.tables.edges[np.isin(ts.edges_child, kids)]
+    assert mine == theirs
+    # Four pieces of 250 kb: the deep genealogy changes at every cut.
+    assert {250_000, 500_000, 750_000} <= set(whole.breakpoints())
+    # One piece is plain msprime.
+    one = _sim_ancestry_in_pieces(ts, demography=dem, recombination=1e-8, seed=3, piece=10**7)
+    plain = msprime.sim_ancestry(
+        initial_state=ts, demography=dem, recombination_rate=1e-8, random_seed=3
+    )
+    assert one.tables.equals(plain.tables, ignore_provenance=True)
 
 
 def test_a_windowed_chromosome_varies_only_in_its_windows_and_relatives_stay_related(people):

@@ -26,6 +26,7 @@ which the synthetic X does not model).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 
 import msprime
@@ -362,6 +363,7 @@ def simulate_contig(
     is_x: bool | None = None,
     windows: Sequence[tuple[int, int]] | None = None,
     compression: float = DEFAULT_COMPRESSION,
+    piece_length: int = PIECE_LENGTH,
 ) -> ContigGenomes:
     """Simulate one contig for the cohort and the reference panel.
 
@@ -387,6 +389,9 @@ def simulate_contig(
     compression
         The recombination rate between windows in the coalescent, as a fraction of the
         human rate.
+    piece_length
+        The coalescent runs on pieces of the contig at most this long, one after another
+        (:func:`_sim_ancestry_in_pieces`); a contig no longer than this is one piece.
     """
     if is_x is None:
         is_x = contig == "chrX"
@@ -430,11 +435,8 @@ def simulate_contig(
     individual_nodes = _individual_nodes(ts)
     if is_x:
         ts = _make_x_paternal_transmission(ts, people, index, ind_of, individual_nodes)
-    ts = msprime.sim_ancestry(
-        initial_state=ts,
-        demography=dem,
-        recombination_rate=recombination,
-        random_seed=seed_anc,
+    ts = _sim_ancestry_in_pieces(
+        ts, demography=dem, recombination=recombination, seed=seed_anc, piece=piece_length
     )
     # Mutations on every branch, the last generation's included: each child carries de novo
     # mutations at the human rate (about 1.2e-8 per bp per generation, Kong et al. 2012),
@@ -464,11 +466,11 @@ def rate_maps(
 
     Mutations fall at :data:`MUTATION_RATE` inside the windows and nowhere else (there is no
     sequence there). Recombination runs at :data:`RECOMBINATION_RATE` inside the windows and
-    at ``compression`` times that rate between them: the coalescent's cost grows with the
-    map's total length, and whole chromosomes at the full rate take hours at the teaching
-    size. Within a gene (its windows are at most an intron apart) linkage stays close to
-    real; between distant genes the deep genealogies are more alike than in a real genome,
-    which is what the realism scorecard's LD-decay figure measures.
+    at ``compression`` times that rate between them: the coalescent's cost grows faster than
+    the map's total length, and whole chromosomes at the full rate take hours at the
+    teaching size. At the default (:data:`DEFAULT_COMPRESSION`) a stretch of 100 kb between
+    windows recombines as 20 kb of real sequence would: LD at 50–150 kb matches European
+    genomes, and beyond a few hundred kb it fades faster than in them.
     """
     if not 0 <= compression <= 1:
         raise InputError(f"compression must be between 0 and 1, got {compression}")
@@ -498,6 +500,56 @@ def rate_maps(
         msprime.RateMap(position=position, rate=recombination),
         msprime.RateMap(position=position, rate=mutation),
     )
+
+
+def _sim_ancestry_in_pieces(
+    ts: tskit.TreeSequence, *, demography, recombination, seed: int, piece: int
+) -> tskit.TreeSequence:
+    """The coalescent above the pedigree's tree sequence ``ts``, one piece of it at a time.
+
+    Hudson's algorithm costs about the square of the recombination map's length (on chr20,
+    tripling the map made it 4 times slower), so a chromosome cut into pieces of ``piece``
+    bases costs roughly the pieces' share of it. The pedigree step is not cut: relatives
+    share segments across the cuts as before. Between pieces the deep genealogies are
+    independent, as if a free recombination sat at each cut: LD never spans one (of pairs
+    100 kb apart, 2 % straddle a cut between 5 Mb pieces). A contig no longer than
+    ``piece`` runs in one call, as plain :func:`msprime.sim_ancestry`.
+    """
+    length = int(ts.sequence_length)
+    n = max(1, math.ceil(length / piece))
+    if n == 1:
+        return msprime.sim_ancestry(
+            initial_state=ts,
+            demography=demography,
+            recombination_rate=recombination,
+            random_seed=seed,
+        )
+    bounds = np.linspace(0, length, n + 1).round().astype(np.int64)
+    seeds = np.random.SeedSequence(seed).generate_state(n)
+    parts = []
+    for a, b, s in zip(bounds[:-1], bounds[1:], seeds, strict=True):
+        rate = (
+            recombination.slice(a, b, trim=True)
+            if isinstance(recombination, msprime.RateMap)
+            else recombination
+        )
+        parts.append(
+            msprime.sim_ancestry(
+                initial_state=ts.keep_intervals([[a, b]], simplify=False).trim(),
+                demography=demography,
+                recombination_rate=rate,
+                random_seed=int(s),
+            )
+        )
+    # The pedigree's nodes are the same in every piece; the coalescent's are new in each.
+    shared = np.arange(ts.num_nodes)
+    maps = [np.append(shared, np.full(p.num_nodes - ts.num_nodes, tskit.NULL)) for p in parts]
+    whole = parts[0].concatenate(*parts[1:], node_mappings=maps[1:], add_populations=False)
+    tables = whole.dump_tables()
+    tables.sort()
+    tables.edges.squash()  # the pedigree's edges, cut at each piece's ends, joined again
+    tables.sort()
+    return tables.tree_sequence()
 
 
 def _individual_nodes(ts: tskit.TreeSequence) -> np.ndarray:
