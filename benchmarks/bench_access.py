@@ -17,7 +17,7 @@ Three measurements, printed as JSON lines like the other benchmarks:
   ``cohort.genotypes(contig=…, region=…)`` over the same span, interleaved in one run, as a
   ratio.
 
-    python benchmarks/bench_access.py            # teaching cohort (~40 s to generate)
+    python benchmarks/bench_access.py            # teaching cohort (~5 min to generate)
     python benchmarks/bench_access.py --quick    # tiny cohort
 """
 

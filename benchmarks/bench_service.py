@@ -19,7 +19,7 @@ All measured in one run, on one cohort, as ratios against the in-process peer:
   streamed) and 07 (one question, three roles), through the service and in process, each on
   a fresh copy of the cohort. Target: within 1.5× of in-process.
 
-    python benchmarks/bench_service.py            # teaching cohort (~80 s to generate)
+    python benchmarks/bench_service.py            # teaching cohort (~5 min to generate)
     python benchmarks/bench_service.py --quick    # tiny cohort
     python benchmarks/bench_service.py --class    # only the class under load
 """

@@ -17,7 +17,7 @@ from .errors import InputError
 
 __all__ = ["main"]
 
-PRESET_NAMES = ("tiny", "teaching", "national", "exome")
+PRESET_NAMES = ("tiny", "teaching", "national")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -203,10 +203,10 @@ def generate_cohort(
     Parameters
     ----------
     preset
-        ``"tiny"`` (tests: ~60 people, ~0.8 Mb), ``"teaching"`` (~2,000 people, ~10 Mb),
-        ``"national"`` (60,000 genomes, ~7 Mb, streamed to VCF Zarr; no VCF copy) or
-        ``"exome"`` (2,000 people on the exome-scale genome model: 19,000 genes on chr1–22
-        and chrX at GRCh38 lengths).
+        ``"tiny"`` (tests: ~60 people on ~0.8 Mb of the compact model), ``"teaching"``
+        (2,000 people on the exome-scale genome model: 19,000 genes on chr1–22 and chrX at
+        GRCh38 lengths) or ``"national"`` (60,000 genomes on ~7 Mb of the compact model,
+        streamed to VCF Zarr; no VCF copy).
     out
         The cohort folder to write; it must not exist unless ``force``.
     samples

@@ -37,7 +37,7 @@ __all__ = [
     "gene_catalogue",
 ]
 
-PRESETS = ("tiny", "teaching", "national", "exome")
+PRESETS = ("tiny", "teaching", "national")
 
 CATALOGUE_COLUMNS = (
     "gene",
