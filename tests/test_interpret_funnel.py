@@ -1,19 +1,14 @@
-"""The filtering funnel a clinician follows: in the case, the report and the case review."""
+"""The filtering funnel a clinician follows (a real case's, in the report and the case review:
+test_interpret_report.py)."""
 
 from __future__ import annotations
-
-import shutil
 
 import matplotlib
 import pandas as pd
 import pytest
 
-import workbench
 from workbench.errors import InputError
-from workbench.interpret import interpret_case
 from workbench.interpret.funnel import FUNNEL_STEPS, funnel, plot_funnel
-from workbench.interpret.report import report_context, report_html
-from workbench.widgets.dashboards import funnel_html
 
 matplotlib.use("Agg")
 
@@ -58,37 +53,3 @@ def test_the_plot_draws_both_counts_for_every_step():
     assert len(ax.patches) == 2 * len(FUNNEL_STEPS)
     assert [t.get_text() for t in ax.get_yticklabels()] == list(FUNNEL_STEPS)
     assert {t.get_text() for t in ax.texts} >= {"7", "2"}
-
-
-@pytest.fixture(scope="module")
-def case(tiny_cohort_path, tmp_path_factory):
-    dest = tmp_path_factory.mktemp("funnel") / "cohort"
-    shutil.copytree(tiny_cohort_path, dest)
-    cohort = workbench.open_cohort(dest, verify=False)
-    truth = cohort.truth()["cases"]
-    row = truth[truth["mode"] == "x_linked"].iloc[0]  # dr.jensen's first patient
-    s = cohort.session(user="dr.jensen", purpose=workbench.Treatment(patient=row.proband_id))
-    result = interpret_case(s, row.proband_id)
-    s.close()
-    return result
-
-
-def test_a_real_case_narrows_to_its_candidates(case):
-    steps = case.funnel
-    assert (steps.variants.diff().dropna() <= 0).all()
-    assert (steps.genes.diff().dropna() <= 0).all()
-    last = steps.iloc[-1]
-    assert last.genes == case.candidates.gene.nunique() > 0
-    assert last.variants == case.candidates.variant_id.nunique()
-    assert steps.variants.iloc[0] == case.filtered.table.variant_id.nunique()
-
-
-def test_the_report_and_the_case_review_show_the_funnel(case):
-    steps = case.funnel
-    assert report_context(case, None)["funnel"] == steps.to_dict("records")
-    text = report_html(case, None)
-    assert "Filtering: what was left after each step" in text
-    html = funnel_html(case)
-    for r in steps.itertuples(index=False):
-        assert f"<td>{r.step}</td>" in text and f"<td>{r.step}</td>" in html
-        assert f"{r.variants:,}</td>" in html

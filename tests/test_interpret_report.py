@@ -126,3 +126,28 @@ def test_bad_inputs(world):
     other = world["secondary"].__class__(person="P99999", status="declined")
     with pytest.raises(InputError, match="secondary findings are of P99999"):
         report_html(world["result"], other)
+
+
+def test_a_real_case_narrows_to_its_candidates(world):
+    case = world["result"]
+    steps = case.funnel
+    assert (steps.variants.diff().dropna() <= 0).all()
+    assert (steps.genes.diff().dropna() <= 0).all()
+    last = steps.iloc[-1]
+    assert last.genes == case.candidates.gene.nunique() > 0
+    assert last.variants == case.candidates.variant_id.nunique()
+    assert steps.variants.iloc[0] == case.filtered.table.variant_id.nunique()
+
+
+def test_the_report_and_the_case_review_show_the_funnel(world):
+    from workbench.widgets.dashboards import funnel_html
+
+    case = world["result"]
+    steps = case.funnel
+    assert report_context(case, None)["funnel"] == steps.to_dict("records")
+    text = report_html(case, None)
+    assert "Filtering: what was left after each step" in text
+    html = funnel_html(case)
+    for r in steps.itertuples(index=False):
+        assert f"<td>{r.step}</td>" in text and f"<td>{r.step}</td>" in html
+        assert f"{r.variants:,}</td>" in html
