@@ -8,7 +8,7 @@ the same invocation, so the ratio is measured on the same machine state.
 For the exome-scale model (``teaching``) the peer runs msprime on the same chromosomes with the
 same rate maps (recombination compressed and mutations confined to the sequence windows of a
 genome built by :func:`workbench.genome.genemodels.build_genome`) in the same 5 Mb pieces,
-joined with tskit's ``concatenate``: whole chromosomes at the full rate take hours at this
+joined as the workbench joins them: whole chromosomes at the full rate take hours at this
 size, so no plainer peer exists.
 
     python benchmarks/bench_generate.py            # teaching and national
@@ -52,7 +52,7 @@ import os, msprime, numpy as np
 from bio2zarr import tskit as tskit2zarr
 from workbench.genome.genemodels import build_genome, genes_per_chromosome
 from workbench.synth.population import (
-    PIECE_LENGTH, PRESETS, demography, mutation_model, rate_maps)
+    PIECE_LENGTH, PRESETS, demography, join_pieces, mutation_model, rate_maps)
 p = PRESETS[{preset!r}]
 os.makedirs({out!r}, exist_ok=True)
 counts = genes_per_chromosome(list(p.contigs), p.genes)
@@ -69,7 +69,7 @@ for i, (contig, length) in enumerate(p.contigs.items()):
                              random_seed=1_000 * i + k + 1)
         for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))
     ]
-    ts = parts[0].concatenate(*parts[1:], add_populations=False)
+    ts = join_pieces(parts, bounds, shared=parts[0].num_samples)
     ts = msprime.sim_mutations(ts, rate=mutation, model=mutation_model(), random_seed=i + 1)
     tskit2zarr.convert(ts, {out!r} + f"/{{contig}}.vcz")
 """

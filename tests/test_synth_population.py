@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import allel
 import numpy as np
 import pandas as pd
@@ -15,6 +17,7 @@ from workbench.synth.population import (
     RECOMBINATION_RATE,
     Preset,
     _sim_ancestry_in_pieces,
+    join_pieces,
     make_people,
     rate_maps,
     simulate_contig,
@@ -153,6 +156,27 @@ def test_the_coalescent_in_pieces_keeps_the_pedigree_whole():
     assert mine == theirs
     # Four pieces of 250 kb: the deep genealogy changes at every cut.
     assert {250_000, 500_000, 750_000} <= set(whole.breakpoints())
+    # The join is tskit's concatenate, done directly.
+    bounds = np.linspace(0, 1_000_000, 5).round()
+    parts = [
+        msprime.sim_ancestry(
+            initial_state=ts.keep_intervals([[a, b]], simplify=False).trim(),
+            demography=dem,
+            recombination_rate=1e-8,
+            random_seed=k + 1,
+        )
+        for k, (a, b) in enumerate(itertools.pairwise(bounds))
+    ]
+    maps = [
+        np.where(np.arange(p.num_nodes) < ts.num_nodes, np.arange(p.num_nodes), -1) for p in parts
+    ]
+    theirs = parts[0].concatenate(*parts[1:], node_mappings=maps[1:], add_populations=False)
+    tables = theirs.dump_tables()
+    tables.sort()
+    tables.edges.squash()
+    tables.sort()
+    joined = join_pieces(parts, bounds, shared=ts.num_nodes)
+    assert joined.tables.nodes == tables.nodes and joined.tables.edges == tables.edges
     # One piece is plain msprime.
     one = _sim_ancestry_in_pieces(ts, demography=dem, recombination=1e-8, seed=3, piece=10**7)
     plain = msprime.sim_ancestry(

@@ -45,6 +45,7 @@ __all__ = [
     "ContigGenomes",
     "Preset",
     "demography",
+    "join_pieces",
     "make_people",
     "mutation_model",
     "rate_maps",
@@ -513,8 +514,9 @@ def _sim_ancestry_in_pieces(
     bases costs roughly the pieces' share of it. The pedigree step is not cut: relatives
     share segments across the cuts as before. Between pieces the deep genealogies are
     independent, as if a free recombination sat at each cut: LD never spans one (of pairs
-    100 kb apart, 2 % straddle a cut between 5 Mb pieces). A contig no longer than
-    ``piece`` runs in one call, as plain :func:`msprime.sim_ancestry`.
+    100 kb apart, 2 % straddle a cut between 5 Mb pieces), and :func:`join_pieces` puts the
+    pieces together. A contig no longer than ``piece`` runs in one call, as plain
+    :func:`msprime.sim_ancestry`.
     """
     length = int(ts.sequence_length)
     n = max(1, math.ceil(length / piece))
@@ -542,13 +544,38 @@ def _sim_ancestry_in_pieces(
                 random_seed=int(s),
             )
         )
-    # The pedigree's nodes are the same in every piece; the coalescent's are new in each.
-    shared = np.arange(ts.num_nodes)
-    maps = [np.append(shared, np.full(p.num_nodes - ts.num_nodes, tskit.NULL)) for p in parts]
-    whole = parts[0].concatenate(*parts[1:], node_mappings=maps[1:], add_populations=False)
-    tables = whole.dump_tables()
+    return join_pieces(parts, bounds, shared=ts.num_nodes)
+
+
+def join_pieces(parts, bounds, *, shared: int) -> tskit.TreeSequence:
+    """One tree sequence from pieces simulated apart: ``parts[k]`` covers ``bounds[k]`` to
+    ``bounds[k + 1]`` in its own coordinates, and its first ``shared`` nodes are the same
+    nodes in every piece (the samples, or a pedigree's nodes); the others are its own.
+
+    This is what :meth:`tskit.TreeSequence.concatenate` does with node mappings, and gives the
+    same tables, but directly: concatenate's union per piece took 31 s for 12 pieces of a
+    chromosome of 3,500 people, against 0.1 s here.
+    """
+    first = parts[0].dump_tables()
+    tables = first.copy()
+    tables.nodes.truncate(shared)
+    tables.edges.clear()
+    tables.sequence_length = float(bounds[-1])
+    columns = []
+    for a, part in zip(bounds[:-1], parts, strict=True):
+        nodes = part.tables.nodes
+        new = nodes[shared:]
+        remap = np.arange(nodes.num_rows, dtype=np.int32)
+        remap[shared:] += tables.nodes.num_rows - shared
+        tables.nodes.append_columns(
+            flags=new.flags, time=new.time, population=new.population, individual=new.individual
+        )
+        e = part.tables.edges
+        columns.append((e.left + a, e.right + a, remap[e.parent], remap[e.child]))
+    left, right, parent, child = (np.concatenate(c) for c in zip(*columns, strict=True))
+    tables.edges.set_columns(left=left, right=right, parent=parent, child=child)
     tables.sort()
-    tables.edges.squash()  # the pedigree's edges, cut at each piece's ends, joined again
+    tables.edges.squash()  # edges of shared nodes, cut at each piece's ends, joined again
     tables.sort()
     return tables.tree_sequence()
 
