@@ -29,6 +29,7 @@ __all__ = ["SparseSequence", "read_bgzf_fasta", "write_bgzf_fasta"]
 _LINE = 60
 #: Bases per write when streaming N runs into the BGZF writer (a multiple of the line length).
 _N_BLOCK = _LINE * (1 << 14)
+_N_LINE = b"N" * _LINE + b"\n"
 
 
 class SparseSequence:
@@ -217,12 +218,14 @@ class _LineWriter:
             return
         head = min(n, (_LINE - self.column) % _LINE)
         self.bases("N" * head)
-        n -= head
-        block = (("N" * _LINE) + "\n").encode("ascii") * (_N_BLOCK // _LINE)
-        while n >= _N_BLOCK:
-            self.f.write(block)
-            n -= _N_BLOCK
-        self.bases("N" * n)
+        # Whole lines as bytes, a block at a time: most runs (introns, the gaps between genes)
+        # are thousands of lines, too many to cut one by one.
+        lines, rest = divmod(n - head, _LINE)
+        while lines:
+            k = min(lines, _N_BLOCK // _LINE)
+            self.f.write(_N_LINE * k)
+            lines -= k
+        self.bases("N" * rest)
 
     def finish(self) -> None:
         if self.column:
