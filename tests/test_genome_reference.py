@@ -26,6 +26,18 @@ def reference():
     )
 
 
+@pytest.mark.parametrize("length", [0, 2, 30, 383, 384, 385, 1_000, 5_001])
+def test_translate_reads_codon_by_codon_at_any_length(length):
+    # Long sequences are translated with numpy, short ones codon by codon: both must read the
+    # standard code, in either case, with X for a codon that holds anything but ACGT.
+    from workbench.genome._sequence import CODON_TABLE
+
+    rng = np.random.default_rng(length)
+    seq = "".join(rng.choice(list("ACGTACGTACGTacgtNR-"), size=length))
+    codons = [seq[i : i + 3].upper() for i in range(0, length - 2, 3)]
+    assert translate(seq) == "".join(CODON_TABLE.get(c, "X") for c in codons)
+
+
 def test_every_gene_model_is_a_valid_protein_coding_gene(reference):
     assert {g.symbol for g in reference.genes} == set(CLINICAL)
     for g in reference.genes:

@@ -6,6 +6,8 @@ with ``*`` for a stop codon (three-letter codes, with ``Ter``, only in HGVS stri
 
 from __future__ import annotations
 
+import numpy as np
+
 __all__ = [
     "AA3",
     "CODON_TABLE",
@@ -27,6 +29,14 @@ CODON_TABLE: dict[str, str] = {
     for j, b in enumerate(_BASES)
     for k, c in enumerate(_BASES)
 }
+
+#: From this many bases on, :func:`translate` looks codons up with numpy (its fixed cost is
+#: that of translating about 130 codons one by one).
+_VECTOR_MIN = 384
+_BASE_CODE = np.full(256, 4, dtype=np.int16)
+for _i, _b in enumerate(_BASES):
+    _BASE_CODE[ord(_b)] = _BASE_CODE[ord(_b.lower())] = _i
+_AMINO_X = np.frombuffer((_AMINO + "X").encode("ascii"), dtype=np.uint8)
 
 STOP_CODONS = frozenset(c for c, aa in CODON_TABLE.items() if aa == "*")
 
@@ -73,9 +83,17 @@ def translate(seq: str) -> str:
     >>> translate("ATGGCTTAA")
     'MA*'
     """
-    seq = seq.upper()
-    get = CODON_TABLE.get
-    return "".join([get(seq[i : i + 3], "X") for i in range(0, len(seq) - 2, 3)])
+    n = len(seq) // 3 * 3
+    if n < _VECTOR_MIN:
+        seq = seq.upper()
+        get = CODON_TABLE.get
+        return "".join([get(seq[i : i + 3], "X") for i in range(0, n, 3)])
+    # Each base as 0-3 (TCAG order, either case) or 4; a codon as 16i + 4j + k, or 64 for X.
+    codes = _BASE_CODE[np.frombuffer(seq[:n].encode("ascii", "replace"), dtype=np.uint8)]
+    codes = codes.reshape(-1, 3)
+    index = codes[:, 0] * 16 + codes[:, 1] * 4 + codes[:, 2]
+    index[(codes == 4).any(axis=1)] = 64
+    return _AMINO_X[index].tobytes().decode("ascii")
 
 
 def aa3(protein: str) -> str:

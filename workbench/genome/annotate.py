@@ -593,10 +593,23 @@ def _numbers(nums: list[int], total: int) -> str | None:
 # -- coding consequences -------------------------------------------------------------------
 
 
+#: Bases translated at a time while looking for a stop codon (a whole number of codons): a
+#: frameshift usually meets one within a few dozen codons, long before the transcript ends.
+_STOP_SEARCH = 3 * 64
+
+
 def _translate_to_stop(seq: str) -> tuple[str, bool]:
-    prot = translate(seq)
-    k = prot.find("*")
-    return (prot, False) if k < 0 else (prot[:k], True)
+    """The protein read from ``seq`` up to (not including) its first stop, and whether one
+    was found."""
+    parts = []
+    for a in range(0, len(seq), _STOP_SEARCH):
+        part = translate(seq[a : a + _STOP_SEARCH])
+        k = part.find("*")
+        if k >= 0:
+            parts.append(part[:k])
+            return "".join(parts), True
+        parts.append(part)
+    return "".join(parts), False
 
 
 def _coding(m: _Model, cs: int, ce: int, alt_tx: str) -> tuple[set[str], str | None]:
@@ -635,7 +648,8 @@ def _coding(m: _Model, cs: int, ce: int, alt_tx: str) -> tuple[set[str], str | N
             tail, found = _translate_to_stop(Mm[3 * (k1a + 1) :])
             Pm = P[:k0] + changed + tail
     A, B = P + "*", Pm + ("*" if found else "")
-    i = 0
+    # Where the proteins diverge: never before codon k0 (Pm begins with P[:k0]).
+    i = min(k0, len(A), len(B))
     limit = min(len(A), len(B))
     while i < limit and A[i] == B[i]:
         i += 1
@@ -682,6 +696,22 @@ def _extension(B: str, s: int, found: bool) -> str:
     return f"p.(Ter{s + 1}{aa3(B[s])}ext{n})"
 
 
+def _common_tail(a: str, b: str, limit: int) -> int:
+    """The length (at most ``limit``) of the longest common suffix of ``a`` and ``b``.
+
+    A binary search over suffix comparisons, each done in C: a missense change shares all of
+    a long protein's tail, too long to compare residue by residue in Python.
+    """
+    lo, hi = 0, max(0, limit)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[len(a) - mid :] == b[len(b) - mid :]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def _protein_change(A: str, B: str, i: int, s: int, found: bool, term: str) -> str:
     """HGVS p. for two different proteins A, B (with their stops) diverging at index i."""
 
@@ -698,9 +728,7 @@ def _protein_change(A: str, B: str, i: int, s: int, found: bool, term: str) -> s
         ins = B[i:]
         last = min(len(A) - 1, i + len(ins) - 1)
         return f"p.({at(i)}_{at(last)}delins{aa3(ins)})"
-    j = 0
-    while j < len(A) - i and j < len(B) - i and A[-1 - j] == B[-1 - j]:
-        j += 1
+    j = _common_tail(A, B, min(len(A), len(B)) - i)
     dl, ins = A[i : len(A) - j], B[i : len(B) - j]
     first, last = i, i + len(dl) - 1
     rng = at(first) if first == last else f"{at(first)}_{at(last)}"
