@@ -92,8 +92,9 @@ def test_planted_alleles_reach_exactly_the_intended_carriers(world):
         ],
         columns=["variant_key", "category", "gene", "effect", "person_id", "origin", "copies"],
     )
-    out, planted = plant_variants(
-        genomes,
+    out = dict(genomes)
+    planted = plant_variants(
+        out,
         plants,
         people,
         reference=ref,
@@ -135,7 +136,7 @@ def test_a_male_cannot_inherit_a_paternal_x(world):
     )
     with pytest.raises(InputError, match="maternal"):
         plant_variants(
-            genomes,
+            dict(genomes),
             plants,
             people,
             reference=ref,
@@ -224,8 +225,8 @@ def test_a_null_effect_falls_back_when_its_positions_run_out(world):
         ],
         columns=["variant_key", "category", "gene", "effect", "person_id", "origin", "copies"],
     )
-    _, planted = plant_variants(
-        genomes,
+    planted = plant_variants(
+        dict(genomes),
         plants,
         people,
         reference=ref,
@@ -239,7 +240,7 @@ def test_a_null_effect_falls_back_when_its_positions_run_out(world):
 
     with pytest.raises(InputError, match="missense_variant"):
         plant_variants(
-            genomes,
+            dict(genomes),
             plants.iloc[1:],
             people,
             reference=ref,

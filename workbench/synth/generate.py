@@ -279,7 +279,7 @@ def generate_cohort(
         bar.update()
 
         step("planting")
-        genomes, planted = plant_variants(
+        planted = plant_variants(
             genomes,
             plan.plants,
             people,

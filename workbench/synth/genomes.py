@@ -101,8 +101,13 @@ def plant_variants(
     reference,
     design_variant,
     rng: np.random.Generator,
-) -> tuple[dict[str, ContigGenomes], pd.DataFrame]:
+) -> pd.DataFrame:
     """Place planned alleles (``synth.model`` PLANT_COLUMNS) on the tree sequences.
+
+    ``genomes`` is updated in place: each contig's entry is replaced by its planted genomes as
+    soon as they are built, so the old tree sequence can be freed before the next contig's
+    is copied (a whole exome-scale genome is never held twice; give a copy of the dict to
+    keep the unplanted one).
 
     Each allele copy goes on the node whose descendants are exactly the intended carriers: a
     de novo allele on the child's own node, an inherited one on the transmitting parent's node
@@ -111,8 +116,8 @@ def plant_variants(
     chromosomes, so their frequency follows the genealogy (the plan's carriers are ignored).
     Simulated sites that overlap a planted allele are removed.
 
-    Returns the new genomes and one row per planted variant (``variant_key``, ``category``,
-    ``gene``, ``effect``, ``contig``, ``position`` (1-based), ``ref``, ``alt``).
+    Returns one row per planted variant (``variant_key``, ``category``, ``gene``, ``effect``,
+    ``contig``, ``position`` (1-based), ``ref``, ``alt``).
     """
     index = {pid: i for i, pid in enumerate(people.person_id)}
     # Only planted alleles reserve positions: a simulated site under a planted allele is
@@ -161,15 +166,16 @@ def plant_variants(
             planted.append(
                 _Plant(key, contig, pos1 - 1, ref, alt, _without_descendants(tree, nodes))
             )
-    out = {}
-    for contig, g in genomes.items():
+    for contig in list(genomes):
         mine = [p for p in planted if p.contig == contig]
-        out[contig] = dataclasses.replace(g, ts=_add_sites(g.ts, mine))
-    table = pd.DataFrame(
+        if mine:
+            genomes[contig] = dataclasses.replace(
+                genomes[contig], ts=_add_sites(genomes[contig].ts, mine)
+            )
+    return pd.DataFrame(
         rows,
         columns=["variant_key", "category", "gene", "effect", "contig", "position", "ref", "alt"],
     )
-    return out, table
 
 
 #: Null (loss-of-function) effects, interchangeable when a small gene runs out of positions.
