@@ -26,9 +26,9 @@ failed or interrupted run leaves nothing half-written.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,7 @@ from ..genome.genemodels import build_genome
 from ..genome.reference import fasta_path
 from ..io import atomic_dir, atomic_file
 from . import clinical, genes, knowledge, phenopackets, registry
+from .genome_store import GenomeStore
 from .genomes import (
     CohortSource,
     assign_reference_alleles,
@@ -69,6 +70,9 @@ from .selection import purify
 __all__ = ["ensure_cohort", "generate_cohort"]
 
 REFERENCE_DATE = "2026-01-01"
+#: The genome store's folder inside the cohort being written (removed before it is complete).
+_TREES = ".trees"
+
 _STEPS = (
     "people",
     "reference",
@@ -145,31 +149,35 @@ def _contig_genomes(people, reference, preset: Preset, contig: str, seed: int):
 _SHARED: dict = {}
 
 
-def _contig_genomes_shared(contig: str, seed: int):
-    return _contig_genomes(_SHARED["people"], _SHARED["reference"], _SHARED["preset"], contig, seed)
+def _contig_genomes_shared(contig: str, seed: int) -> str:
+    g = _contig_genomes(_SHARED["people"], _SHARED["reference"], _SHARED["preset"], contig, seed)
+    _SHARED["store"].save(contig, g)
+    return contig
 
 
-def _simulate_genomes(people, reference, preset: Preset, seeds: list[int], *, progress: bool):
-    """Every contig's genomes, in contig order.
+def _simulate_genomes(
+    people, reference, preset: Preset, seeds: list[int], store: GenomeStore, *, progress: bool
+) -> GenomeStore:
+    """Every contig's genomes, written to ``store`` in contig order.
 
     The exome-scale model simulates its chromosomes in parallel, one worker per core (forked,
-    so the reference is shared rather than copied); each contig depends only on its own seed,
-    so the result is the same for any number of workers. The compact model's few short
-    contigs run in this process.
+    so the reference is shared rather than copied); each worker saves its contig to the store
+    and the parent registers it, so no tree sequence passes through a pipe and none is held
+    here. Each contig depends only on its own seed, so the result is the same for any number
+    of workers. The compact model's few short contigs run in this process.
     """
     contigs = list(preset.contigs)
     workers = min(len(contigs), os.cpu_count() or 1) if preset.genes else 1
     bar = tqdm(total=len(contigs), desc="simulate", disable=not progress, leave=False)
-    out = {}
     if workers == 1:
         for contig, seed in zip(contigs, seeds, strict=True):
-            out[contig] = _contig_genomes(people, reference, preset, contig, seed)
+            store[contig] = _contig_genomes(people, reference, preset, contig, seed)
             bar.update()
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        _SHARED.update(people=people, reference=reference, preset=preset)
+        _SHARED.update(people=people, reference=reference, preset=preset, store=store)
         try:
             with ProcessPoolExecutor(
                 workers, mp_context=multiprocessing.get_context("fork")
@@ -180,13 +188,14 @@ def _simulate_genomes(people, reference, preset: Preset, seeds: list[int], *, pr
                     i: pool.submit(_contig_genomes_shared, contigs[i], seeds[i]) for i in order
                 }
                 for i in order:
-                    out[contigs[i]] = futures[i].result()
+                    futures[i].result()
                     bar.update()
         finally:
             _SHARED.clear()
-        out = {c: out[c] for c in contigs}
+        for contig in contigs:  # in contig order, whatever order they finished in
+            store.register(contig)
     bar.close()
-    return out
+    return store
 
 
 def generate_cohort(
@@ -273,8 +282,15 @@ def generate_cohort(
 
         step("genomes")
         contig_seeds = next(seeds).generate_state(len(p.contigs))
+        # The tree sequences wait on disk, one contig in memory at a time (genome_store); the
+        # folder goes before the manifest is written.
         genomes = _simulate_genomes(
-            people, reference, p, [int(x) for x in contig_seeds], progress=progress
+            people,
+            reference,
+            p,
+            [int(x) for x in contig_seeds],
+            GenomeStore(tmp / _TREES),
+            progress=progress,
         )
         bar.update()
 
@@ -294,7 +310,7 @@ def generate_cohort(
         # Its own stream after the sixteen of the other steps, which it leaves unchanged.
         noise_seed = int(np.random.SeedSequence(seed, spawn_key=(16,)).generate_state(1)[0])
         source = CohortSource(
-            list(genomes.values()),
+            genomes.as_sequence(),
             list(people.person_id),
             noise=p.calling_noise,
             noise_seed=noise_seed,
@@ -319,7 +335,7 @@ def generate_cohort(
         bar.update()
 
         step("knowledge")
-        freqs = panel_frequencies(list(genomes.values()), POPULATIONS)
+        freqs = panel_frequencies(genomes.values(), POPULATIONS)
         common = freqs[(freqs.af >= 0.01)]
         common = _annotate_table(common, reference)
         common = common[common.gene.notna()]
@@ -367,8 +383,11 @@ def generate_cohort(
                 progress=progress,
             )
 
-        step("manifest")
         n_variants = int(source.num_records)
+        del genomes, source
+        shutil.rmtree(tmp / _TREES)
+
+        step("manifest")
         parameters = {
             "samples": len(people),
             "contigs": dict(p.contigs),
@@ -548,18 +567,19 @@ def _annotate_table(table: pd.DataFrame, reference) -> pd.DataFrame:
 def _truth_variants(planted, plants, genomes, people, reference) -> pd.DataFrame:
     """Planted variants with their annotation and every carrier's genotype."""
     table = _annotate_table(planted, reference)
-    carriers = []
+    carriers = [""] * len(table)
     ids = people.person_id.to_numpy()
-    for row in table.itertuples(index=False):
-        g = genomes[row.contig]
-        gt = genotypes_at(g, [int(row.position) - 1])[0]
-        alt_count = (gt == 1).sum(axis=1)
-        which = np.flatnonzero(alt_count > 0)
-        calls = []
-        for i in which:
-            a, b = gt[i]
-            calls.append(f"{ids[i]}:{a}" if b < -1 else f"{ids[i]}:{a}|{b}")
-        carriers.append(";".join(calls))
+    # contig by contig: each is read once from the genome store
+    for contig, rows in table.groupby("contig", sort=False).indices.items():
+        g = genomes[contig]
+        gts = genotypes_at(g, (table.position.to_numpy()[rows] - 1).tolist())
+        for k, gt in zip(rows, gts, strict=True):
+            which = np.flatnonzero((gt == 1).sum(axis=1) > 0)
+            calls = []
+            for i in which:
+                a, b = gt[i]
+                calls.append(f"{ids[i]}:{a}" if b < -1 else f"{ids[i]}:{a}|{b}")
+            carriers[k] = ";".join(calls)
     # benign_common alleles follow the genealogy, not the plan's list of people
     planned = plants[plants.category != "benign_common"]
     owners = planned.groupby("variant_key").person_id.apply(lambda s: ";".join(sorted(set(s))))
@@ -578,10 +598,7 @@ def _write_simulated(path: Path, genomes, people: pd.DataFrame) -> None:
     Reads are simulated from them and pipeline calls are scored against them.
     """
     members = np.flatnonzero(people.family_id.notna().to_numpy())
-    source = CohortSource(
-        [dataclasses.replace(g, cohort_nodes=g.cohort_nodes[members]) for g in genomes.values()],
-        list(people.person_id.iloc[members]),
-    )
+    source = CohortSource(genomes.as_sequence(), list(people.person_id.iloc[members]), rows=members)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_vcz(source, path, show_progress=False)
 

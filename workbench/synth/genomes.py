@@ -390,6 +390,8 @@ class CohortSource(vcz.Source):
     tree sequences also hold reference-panel people; their private alleles stay in the panel's
     frequencies). ``noise`` turns the true genotypes into calls (:mod:`.calling`), except at the
     1-based positions in ``exempt`` (contig → positions), where the calls stay true.
+    ``rows`` picks the people written (rows of each contig's ``cohort_nodes``, in the order
+    of ``sample_ids``); by default everyone.
     """
 
     def __init__(
@@ -397,40 +399,41 @@ class CohortSource(vcz.Source):
         genomes: Sequence[ContigGenomes],
         sample_ids: Sequence[str],
         *,
+        rows: np.ndarray | None = None,
         noise: CallingNoise = NO_NOISE,
         noise_seed: int = 0,
         exempt: Mapping[str, Iterable[int]] | None = None,
     ):
-        self.genomes = list(genomes)
+        # A sequence is kept as given, so one that loads each contig when it is indexed
+        # (:meth:`.genome_store.GenomeStore.as_sequence`) is never loaded whole.
+        self.genomes = genomes if isinstance(genomes, Sequence) else list(genomes)
         self.noise = noise
         self._noise_seed = int(noise_seed)
         self._samples = [vcz.Sample(id=s) for s in sample_ids]
-        # Per contig: the ids of the sites written, and their 1-based positions.
-        self._sites = [_sites_with_cohort_carriers(g) for g in self.genomes]
-        counts = [len(s) for s in self._sites]
-        self._offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        self._positions = [
-            g.ts.tables.sites.position[s].astype(np.int64) + 1
-            for g, s in zip(self.genomes, self._sites, strict=True)
-        ]
         exempt = exempt or {}
-        # Per record of the whole file: whether its calls stay true.
-        self._exempt = np.concatenate(
-            [np.zeros(0, dtype=bool)]
-            + [
-                np.isin(p, np.fromiter(exempt.get(g.contig, ()), dtype=np.int64))
-                for g, p in zip(self.genomes, self._positions, strict=True)
-            ]
-        )
-        # Per contig: the sample nodes asked of tskit, and where each genotype slot reads from.
-        self._layout = []
+        # Per contig, read one after another: the ids of the sites written, their 1-based
+        # positions, whether their calls stay true, the sample nodes asked of tskit and
+        # where each genotype slot reads from.
+        self._sites, self._positions, exempt_rows, self._layout = [], [], [], []
+        self._contigs = []
         for g in self.genomes:
-            nodes = g.cohort_nodes
+            nodes = g.cohort_nodes if rows is None else g.cohort_nodes[rows]
+            sites = _sites_with_cohort_carriers(dataclasses.replace(g, cohort_nodes=nodes))
+            positions = g.ts.tables.sites.position[sites].astype(np.int64) + 1
+            self._sites.append(sites)
+            self._positions.append(positions)
+            keep = np.fromiter(exempt.get(g.contig, ()), dtype=np.int64)
+            exempt_rows.append(np.isin(positions, keep))
             samples = np.unique(nodes[nodes >= 0])
             sample_index, ploidy_index = np.nonzero(nodes >= 0)
             columns = np.searchsorted(samples, nodes[sample_index, ploidy_index])
             # where each genotype slot sits in a flattened (samples × 2) record
             self._layout.append((samples, sample_index * 2 + ploidy_index, columns))
+            self._contigs.append(vcz.Contig(id=g.contig, length=int(g.ts.sequence_length)))
+        counts = [len(s) for s in self._sites]
+        self._offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        # Per record of the whole file: whether its calls stay true.
+        self._exempt = np.concatenate([np.zeros(0, dtype=bool), *exempt_rows])
 
     @property
     def path(self):
@@ -450,7 +453,7 @@ class CohortSource(vcz.Source):
 
     @property
     def contigs(self):
-        return [vcz.Contig(id=g.contig, length=int(g.ts.sequence_length)) for g in self.genomes]
+        return list(self._contigs)
 
     def _parts(self, start: int, stop: int) -> Iterator[tuple[int, int, int]]:
         """(contig index, local start, local stop) covering global variants [start, stop)."""
