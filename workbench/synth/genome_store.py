@@ -57,6 +57,7 @@ class GenomeStore(MutableMapping[str, ContigGenomes]):
                 panel_nodes=g.panel_nodes,
                 panel_population=g.panel_population,
                 is_x=np.array(g.is_x),
+                sequence_length=np.array(int(g.ts.sequence_length)),
             )
 
     def register(self, contig: str) -> None:
@@ -66,7 +67,8 @@ class GenomeStore(MutableMapping[str, ContigGenomes]):
             raise FileNotFoundError(f"no saved genomes for {contig} in {self.folder}")
         if contig not in self._order:
             self._order.append(contig)
-        self._lengths[contig] = int(tskit.load(trees).sequence_length)
+        with np.load(arrays) as a:  # not the tree sequence, which may be large
+            self._lengths[contig] = int(a["sequence_length"])
         if self._loaded is not None and self._loaded[0] == contig:
             self._loaded = None
 
