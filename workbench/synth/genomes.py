@@ -123,7 +123,6 @@ def plant_variants(
     # Only planted alleles reserve positions: a simulated site under a planted allele is
     # dropped (in a national cohort nearly every splice-site base carries some simulated SNV).
     taken: set[tuple[str, int]] = set()
-    planted: list[_Plant] = []
     rows = []
     # First design every variant (positions), then place them contig by contig in position
     # order with one Tree per contig that seeks forward: a tskit Tree holds arrays over all
@@ -148,13 +147,16 @@ def plant_variants(
                 alt=alt,
             )
         )
-    for contig, g in genomes.items():
+    # Each contig is read once: its alleles are placed, then added, before the next contig.
+    for contig in list(genomes):
         mine = sorted((d for d in designed if d[3] == contig), key=lambda d: (d[4], d[0]))
         if not mine:
             continue
+        g = genomes[contig]
         # Track the cohort's genotype nodes, so a clade's frequency is the cohort's.
         cohort = np.unique(g.cohort_nodes[g.cohort_nodes >= 0])
         tree = tskit.Tree(g.ts, tracked_samples=cohort)
+        planted: list[_Plant] = []
         for key, group, _, _, pos1, ref, alt in mine:
             tree.seek(pos1 - 1)
             if group.iloc[0].category == "benign_common":
@@ -166,12 +168,9 @@ def plant_variants(
             planted.append(
                 _Plant(key, contig, pos1 - 1, ref, alt, _without_descendants(tree, nodes))
             )
-    for contig in list(genomes):
-        mine = [p for p in planted if p.contig == contig]
-        if mine:
-            genomes[contig] = dataclasses.replace(
-                genomes[contig], ts=_add_sites(genomes[contig].ts, mine)
-            )
+        del tree
+        genomes[contig] = dataclasses.replace(g, ts=_add_sites(g.ts, planted))
+        del g
     return pd.DataFrame(
         rows,
         columns=["variant_key", "category", "gene", "effect", "contig", "position", "ref", "alt"],
