@@ -319,3 +319,32 @@ def test_gene_spans_find_what_a_scan_of_every_gene_finds():
             (g, m) for g, m in models if m.contig == contig and m.start <= last and first <= m.end
         ]
         assert spans.overlapping(contig, first, last) == scan
+
+
+def test_genotypes_in_genes_keeps_exactly_the_variants_inside_some_gene():
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(5)
+    genes = []
+    for k in range(200):  # nested, overlapping, adjacent and distant genes on two contigs
+        start = int(rng.integers(1, 100_000))
+        end = start + int(rng.choice([0, 30, 1_500, 40_000]))
+        genes.append(SimpleNamespace(contig="chr1" if k % 4 else "chrX", start=start, end=end))
+    edges = [(g.contig, p) for g in genes for p in (g.start - 1, g.start, g.end, g.end + 1)]
+    n_random = 5_000
+    contigs = list(rng.choice(["chr1", "chrX", "chr2"], size=n_random)) + [c for c, _ in edges]
+    positions = list(rng.integers(1, 150_000, size=n_random)) + [p for _, p in edges]
+    variants = pd.DataFrame({"contig": contigs, "position": positions, "ref": "A", "alt": "G"})
+    n = len(variants)
+    calls = rng.integers(0, 2, size=(n, 1, 2)).astype(np.int8)
+    calls[:, 0, 0] = np.arange(n) % 2  # tag rows so the kept calls can be matched back
+    out = genotypes_in_genes({"variants": variants, "samples": ["P"], "calls": calls}, genes)
+    scan = np.array(
+        [
+            any(g.contig == c and g.start <= p <= g.end for g in genes)
+            for c, p in zip(variants.contig, variants.position, strict=True)
+        ]
+    )
+    assert 0 < scan.sum() < n
+    pd.testing.assert_frame_equal(out["variants"], variants[scan].reset_index(drop=True))
+    np.testing.assert_array_equal(out["calls"], calls[scan])

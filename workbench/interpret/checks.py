@@ -58,13 +58,38 @@ def genotypes_in_genes(genotypes, genes) -> dict:
     keep = np.zeros(len(variants), dtype=bool)
     contig = variants["contig"].astype(str).to_numpy()
     pos = variants["position"].to_numpy(dtype=np.int64)
+    spans: dict[str, list[tuple[int, int]]] = {}
     for g in genes:
-        keep |= (contig == g.contig) & (pos >= g.start) & (pos <= g.end)
+        spans.setdefault(str(g.contig), []).append((int(g.start), int(g.end)))
+    for name, intervals in spans.items():
+        on = np.flatnonzero(contig == name)
+        if on.size:
+            keep[on] = _inside(pos[on], intervals)
     return {
         "variants": variants[keep].reset_index(drop=True),
         "samples": samples,
         "calls": calls[keep],
     }
+
+
+def _inside(pos: np.ndarray, intervals: list[tuple[int, int]]) -> np.ndarray:
+    """Whether each position lies in any of the closed ``intervals`` (which may overlap).
+
+    Merges the intervals once and finds each position's candidate with a binary search,
+    so the cost is O((intervals + positions) log) rather than intervals x positions.
+    """
+    merged: list[list[int]] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    starts = np.array([m[0] for m in merged], dtype=np.int64)
+    ends = np.array([m[1] for m in merged], dtype=np.int64)
+    i = np.searchsorted(starts, pos, side="right") - 1
+    ok = i >= 0
+    ok[ok] = pos[ok] <= ends[i[ok]]
+    return ok
 
 
 def _count(call: np.ndarray, allele: int) -> int | None:
