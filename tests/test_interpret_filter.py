@@ -348,3 +348,39 @@ def test_genotypes_in_genes_keeps_exactly_the_variants_inside_some_gene():
     assert 0 < scan.sum() < n
     pd.testing.assert_frame_equal(out["variants"], variants[scan].reset_index(drop=True))
     np.testing.assert_array_equal(out["calls"], calls[scan])
+
+
+def test_frequency_summary_matches_a_row_by_row_reading():
+    from workbench.interpret.panels import frequency_summary
+
+    rng = np.random.default_rng(6)
+    n = 400
+    table = pd.DataFrame(
+        {
+            "contig": rng.choice(["chr1", "chrX"], size=n),
+            "position": rng.integers(1, 300, size=n),
+            "ref": "A",
+            "alt": rng.choice(["C", "G", "T"], size=n),
+            "af": rng.random(n).round(3),
+            "an": rng.choice([0, 100, 5_000], size=n),
+        }
+    )
+    for pop in ("NFE", "AFR", "EAS"):  # not in name order, and with ties
+        table[f"af_{pop}"] = rng.choice([0.0, 0.01, 0.2], size=n)
+        table[f"an_{pop}"] = rng.choice([10, 2_000, 9_000], size=n)
+    table = table.drop_duplicates(["contig", "position", "ref", "alt"]).reset_index(drop=True)
+    wanted = rng.choice(table.position.unique(), size=40, replace=False)
+    got = frequency_summary(table, min_an=2_000, positions=wanted)
+    expect = {}
+    for r in table[table.position.isin(wanted)].itertuples(index=False):
+        best = None
+        for pop in ("AFR", "EAS", "NFE"):
+            f, a = getattr(r, f"af_{pop}"), getattr(r, f"an_{pop}")
+            if a >= 2_000 and (best is None or f > best[1]):
+                best = (pop, f)
+        expect[(r.contig, r.position, r.ref, r.alt)] = (
+            r.af if r.an > 0 else 0.0,
+            None if best is None else best[1],
+            None if best is None else best[0],
+        )
+    assert got == expect

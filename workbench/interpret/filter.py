@@ -74,7 +74,7 @@ from .checks import (
 )
 from .criteria import insilico_score
 from .inheritance import assess_inheritance
-from .panels import GeneSpans, frequency_index, panel_genes
+from .panels import GeneSpans, frequency_summary, panel_genes
 
 __all__ = [
     "CANDIDATE_COLUMNS",
@@ -350,8 +350,7 @@ def filter_variants(
     variants, samples, calls = _parse_genotypes(genotypes)
     fam = _parse_family(family, proband, samples)
     genes = panel_genes(gene_disease, panels=panels)
-    freq_rows = frequency_index(frequencies)
-    pops = [c[3:] for c in frequencies.columns if c.startswith("af_")]
+    require_columns(frequencies, "frequencies", ("contig", "position", "ref", "alt"))
     messages: list[str] = []
     col = {s: i for i, s in enumerate(samples)}
 
@@ -440,13 +439,14 @@ def filter_variants(
     rows = []
     pcol = col[proband]
     male = str(fam["by_id"][proband].sex) == "male"
-    family_scan = _FamilyScan(
-        calls, col, fam, GeneSpans(gene_models), reference, settings, freq_rows, frequencies, pops
-    )
     # only the sites where the proband's call is complete and carries an alternate allele
     pcalls = calls[:, pcol]
     carried = ~(pcalls == -1).any(axis=1) & (pcalls > 0).any(axis=1)
     sites = np.flatnonzero(carried)
+    freqs = frequency_summary(
+        frequencies, min_an=settings.min_an, positions=variants["position"].to_numpy()[sites]
+    )
+    family_scan = _FamilyScan(calls, col, fam, GeneSpans(gene_models), reference, settings, freqs)
     for i, v in zip(sites, variants.iloc[sites].itertuples(index=False), strict=True):
         alts = [a for a in str(v.alt).split(",") if a]
         for k, alt in enumerate(alts, start=1):
@@ -475,15 +475,12 @@ class _FamilyScan:
     gene_spans: GeneSpans
     reference: object
     settings: FilterSettings
-    freq_rows: object
-    frequencies: object
-    pops: object
+    frequencies: dict  # frequency_summary over the carried sites
 
 
 def _variant_rows(v, alt, allele, i, scan: _FamilyScan):
     calls, col, fam, settings = scan.calls, scan.col, scan.fam, scan.settings
     gene_spans, reference = scan.gene_spans, scan.reference
-    freq_rows, frequencies, pops = scan.freq_rows, scan.frequencies, scan.pops
     contig, pos, ref = str(v.contig), int(v.position), str(v.ref)
     vid = f"{contig}:{pos}:{ref}>{alt}"
 
@@ -540,9 +537,7 @@ def _variant_rows(v, alt, allele, i, scan: _FamilyScan):
             }
             for g, _ in hits
         ]
-    af, popmax_af, popmax_pop = _frequency(
-        freq_rows, frequencies, pops, contig, pos, ref, alt, settings.min_an
-    )
+    af, popmax_af, popmax_pop = scan.frequencies.get((contig, pos, ref, alt), (0.0, None, None))
     out = []
     for g, model in hits:
         mine = [a for a in annotations if a.gene == g.gene]
@@ -591,22 +586,6 @@ def _variant_rows(v, alt, allele, i, scan: _FamilyScan):
                 row.update(kept=True, reason="")  # decided by inheritance below
         out.append(row)
     return out
-
-
-def _frequency(freq_rows, frequencies, pops, contig, pos, ref, alt, min_an):
-    i = freq_rows.get((contig, pos, ref, alt))
-    if i is None:
-        return 0.0, None, None
-    r = frequencies.iloc[i]
-    an = int(r["an"]) if "an" in r else 0
-    af = float(r["af"]) if "af" in r and an > 0 else 0.0
-    best = None
-    for p in sorted(pops):
-        if f"an_{p}" in r and int(r[f"an_{p}"]) >= min_an:
-            f = float(r[f"af_{p}"])
-            if best is None or f > best[1]:
-                best = (p, f)
-    return af, (best[1] if best else None), (best[0] if best else None)
 
 
 def _sort(table: pd.DataFrame) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from ..errors import InputError, require_columns
 __all__ = [
     "GeneSpans",
     "frequency_index",
+    "frequency_summary",
     "panel_genes",
     "panel_min_an",
     "panels_for_terms",
@@ -98,9 +99,21 @@ def panel_min_an(frequencies: pd.DataFrame, *, cap: int = 2000) -> int:
     return max(1, min(int(cap), math.floor(0.75 * largest)))
 
 
-def frequency_index(frequencies: pd.DataFrame) -> dict[tuple[str, int, str, str], int]:
-    """``(contig, position, ref, alt)`` → row number of the frequency table."""
+def frequency_index(
+    frequencies: pd.DataFrame, positions=None
+) -> dict[tuple[str, int, str, str], int]:
+    """``(contig, position, ref, alt)`` → row number of the frequency table.
+
+    ``positions`` (optional) restricts the index to rows at those positions: a proband's
+    candidates touch a few thousand of an exome-scale table's million rows, and building the
+    whole index costs seconds. Row numbers always count in the full table.
+    """
     require_columns(frequencies, "frequencies", ("contig", "position", "ref", "alt"))
+    rows = np.arange(len(frequencies))
+    if positions is not None:
+        wanted = np.unique(np.asarray(positions, dtype=np.int64))
+        mask = np.isin(frequencies["position"].to_numpy(dtype=np.int64), wanted)
+        frequencies, rows = frequencies[mask], rows[mask]
     # plain lists: iterating pandas columns element by element costs seconds on an exome panel
     keys = zip(
         frequencies["contig"].astype(str).tolist(),
@@ -109,7 +122,40 @@ def frequency_index(frequencies: pd.DataFrame) -> dict[tuple[str, int, str, str]
         frequencies["alt"].astype(str).tolist(),
         strict=True,
     )
-    return {key: i for i, key in enumerate(keys)}
+    return {key: i for key, i in zip(keys, rows.tolist(), strict=True)}
+
+
+def frequency_summary(
+    frequencies: pd.DataFrame, *, min_an: int, positions=None
+) -> dict[tuple[str, int, str, str], tuple[float, float | None, str | None]]:
+    """``(contig, position, ref, alt)`` → ``(af, popmax_af, popmax_population)``.
+
+    ``af`` is the pooled frequency (0 without an ``an``/``af`` pair or with ``an`` 0);
+    the popmax is the highest ``af_<POP>`` among populations with at least ``min_an``
+    alleles (ties to the first population by name), ``None`` when none has. Computed for
+    all rows at once; ``positions`` restricts it as in :func:`frequency_index`. A variant
+    absent from the table has no key: its frequency is ``(0.0, None, None)``.
+    """
+    index = frequency_index(frequencies, positions)
+    sub = frequencies.iloc[list(index.values())]
+    n = len(sub)
+    an = sub["an"].to_numpy(dtype=np.int64) if "an" in sub else np.zeros(n, np.int64)
+    pooled = np.where(an > 0, sub["af"].to_numpy(dtype=float), 0.0) if "af" in sub else np.zeros(n)
+    pops = sorted(c[3:] for c in sub.columns if c.startswith("af_") and f"an_{c[3:]}" in sub)
+    if pops:
+        af = sub[[f"af_{p}" for p in pops]].to_numpy(dtype=float)
+        enough = sub[[f"an_{p}" for p in pops]].to_numpy(dtype=np.int64) >= min_an
+        best = np.where(enough, af, -np.inf).argmax(axis=1)
+        has = enough.any(axis=1)
+        top = af[np.arange(n), best]
+    else:
+        best, has, top = np.zeros(n, int), np.zeros(n, bool), np.zeros(n)
+    return {
+        key: (float(pooled[j]), float(top[j]), pops[best[j]])
+        if has[j]
+        else (float(pooled[j]), None, None)
+        for j, key in enumerate(index)
+    }
 
 
 class GeneSpans:

@@ -338,8 +338,8 @@ def classify_candidates(
             f"user criteria name variants that are not candidates: {unknown}; use the "
             "variant_id column (contig:position:ref>alt)"
         )
-    freq_rows = frequency_index(frequencies)
     table = candidates.reset_index(drop=True).copy()
+    freq_rows = frequency_index(frequencies, positions=table.get("position", []))
     evidence: dict[int, list[Evidence]] = {}
     facts: dict[int, VariantFacts] = {}
     first: dict[str, Classification] = {}
@@ -827,9 +827,11 @@ def assertion_text(variants: pd.DataFrame, assertions: pd.DataFrame) -> list[str
     Shown beside the computed class, never counted in it: ClinGen retired PP5/BP6, and a
     reviewer should weigh an assertion's stars, date and conflicts, not inherit its class.
     """
+    # index only the assertions at the candidates' positions: the table may hold millions
+    at = assertions[assertions["position"].isin(variants["position"].astype(np.int64))]
     index = {
         (str(a.contig), int(a.position), str(a.ref), str(a.alt)): a
-        for a in assertions.itertuples(index=False)
+        for a in at.itertuples(index=False)
     }
     out = []
     for r in variants.itertuples(index=False):
