@@ -15,6 +15,7 @@ from workbench.interpret import (
     classify_candidates,
     interpret_case,
     phenotype_scores,
+    rank_candidates,
 )
 from workbench.interpret.acmg import Evidence
 
@@ -79,6 +80,18 @@ def test_explanation_names_phenotype_variant_evidence_and_inheritance(cases):
     assert top.matched_terms
     assert top.classification in ("Pathogenic", "Likely pathogenic")
     assert result.candidates.criteria.str.contains("PM2").all()
+
+
+def test_without_a_phenotype_genes_are_ranked_on_variant_evidence(cases, cohort):
+    solvable = [(c, r) for c, r in cases.values() if c.status in ("solved", "dual")]
+    blind = phenotype_scores([], cohort.knowledge.gene_disease)
+    for case, result in solvable:
+        ranking = rank_candidates(result.candidates, blind, terms=[])
+        assert (ranking.score > 0).all(), case.family_id  # not every gene tied at 0
+        assert ranking.score.is_monotonic_decreasing
+        planted = {g for g in (case.gene, case.gene2) if isinstance(g, str)}
+        assert ranking.gene.iat[0] in planted, (case.family_id, ranking.gene)  # tiny: clean
+        assert "no phenotype to compare" in ranking.explanation.iat[0]
 
 
 def test_ranking_is_deterministic(cases, cohort, copy):

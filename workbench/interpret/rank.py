@@ -16,7 +16,9 @@ Three plain functions and one that wires them to a treatment session:
   ``score = phenotype × variant × inheritance``
 
   with ``phenotype`` the disease's similarity divided by the best similarity in the panel
-  (1 for the best-matching disease), ``variant = 0.5 + 0.5 × clip(points, 0, 10) / 10``
+  (1 for the best-matching disease; 1 for every gene when no disease matches at all, so a
+  case without usable HPO terms is ranked on variant evidence alone),
+  ``variant = 0.5 + 0.5 × clip(points, 0, 10) / 10``
   (Tavtigian points of the weaker variant of the unit; a benign or uncertain variant keeps
   half its weight so a strong phenotype match is never erased) and ``inheritance`` 1.0 for
   a full fit, 0.7 for a partial fit (origin or phase unknown) and 0.4 for a weak one
@@ -419,6 +421,9 @@ def rank_candidates(
         raise InputError(f"expected fit_weights for {sorted(FIT_WEIGHTS)}, got {sorted(weights)}")
     terms = list(terms)
     ph = phenotype.set_index("gene")
+    # Without any phenotype match every relative similarity is 0; the phenotype then
+    # carries no information and must not multiply every score down to a tie.
+    blind = not (phenotype.phenotype_score > 0).any()
     rows = []
     for gene, group in classified.groupby("gene", sort=True):
         units = _units(group)
@@ -432,15 +437,19 @@ def rank_candidates(
             )
         else:
             score_p, rel, disease_id = 0.0, 0.0, str(group.disease_id.iat[0])
-        score = round(rel * unit["variant"] * weights[unit["fit"]], 6)
+        score = round((1.0 if blind else rel) * unit["variant"] * weights[unit["fit"]], 6)
         matches = matched_terms(terms, disease_id) if terms else []
         matched = "; ".join(f"{m['label']} ({m['relation']})" for m in matches)
         first = unit["rows"][0]
         matching = f", matching {len(matches)} of {len(terms)} terms" if terms else ""
         inheritance = str(first.inheritance).replace("_", " ")
+        phenotype_text = (
+            "no phenotype to compare; ranked on variant evidence and inheritance"
+            if blind
+            else f"similarity {score_p:.3f} ({rel:.0%} of the best-matching panel disease)"
+        )
         explanation = (
-            f"Phenotype: similarity {score_p:.3f} ({rel:.0%} of the best-matching panel "
-            f"disease){matching}. Variant evidence: {unit['class_text']}. "
+            f"Phenotype: {phenotype_text}{matching}. Variant evidence: {unit['class_text']}. "
             f"Inheritance: {inheritance} ({unit['fit']} fit) — {first.reason}."
         )
         rows.append(
