@@ -142,7 +142,7 @@ def bench_reads(local, remote, case: str) -> None:
 
 def bench_sequencing(local, clinician, case: str) -> None:
     from workbench import Treatment
-    from workbench.interpret.rank import choose_case
+    from workbench.interpret.case import choose_case
     from workbench.synth.reads import simulate_reads
 
     _, proband = choose_case(clinician)

@@ -16,6 +16,7 @@ from workbench.interpret import (
     interpret_case,
     phenotype_scores,
     rank_candidates,
+    rerank,
 )
 from workbench.interpret.acmg import Evidence
 
@@ -92,6 +93,19 @@ def test_without_a_phenotype_genes_are_ranked_on_variant_evidence(cases, cohort)
         planted = {g for g in (case.gene, case.gene2) if isinstance(g, str)}
         assert ranking.gene.iat[0] in planted, (case.family_id, ranking.gene)  # tiny: clean
         assert "no phenotype to compare" in ranking.explanation.iat[0]
+
+
+def test_rerank_under_the_same_terms_gives_the_same_ranking_and_fewer_terms_change_it(
+    cases, cohort
+):
+    sf = cohort.knowledge.acmg_sf.gene
+    for _, result in cases.values():
+        same = rerank(result, result.terms, acmg_sf_genes=sf)
+        pd.testing.assert_frame_equal(same, result.ranking)
+    _, result = next(iter(cases.values()))
+    blind = rerank(result, [], acmg_sf_genes=sf)
+    assert blind.explanation.str.contains("no phenotype to compare").all()
+    assert "no phenotype" not in result.ranking.explanation.iat[0]
 
 
 def test_ranking_is_deterministic(cases, cohort, copy):
@@ -188,7 +202,7 @@ SEIZURE = "HP:0001250"
 
 
 def test_phenopacket_features_keep_order_and_status():
-    from workbench.interpret.rank import phenopacket_features
+    from workbench.interpret.case import phenopacket_features
 
     packet = {
         "phenotypicFeatures": [
@@ -234,7 +248,7 @@ def test_rank_under_follows_the_diagnosis_across_scenarios():
 
 def test_choose_case_picks_from_the_clinicians_worklists(tiny_cohort):
     from workbench.access.explain import worklist
-    from workbench.interpret.rank import choose_case
+    from workbench.interpret.case import choose_case
 
     clinician, proband = choose_case(tiny_cohort)
     mine = worklist(tiny_cohort, user=clinician)

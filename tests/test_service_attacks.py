@@ -610,7 +610,7 @@ def test_the_public_parts_are_served_and_nothing_else(service, monkeypatch, tmp_
 
 def test_through_the_service_a_clinician_sees_their_own_worklist_only(service):
     from workbench.access.explain import patients_of, worklist
-    from workbench.interpret.rank import choose_case
+    from workbench.interpret.case import choose_case
 
     remote = service.connect("dr.jensen")
     local = workbench.open_cohort(service.cohort)
@@ -628,7 +628,7 @@ def test_a_clinician_sequences_their_own_family_and_only_the_reads_leave(
 ):
     # Course modules 2–4 run the pipeline on a treatment session: the service simulates the
     # family's reads from genomes the kernel never holds, each sequencing audited.
-    from workbench.interpret.rank import choose_case
+    from workbench.interpret.case import choose_case
     from workbench.pipeline.compare import truth_table
     from workbench.synth.reads import simulate_reads
 

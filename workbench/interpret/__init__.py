@@ -26,6 +26,7 @@ from .acmg import (
     points,
     points_class,
 )
+from .case import CaseInterpretation, assertion_text, choose_case, interpret_case, rerank
 from .checks import parentage_check, sex_check
 from .criteria import (
     COMPUTED_CRITERIA,
@@ -54,14 +55,11 @@ from .panels import panel_genes, panel_min_an, panels_for_terms
 from .rank import (
     FIT_WEIGHTS,
     RANKING_COLUMNS,
-    CaseInterpretation,
-    assertion_text,
     check_terms,
-    choose_case,
     classify_candidates,
-    interpret_case,
     matched_terms,
     phenotype_scores,
+    primary_genes,
     rank_candidates,
 )
 from .report import pdf_renderer, report_html, to_phenopacket, write_report
@@ -118,8 +116,10 @@ __all__ = [
     "points",
     "points_class",
     "popmax",
+    "primary_genes",
     "rank_candidates",
     "report_html",
+    "rerank",
     "secondary_findings",
     "sex_check",
     "to_phenopacket",

@@ -4,7 +4,7 @@
 family table, the reference gene models and the knowledge tables — and returns one row per
 variant the proband carries in a panel gene, **kept or dropped, each with its reason**. No
 cohort or session is needed, so every rule can be tested on hand-made genotypes;
-:func:`workbench.interpret.rank.interpret_case` wires it to a treatment session.
+:func:`workbench.interpret.case.interpret_case` wires it to a treatment session.
 
 The steps, in order (the first that fails gives the reason a variant is dropped)
 -------------------------------------------------------------------------------------
@@ -361,7 +361,8 @@ def filter_variants(
         c_variants, c_samples, c_calls = _parse_genotypes(check_genotypes)
         if c_samples != samples:
             raise InputError("check_genotypes must have the same samples as genotypes")
-    is_x = c_variants["contig"].astype(str).map(_is_x).to_numpy(dtype=bool)
+    contigs = c_variants["contig"].astype(str)
+    is_x = contigs.isin([c for c in contigs.unique() if _is_x(c)]).to_numpy(dtype=bool)
     sex_report = {}
     for pid in [proband, fam["father"], fam["mother"], *fam["siblings"]]:
         if pid is None:

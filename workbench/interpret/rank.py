@@ -1,6 +1,7 @@
 """Phenotype-driven ranking of candidate genes, with the ACMG class of their variants.
 
-Three plain functions and one that wires them to a treatment session:
+Plain functions on tables; :mod:`workbench.interpret.case` wires them to a treatment
+session.
 
 * :func:`phenotype_scores` — semantic similarity between the patient's HPO terms and each
   panel disease's phenotype annotations (``hpo3``: ``HPOSet.similarity`` with Deng's
@@ -24,13 +25,12 @@ Three plain functions and one that wires them to a treatment session:
   a full fit, 0.7 for a partial fit (origin or phase unknown) and 0.4 for a weak one
   (incomplete penetrance, a carrier girl, shared with an unaffected sibling). Ties go to
   the gene name, so the ranking is deterministic.
-* :func:`interpret_case` — reads through a :class:`~workbench.access.session.Session` (the
-  family, the phenopacket, genotypes over the panel genes) and runs the three.
+* :func:`primary_genes` — which panel genes the primary analysis looks at (below).
 
 ACMG SF genes and the primary analysis
 --------------------------------------
 A variant in an ACMG SF v3.2 gene is a *secondary* finding unless the gene's disease fits the
-patient's phenotype. :func:`interpret_case` therefore analyses an SF gene as a primary
+patient's phenotype. :func:`primary_genes` therefore admits an SF gene as a primary
 candidate only when its disease is among the ``sf_primary_top`` (default 3) panel diseases
 most similar to the phenotype **and** at least ``sf_primary_relative`` (default 0.8) as
 similar as the best one; every other SF gene is left to :mod:`workbench.interpret.secondary`,
@@ -52,33 +52,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from .. import hpo
 from ..errors import InputError
-from .acmg import LIKELY_PATHOGENIC, PATHOGENIC, Classification, Evidence, classify, parse_evidence
-from .checks import genotypes_in_genes
+from .acmg import Classification, Evidence, classify, parse_evidence
 from .criteria import Thresholds, VariantFacts, compute_criteria, frequencies_from_row
-from .filter import FilterResult, FilterSettings, filter_variants
-from .funnel import funnel
-from .panels import frequency_index, panel_genes, panel_min_an, panels_for_terms
+from .panels import frequency_index, panel_min_an
 
 __all__ = [
     "FIT_WEIGHTS",
     "RANKING_COLUMNS",
-    "CaseInterpretation",
-    "assertion_text",
     "check_terms",
-    "choose_case",
     "classify_candidates",
     "excluded_conflicts",
-    "interpret_case",
     "matched_terms",
-    "phenopacket_features",
     "phenotype_scores",
+    "primary_genes",
     "rank_candidates",
     "rank_under",
 ]
@@ -539,97 +532,6 @@ def _units(group: pd.DataFrame) -> list[dict]:
 # -- the whole case, through a session -------------------------------------------------------
 
 
-@dataclass
-class CaseInterpretation:
-    """Everything :func:`interpret_case` found for one proband (plain values).
-
-    Attributes
-    ----------
-    proband, family_id, sex
-        Who.
-    indication
-        The referral text of the phenopacket (``""`` when none).
-    terms, excluded_terms
-        Observed and excluded HPO ids used (after :func:`check_terms`), with ``labels``.
-    filtered
-        The :class:`~workbench.interpret.filter.FilterResult` (every variant with its reason).
-    candidates
-        Kept variants with their ACMG classification (:func:`classify_candidates`).
-    classifications
-        ``variant_id`` → :class:`~workbench.interpret.acmg.Classification`.
-    ranking
-        :func:`rank_candidates` output.
-    phenotype
-        :func:`phenotype_scores` for every panel gene.
-    genotypes
-        The family's genotype strings per candidate variant (``variant_id`` → person → gt).
-    family
-        The family table the session showed.
-    messages
-        Sentences for the user (fall-backs, left-out terms, checks).
-    settings, thresholds
-        What was used.
-    """
-
-    proband: str
-    family_id: str | None
-    sex: str
-    indication: str
-    terms: list[str]
-    excluded_terms: list[str]
-    labels: dict[str, str]
-    filtered: FilterResult
-    candidates: pd.DataFrame
-    classifications: dict[str, Classification]
-    ranking: pd.DataFrame
-    phenotype: pd.DataFrame
-    genotypes: dict[str, dict[str, str]]
-    family: pd.DataFrame
-    messages: list[str] = field(default_factory=list)
-    settings: FilterSettings | None = None
-    thresholds: Thresholds | None = None
-    panels: list[str] | None = None
-
-    @property
-    def top(self) -> pd.Series | None:
-        """The first-ranked candidate (``None`` when there is none)."""
-        return None if self.ranking.empty else self.ranking.iloc[0]
-
-    @property
-    def funnel(self) -> pd.DataFrame:
-        """Variants and genes left after each step of the filter (:func:`.funnel.funnel`)."""
-        return funnel(self.filtered.table)
-
-    @property
-    def solved(self) -> bool:
-        """The top candidate is Pathogenic or Likely pathogenic (Table 5)."""
-        top = self.top
-        return top is not None and top.classification in (PATHOGENIC, LIKELY_PATHOGENIC)
-
-
-def phenopacket_features(packet: dict) -> pd.DataFrame:
-    """The phenotypic features of a phenopacket, in its order: ``hpo_id, label, status``
-    (``"observed"`` or ``"excluded"``: looked for and not found). Features without an id are
-    skipped."""
-    if not isinstance(packet, dict):
-        raise InputError(f"expected a phenopacket dict (session.phenopacket), got {packet!r}")
-    rows = []
-    for f in packet.get("phenotypicFeatures", []):
-        t = f.get("type", {})
-        if t.get("id"):
-            rows.append(
-                (t["id"], t.get("label", ""), "excluded" if f.get("excluded") else "observed")
-            )
-    return pd.DataFrame(rows, columns=["hpo_id", "label", "status"])
-
-
-def _packet_terms(packet: dict) -> tuple[list[str], list[str], dict[str, str]]:
-    f = phenopacket_features(packet)
-    observed = f.hpo_id[f.status == "observed"].tolist()
-    excluded = f.hpo_id[f.status == "excluded"].tolist()
-    return observed, excluded, dict(zip(f.hpo_id, f.label, strict=True))
-
-
 def excluded_conflicts(excluded: Iterable[str], scores: pd.DataFrame, *, top: int = 10):
     """Diseases among the ``top`` of a ranking that list a finding the patient does not have.
 
@@ -678,342 +580,20 @@ def rank_under(scenarios, diseases: pd.DataFrame, *, gene: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["scenario", "terms", "best_disease", "rank", "relative"])
 
 
-def _indication(packet: dict) -> str:
-    for i in packet.get("interpretations", []):
-        if i.get("summary"):
-            return str(i["summary"])
-    return ""
+def primary_genes(
+    phenotype: pd.DataFrame, sf_genes: Iterable[str], *, top: int = 3, relative: float = 0.8
+) -> list[str]:
+    """The panel genes a primary analysis looks at, in ``phenotype``'s order.
 
-
-def interpret_case(
-    session,
-    proband: str,
-    *,
-    panels=None,
-    settings: FilterSettings | None = None,
-    thresholds: Thresholds | None = None,
-    method: str = "graphic",
-    combine: str = "funSimAvg",
-    user_criteria: Mapping[str, Iterable] | None = None,
-    sf_primary_top: int = 3,
-    sf_primary_relative: float = 0.8,
-) -> CaseInterpretation:
-    """Filter, classify and rank one proband's variants, reading through a treatment session.
-
-    Parameters
-    ----------
-    session
-        A :class:`~workbench.access.session.Session` with ``Treatment(patient=proband)``:
-        the family in view, the phenopacket and genotypes are read through it (audited).
-    proband
-        The patient.
-    panels
-        ``None`` every gene of ``gene_disease.tsv``; ``"auto"`` the panels the phenotype
-        falls under; or a list of panel names.
-    settings, thresholds
-        Filter settings (default: :class:`FilterSettings` with ``min_an`` from
-        :func:`panel_min_an`) and ACMG thresholds (default: ``Thresholds(min_an=…)`` sized
-        the same way).
-    method, combine
-        Phenotype similarity (:func:`phenotype_scores`).
-    user_criteria
-        ``variant_id`` → criteria to merge into the computed ones.
-    sf_primary_top, sf_primary_relative
-        An ACMG SF gene is a primary candidate only when its disease is among this many
-        panel diseases most similar to the phenotype and at least this relative similarity
-        (module docstring).
-
-    Returns
-    -------
-    CaseInterpretation
+    Every gene outside the ACMG SF list; an SF gene only when its disease is among the
+    ``top`` most similar to the phenotype, at least ``relative`` as similar as the best, and
+    similar at all (module docstring). ``phenotype`` is :func:`phenotype_scores` output.
     """
-    cohort = session.cohort
-    knowledge = cohort.knowledge
-    messages: list[str] = []
-    family = session.samples()
-    if proband not in set(family.person_id.astype(str)):
-        raise InputError(
-            f"{proband!r} is not among the people this session shows; open "
-            f"cohort.session(user=…, purpose=Treatment(patient={proband!r}))"
-        )
-    me = family[family.person_id.astype(str) == proband].iloc[0]
-    try:
-        packet = session.phenopacket(proband)
-    except InputError as e:
-        packet = {}
-        messages.append(f"no phenopacket: {e}; the phenotype is taken from the registry")
-    observed, excluded, labels = _packet_terms(packet)
-    if not packet:
-        ph = session.phenotypes()
-        ph = ph[ph.sample_id == proband]
-        observed = ph[~ph.excluded].hpo_id.tolist()
-        excluded = ph[ph.excluded].hpo_id.tolist()
-        labels = dict(zip(ph.hpo_id, ph.label, strict=True))
-    terms, problems = check_terms(observed)
-    messages.extend(problems)
-    if not terms:
-        messages.append("no usable observed HPO term: genes are ranked on variant evidence alone")
-    freqs = knowledge.frequencies
-    min_an = panel_min_an(freqs)
-    settings = settings or FilterSettings(min_an=min_an)
-    thresholds = thresholds or Thresholds(min_an=min_an)
-
-    gd = knowledge.gene_disease
-    chosen_panels = None
-    if panels == "auto":
-        from ..synth.knowledge import PANELS
-
-        chosen_panels = panels_for_terms(terms, PANELS) if terms else []
-        if not chosen_panels:
-            messages.append("no panel matches the phenotype: every gene is analysed")
-            chosen_panels = None
-    elif panels is not None:
-        chosen_panels = [panels] if isinstance(panels, str) else list(panels)
-    genes = panel_genes(gd, panels=chosen_panels)
-    phenotype = phenotype_scores(terms, genes, method=method, combine=combine)
-    sf = set(knowledge.acmg_sf.gene)
+    sf = set(sf_genes)
     near = phenotype[
-        (phenotype.phenotype_rank <= sf_primary_top)
-        & (phenotype.phenotype_relative >= sf_primary_relative)
+        (phenotype.phenotype_rank <= top)
+        & (phenotype.phenotype_relative >= relative)
         & (phenotype.phenotype_score > 0)
     ]
-    primary = [g for g in genes.gene if g not in sf or g in set(near.gene)]
-    genes = genes[genes.gene.isin(primary)].reset_index(drop=True)
-
-    models = []
-    for g in genes.gene:
-        try:
-            models.append(cohort.reference.gene(g))
-        except InputError:
-            messages.append(f"panel gene {g} has no gene model in this reference; skipped")
-    reads = []
-    for contig in sorted({m.contig for m in models}):
-        mine = [m for m in models if m.contig == contig]
-        reads.append(
-            session.genotypes(region=(contig, min(m.start for m in mine), max(m.end for m in mine)))
-        )
-    filtered = _filter(reads, models, proband, family, cohort.reference, genes, freqs, settings)
-    messages.extend(filtered.messages)
-    kept = filtered.candidates
-    counts = _relative_counts(kept, filtered, family, reads, proband)
-    classified, classes = classify_candidates(
-        kept,
-        frequencies=freqs,
-        parentage_confirmed=filtered.parentage_confirmed,
-        thresholds=thresholds,
-        user_criteria=user_criteria,
-        family_counts=counts,
-    )
-    classified["assertion"] = assertion_text(classified, knowledge.assertions)
-    ranking = rank_candidates(classified, phenotype, terms=terms)
-    genotypes = _family_genotypes(classified, reads, family)
-    labels = {t: labels.get(t) or _label(t) for t in [*terms, *excluded]}
-    return CaseInterpretation(
-        proband=proband,
-        family_id=None if _missing(me.family_id) else str(me.family_id),
-        sex=str(me.sex),
-        indication=_indication(packet),
-        terms=terms,
-        excluded_terms=[t for t in excluded if _known(t)],
-        labels=labels,
-        filtered=filtered,
-        candidates=classified,
-        classifications=classes,
-        ranking=ranking,
-        phenotype=phenotype,
-        genotypes=genotypes,
-        family=family,
-        messages=messages,
-        settings=settings,
-        thresholds=thresholds,
-        panels=chosen_panels,
-    )
-
-
-def assertion_text(variants: pd.DataFrame, assertions: pd.DataFrame) -> list[str]:
-    """The knowledge base's (ClinVar-like) assertion of each variant, in words ("" if none).
-
-    Shown beside the computed class, never counted in it: ClinGen retired PP5/BP6, and a
-    reviewer should weigh an assertion's stars, date and conflicts, not inherit its class.
-    """
-    # index only the assertions at the candidates' positions: the table may hold millions
-    at = assertions[assertions["position"].isin(variants["position"].astype(np.int64))]
-    index = {
-        (str(a.contig), int(a.position), str(a.ref), str(a.alt)): a
-        for a in at.itertuples(index=False)
-    }
-    out = []
-    for r in variants.itertuples(index=False):
-        a = index.get((str(r.contig), int(r.position), str(r.ref), str(r.alt)))
-        if a is None:
-            out.append("")
-            continue
-        flags = [f for f, on in (("conflicting", a.conflicting), ("outdated", a.outdated)) if on]
-        extra = f", {', '.join(flags)}" if flags else ""
-        out.append(
-            f"{a.classification} ({int(a.stars)} star{'s' if int(a.stars) != 1 else ''}, "
-            f"last evaluated {a.last_evaluated}{extra})"
-        )
-    return out
-
-
-def care_team(cohort) -> tuple[list[str], str | None]:
-    """``(clinicians, date)``: whose worklists a demonstration may pick from, and on which day.
-
-    In process: every clinician of the registry (by id) on its reference date. Through the
-    data-access service (a cohort from :func:`workbench.connect`): the token's own user, on
-    the service's date (``None``).
-    """
-    import contextlib
-    import sqlite3
-
-    if hasattr(cohort, "worklist"):
-        return [cohort.user], None
-    path = f"file:{cohort.path / 'registry.sqlite'}?mode=ro"
-    with contextlib.closing(sqlite3.connect(path, uri=True)) as conn:
-        today = conn.execute("SELECT value FROM meta WHERE key = 'reference_date'").fetchone()[0]
-        rows = conn.execute(
-            "SELECT user_id FROM principals WHERE role = 'clinician' ORDER BY user_id"
-        ).fetchall()
-    return [r[0] for r in rows], today
-
-
-def choose_case(cohort, *, clinician: str = "", family: str = "") -> tuple[str, str]:
-    """``(clinician, proband)`` for a demonstration, from the clinicians' worklists.
-
-    Picks *who* works, as a worklist would; the interpretation itself then goes through that
-    clinician's session. ``family=""`` takes the first family in the clinician's care;
-    ``clinician=""`` the first clinician (by id) caring for the family's proband, or, with
-    neither given, the first clinician with a patient. In process the registry is read
-    read-only for the clinicians; through the data-access service (a cohort from
-    :func:`workbench.connect`) you are the token's user and see only your own worklist.
-
-    Raises
-    ------
-    InputError
-        An unknown family, or nobody caring for its proband (or this clinician not).
-    """
-    import contextlib
-    import sqlite3
-
-    from ..access.explain import worklist
-
-    clinicians, today = care_team(cohort)
-    if hasattr(cohort, "worklist"):  # through the service: the token's user, nobody else
-        if clinician and clinician != cohort.user:
-            raise InputError(
-                f"you are signed in to the service as {cohort.user!r}, not {clinician!r}; "
-                "leave clinician empty or pass your own id"
-            )
-    else:
-        if family:
-            path = f"file:{cohort.path / 'registry.sqlite'}?mode=ro"
-            with contextlib.closing(sqlite3.connect(path, uri=True)) as conn:
-                known = conn.execute("SELECT 1 FROM families WHERE family_id = ?", (family,))
-                if known.fetchone() is None:
-                    raise InputError(
-                        f"no family {family!r} in this cohort; family ids look like F0001"
-                    )
-        if clinician and clinician not in clinicians:
-            raise InputError(
-                f"{clinician!r} is not a clinician; clinicians: {', '.join(clinicians)}"
-            )
-    for user in [clinician] if clinician else clinicians:
-        mine = worklist(cohort, user=user, today=today)
-        for proband, their_family in mine.items():
-            if not family or their_family == family:
-                return user, proband
-    who = clinician or "any clinician"
-    what = f"family {family}" if family else "a patient"
-    raise InputError(f"{who} has no current care relationship to {what}; pick another")
-
-
-def _known(t) -> bool:
-    try:
-        hpo.term(t)
-    except InputError:
-        return False
-    return True
-
-
-def _label(t) -> str:
-    try:
-        return hpo.label(t)
-    except InputError:
-        return ""
-
-
-def _filter(reads, models, proband, family, reference, genes, freqs, settings) -> FilterResult:
-    """Filter over the panel genes; parentage and sex are checked over every site read."""
-    full = filter_variants(
-        [genotypes_in_genes(reads, models)],
-        proband=proband,
-        family=family,
-        reference=reference,
-        gene_disease=genes,
-        frequencies=freqs,
-        settings=settings,
-        check_genotypes=reads,
-    )
-    return full
-
-
-def _relative_counts(kept, filtered, family, reads, proband) -> dict:
-    """Affected / unaffected carriers among relatives, for inherited variants (PP1)."""
-    out = {}
-    if kept.empty:
-        return out
-    fam = family.set_index(family.person_id.astype(str))
-    for r in kept.itertuples(index=False):
-        if r.origin == "de_novo":
-            continue  # non-carrier parents of a new variant are no informative meioses
-        g = _lookup(reads, r)
-        if g is None:
-            continue
-        samples, calls, allele = g
-        ac = un = an = 0
-        for k, pid in enumerate(samples):
-            if pid == proband or pid not in fam.index:
-                continue
-            carrier = int((calls[k] == allele).sum()) > 0
-            affected = bool(fam.loc[pid, "affected"])
-            ac += affected and carrier
-            un += (not affected) and (not carrier)
-            an += affected and not carrier
-        out[r.variant_id] = {
-            "affected_carriers": int(ac),
-            "unaffected_noncarriers": int(un),
-            "affected_noncarriers": int(an),
-        }
-    return out
-
-
-def _lookup(reads, r):
-    for g in reads:
-        v = g["variants"]
-        hit = np.flatnonzero(
-            (v.contig.astype(str).to_numpy() == r.contig)
-            & (v.position.to_numpy() == r.position)
-            & (v.ref.astype(str).to_numpy() == r.ref)
-        )
-        for i in hit:
-            alts = str(v.alt.iat[i]).split(",")
-            if r.alt in alts:
-                return list(g["samples"]), np.asarray(g["calls"])[i], alts.index(r.alt) + 1
-    return None
-
-
-def _family_genotypes(classified, reads, family) -> dict[str, dict[str, str]]:
-    out = {}
-    for r in classified.itertuples(index=False):
-        g = _lookup(reads, r)
-        if g is None:
-            continue
-        samples, calls, allele = g
-        per = {}
-        for k, pid in enumerate(samples):
-            c = calls[k]
-            a = ["." if x < 0 else ("1" if x == allele else "0" if x == 0 else "o") for x in c]
-            per[pid] = a[0] if c[1] == -2 else f"{a[0]}|{a[1]}"
-        out[r.variant_id] = per
-    return out
+    near_genes = set(near.gene)
+    return [g for g in phenotype.gene if g not in sf or g in near_genes]

@@ -1,7 +1,7 @@
 """The clinical report draft: HTML (and PDF when a renderer is installed), and the Phenopacket.
 
 :func:`report_html` writes one self-contained HTML page per proband — no scripts, no network,
-styles inline — from a :class:`~workbench.interpret.rank.CaseInterpretation` and the
+styles inline — from a :class:`~workbench.interpret.case.CaseInterpretation` and the
 :class:`~workbench.interpret.secondary.SecondaryFindings` the patient consented to:
 
 1. indication (the phenopacket's referral text) and phenotype (observed and excluded HPO
@@ -34,7 +34,7 @@ from google.protobuf import json_format
 from ..errors import InputError
 from ..io import atomic_file, write_json
 from .acmg import ACMG_ENUM, CLASSES, LIKELY_PATHOGENIC, PATHOGENIC
-from .rank import CaseInterpretation
+from .case import CaseInterpretation
 from .secondary import SecondaryFindings
 
 __all__ = [
@@ -311,7 +311,7 @@ def report_html(
     Parameters
     ----------
     case
-        From :func:`~workbench.interpret.rank.interpret_case`.
+        From :func:`~workbench.interpret.case.interpret_case`.
     secondary
         From :func:`~workbench.interpret.secondary.secondary_findings` (``None``: not
         requested, and the report says so).

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..errors import InputError, WorkbenchError
 from ..interpret.acmg import CLASSES
-from ..interpret.rank import CaseInterpretation
+from ..interpret.case import CaseInterpretation
 from ..interpret.report import report_html
 from ..interpret.secondary import SecondaryFindings
 
@@ -156,7 +156,7 @@ class CandidateBrowser(widgets.VBox):
     Parameters
     ----------
     case
-        From :func:`~workbench.interpret.rank.interpret_case`.
+        From :func:`~workbench.interpret.case.interpret_case`.
     secondary
         From :func:`~workbench.interpret.secondary.secondary_findings` (``None``: the
         report says secondary findings were not requested).

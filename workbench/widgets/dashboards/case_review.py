@@ -23,7 +23,7 @@ def families_in_care(cohort) -> pd.DataFrame:
     session (:func:`open_case`).
     """
     from ...access.explain import worklist
-    from ...interpret.rank import care_team
+    from ...interpret.case import care_team
 
     clinicians, today = care_team(cohort)
     rows: dict[str, tuple[str, str, str]] = {}
@@ -39,10 +39,10 @@ def open_case(cohort, *, family: str = "", clinician: str = ""):
     """``(session, case)``: the clinician's treatment session and the interpreted case.
 
     ``family=""`` takes the first family in the clinician's care (see
-    :func:`workbench.interpret.rank.choose_case`).
+    :func:`workbench.interpret.case.choose_case`).
     """
     from ... import Treatment
-    from ...interpret.rank import choose_case, interpret_case
+    from ...interpret.case import choose_case, interpret_case
 
     clinician, proband = choose_case(cohort, clinician=clinician, family=family)
     session = cohort.session(user=clinician, purpose=Treatment(patient=proband))
