@@ -286,6 +286,10 @@ class Cohort:
         """Genotype calls as a scikit-allel array (see :meth:`GenotypeStore.genotypes`)."""
         return self.calls.genotypes(contig=contig, region=region, dask=dask)
 
+    def calls_of(self, columns, *, contig: str | None = None, region=None) -> np.ndarray:
+        """The calls of a few samples by column (see :meth:`GenotypeStore.calls_of`)."""
+        return self.calls.calls_of(columns, contig=contig, region=region)
+
 
 class _CheckedChunks:
     """A Zarr array whose reads turn a damaged chunk into :class:`CohortFormatError`.
@@ -401,6 +405,22 @@ class GenotypeStore:
             name = "call-genotype-" + tokenize(str(self.path), arr.shape, arr.chunks)
             return allel.GenotypeDaskArray(da.from_array(calls, chunks=arr.chunks, name=name)[sl])
         return allel.GenotypeArray(calls[sl])
+
+    def calls_of(self, columns, *, contig: str | None = None, region=None) -> np.ndarray:
+        """The calls of a few samples (``columns``: their indices in :attr:`sample_ids`).
+
+        ``variants × len(columns) × 2`` int8, in the order given. Only those samples are
+        copied out of each chunk: a family's read over a contig never holds the whole
+        cohort's calls in memory, as :meth:`genotypes` followed by a column take would.
+        """
+        sl = self._variant_slice(contig, region)
+        cols = np.asarray(columns, dtype=np.int64).reshape(-1)
+        if cols.size == 0 or sl.stop <= sl.start:
+            return np.zeros((max(sl.stop - sl.start, 0), cols.size, 2), dtype=np.int8)
+        unique, inverse = np.unique(cols, return_inverse=True)
+        calls = _CheckedChunks(self.zarr["call_genotype"], self.path / "call_genotype")
+        block = np.asarray(calls[sl, unique.tolist(), :], dtype=np.int8)
+        return block if len(unique) == len(cols) and (unique == cols).all() else block[:, inverse]
 
 
 #: Arrays of the VCF Zarr store the workbench reads, and the dimensions each must share.

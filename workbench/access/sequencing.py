@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-from .view import _take_columns
 
 __all__ = ["MAX_READ_PAIRS", "Sequencing", "region_calls"]
 
@@ -30,8 +29,8 @@ def region_calls(store, sample_ids, people, contig: str, start: int, end: int):
     variants = store.variants(contig=contig, region=(start, end))
     index = {p: i for i, p in enumerate(sample_ids)}
     cols = np.array([index[p] for p in people], dtype=np.int64)
-    calls = np.asarray(store.genotypes(contig=contig, region=(start, end), dask=False))
-    return variants.reset_index(drop=True), _take_columns(calls, cols)
+    calls = store.calls_of(cols, contig=contig, region=(start, end))
+    return variants.reset_index(drop=True), calls
 
 
 class Sequencing:
