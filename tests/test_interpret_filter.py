@@ -135,7 +135,10 @@ def test_every_row_carries_a_reason(world):
     assert t.kept.any() and (~t.kept).any()
     assert t[t.kept].inheritance.notna().all()
     dropped = set(t[~t.kept].reason.str.split(" ").str[0])
-    assert "consequence" in dropped
+    assert "allele" in dropped  # frequency, the first step inside the panel
+    common = t.reason.str.startswith("allele frequency")
+    assert t[common].consequence.isna().all()  # common variants are not annotated
+    assert t[~common & t.gene.notna()].consequence.notna().all()
 
 
 def test_incomplete_penetrance_is_kept_but_flagged_weak(world):
@@ -384,3 +387,16 @@ def test_frequency_summary_matches_a_row_by_row_reading():
             None if best is None else best[0],
         )
     assert got == expect
+
+
+def test_a_rare_variant_outside_the_analysed_consequences_is_dropped_with_its_consequence(world):
+    from dataclasses import replace
+
+    case = world["cases"][world["cases"]["mode"] == "de_novo_dominant"].iloc[0]
+    key = case.variant_keys.split(",")[0]
+    only_synonymous = replace(world["settings"], consequences=frozenset({"synonymous_variant"}))
+    result = run(world, case.proband_id, settings=only_synonymous)
+    row = planted_rows(world, result, [key])[0]
+    assert not row.kept
+    assert row.reason.startswith(f"consequence {row.consequence} (")
+    assert "not among the analysed classes" in row.reason

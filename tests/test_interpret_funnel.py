@@ -37,8 +37,9 @@ def test_the_funnel_counts_variants_and_genes_left_after_each_step():
     steps = funnel(_table())
     assert list(steps.step) == list(FUNNEL_STEPS)
     # v6 touches E and F and counts once; v4 lies outside every panel gene.
-    assert steps.variants.tolist() == [7, 6, 4, 3, 2]
-    # carried A B D E F; protein-altering: A (v2), B, D, E (v6); rare: A, D, E; kept: A, E
+    # Frequency before consequence: v3 is common; v1, v7 and v6-in-F are rare but not altering.
+    assert steps.variants.tolist() == [7, 6, 5, 3, 2]
+    # carried A B D E F; rare: A, D, E, F; protein-altering: A (v2), D, E (v6); kept: A, E
     assert steps.genes.tolist() == [5, 5, 4, 3, 2]
 
 

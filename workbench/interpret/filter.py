@@ -11,16 +11,18 @@ The steps, in order (the first that fails gives the reason a variant is dropped)
 1. **Panel**: the variant lies in a gene of ``knowledge/gene_disease.tsv`` on the chosen
    panels (default: every gene; ``panels="auto"`` takes the panels whose HPO roots the
    patient's terms fall under, :func:`~workbench.interpret.panels.panels_for_terms`).
-2. **Consequence** on the gene's canonical transcript (:func:`workbench.genome.annotate`):
-   HIGH and MODERATE impact and ``splice_region_variant`` by default
-   (:data:`DEFAULT_CONSEQUENCES`).
-3. **Population frequency** (``knowledge/population_frequencies.tsv.gz``): both the pooled
+2. **Population frequency** (``knowledge/population_frequencies.tsv.gz``): both the pooled
    allele frequency and the highest frequency among populations with at least ``min_an``
    alleles must not exceed the threshold of the gene's mode — ``dominant_max_af`` (default
    1e-3, 0.1 %) for dominant and X-linked genes, ``recessive_max_af`` (default 1e-2, 1 %)
    for recessive ones. These are the usual Mendelian-filtering cut-offs (e.g. the Exomiser
    and gnomAD-browser defaults of 0.1 % and 1 %), looser than ACMG PM2, so that filtering
    never removes what classification should weigh. A variant absent from the database passes.
+3. **Consequence** on the gene's canonical transcript (:func:`workbench.genome.annotate`):
+   HIGH and MODERATE impact and ``splice_region_variant`` by default
+   (:data:`DEFAULT_CONSEQUENCES`). Frequency comes first because it needs only a lookup:
+   most of an exome's variants are common, and only the rare ones are annotated (a row
+   dropped for frequency has no consequence, transcript or HGVS).
 4. **Inheritance** on trios and larger families (parents, and siblings when present):
 
    ====================================  ================================================
@@ -525,25 +527,10 @@ def _variant_rows(v, alt, allele, i, scan: _FamilyScan):
                 "impact": None,
             }
         ]
-    try:
-        annotations = annotate(reference, contig, pos, ref, alt)
-    except InputError as e:
-        return [
-            {
-                **base,
-                "gene": g.gene,
-                "mode": g.mode,
-                "kept": False,
-                "reason": f"could not be annotated: {e}",
-            }
-            for g, _ in hits
-        ]
     af, popmax_af, popmax_pop = scan.frequencies.get((contig, pos, ref, alt), (0.0, None, None))
-    out = []
+    worst = max(af, popmax_af or 0.0)
+    out, rare = [], []
     for g, model in hits:
-        mine = [a for a in annotations if a.gene == g.gene]
-        canonical = model.transcript.transcript_id
-        ann = next((a for a in mine if a.transcript == canonical), mine[0] if mine else None)
         row = {
             **base,
             "gene": g.gene,
@@ -554,8 +541,38 @@ def _variant_rows(v, alt, allele, i, scan: _FamilyScan):
             "popmax_af": popmax_af,
             "popmax_population": popmax_pop,
         }
+        limit = settings.recessive_max_af if g.mode == "AR" else settings.dominant_max_af
+        if worst > limit:
+            kind = "recessive" if g.mode == "AR" else "dominant/X-linked"
+            where = "pooled" if worst == af else f"in {popmax_pop}"
+            out.append(
+                {
+                    **row,
+                    "kept": False,
+                    "reason": f"allele frequency {worst:.3g} ({where}) is above the {kind} "
+                    f"limit {limit:g}",
+                    "consequence": None,
+                    "consequences": "",
+                    "impact": None,
+                }
+            )
+        else:
+            rare.append((len(out), g, model, row))
+            out.append(None)
+    if not rare:
+        return out
+    try:
+        annotations = annotate(reference, contig, pos, ref, alt)
+    except InputError as e:
+        for k, _, _, row in rare:
+            out[k] = {**row, "kept": False, "reason": f"could not be annotated: {e}"}
+        return out
+    for k, g, model, row in rare:
+        mine = [a for a in annotations if a.gene == g.gene]
+        canonical = model.transcript.transcript_id
+        ann = next((a for a in mine if a.transcript == canonical), mine[0] if mine else None)
         if ann is None:
-            out.append({**row, "kept": False, "reason": f"not on a transcript of {g.gene}"})
+            out[k] = {**row, "kept": False, "reason": f"not on a transcript of {g.gene}"}
             continue
         row.update(
             transcript=ann.transcript,
@@ -566,26 +583,15 @@ def _variant_rows(v, alt, allele, i, scan: _FamilyScan):
             hgvs_p=ann.hgvs_p,
             insilico=insilico_score(ann),
         )
-        if not (set(ann.consequences) & settings.consequences):
+        if set(ann.consequences) & settings.consequences:
+            row.update(kept=True, reason="")  # decided by inheritance below
+        else:
             row.update(
                 kept=False,
                 reason=f"consequence {ann.consequence} ({ann.impact} impact) is not among the "
                 "analysed classes",
             )
-        else:
-            limit = settings.recessive_max_af if g.mode == "AR" else settings.dominant_max_af
-            kind = "recessive" if g.mode == "AR" else "dominant/X-linked"
-            worst = max(af, popmax_af or 0.0)
-            if worst > limit:
-                where = "pooled" if worst == af else f"in {popmax_pop}"
-                row.update(
-                    kept=False,
-                    reason=f"allele frequency {worst:.3g} ({where}) is above the {kind} "
-                    f"limit {limit:g}",
-                )
-            else:
-                row.update(kept=True, reason="")  # decided by inheritance below
-        out.append(row)
+        out[k] = row
     return out
 
 

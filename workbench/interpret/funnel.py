@@ -9,8 +9,9 @@ is left after each step, in the filter's order:
 ``carried``               every variant the proband carries (genes: the panel genes among
                           them)
 ``in a panel gene``       inside a gene of the analysed panels
-``protein-altering``      annotated on the gene's transcript with an analysed consequence
 ``rare``                  at most the mode's population-frequency limit
+``protein-altering``      rare, and annotated on the gene's transcript with an analysed
+                          consequence
 ``fitting inheritance``   kept: the inheritance pattern of the gene's mode fits the family
 ========================  ================================================================
 
@@ -32,8 +33,8 @@ __all__ = ["FUNNEL_STEPS", "funnel", "plot_funnel"]
 FUNNEL_STEPS = (
     "carried",
     "in a panel gene",
-    "protein-altering",
     "rare",
+    "protein-altering",
     "fitting inheritance",
 )
 
@@ -53,11 +54,11 @@ def funnel(table: pd.DataFrame) -> pd.DataFrame:
     require_columns(table, "filter table", ("variant_id", "gene", "kept", "reason"))
     reason = table.reason.fillna("").astype(str)
     in_panel = ~reason.str.startswith(_OUTSIDE)
-    altering = in_panel & ~reason.str.startswith(_CONSEQUENCE)
-    rare = altering & ~reason.str.startswith(_FREQUENCY)
-    kept = table.kept.fillna(False).astype(bool) & rare
+    rare = in_panel & ~reason.str.startswith(_FREQUENCY)
+    altering = rare & ~reason.str.startswith(_CONSEQUENCE)
+    kept = table.kept.fillna(False).astype(bool) & altering
     rows = []
-    for step, mask in zip(FUNNEL_STEPS, (None, in_panel, altering, rare, kept), strict=True):
+    for step, mask in zip(FUNNEL_STEPS, (None, in_panel, rare, altering, kept), strict=True):
         part = table if mask is None else table[mask.to_numpy()]
         rows.append(
             {
