@@ -339,9 +339,20 @@ class GenotypeStore:
         return [str(s) for s in self.zarr["sample_id"][:]]
 
     @functools.cached_property
+    def _site_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(contig names, contig code per site, position per site)``, read once.
+
+        Every region read looks its sites up here instead of reading them from the store
+        again (a few bytes per site: 9 MB for the teaching preset's 10^6 sites).
+        """
+        names = np.array([str(c) for c in self.zarr["contig_id"][:]])
+        contig = np.asarray(self.zarr["variant_contig"][:])
+        position = np.asarray(self.zarr["variant_position"][:], dtype=np.int64)
+        return names, contig, position
+
+    @functools.cached_property
     def _contig_bounds(self) -> dict[str, tuple[int, int]]:
-        contig = self.zarr["variant_contig"][:]
-        names = [str(c) for c in self.zarr["contig_id"][:]]
+        names, contig, _ = self._site_index
         starts = np.searchsorted(contig, np.arange(len(names)), side="left")
         stops = np.searchsorted(contig, np.arange(len(names)), side="right")
         return {n: (int(a), int(b)) for n, a, b in zip(names, starts, stops, strict=True)}
@@ -358,7 +369,7 @@ class GenotypeStore:
         lo, hi = self._contig_bounds[contig]
         if region is not None:
             start, end = region
-            pos = self.zarr["variant_position"][lo:hi]
+            pos = self._site_index[2][lo:hi]
             lo, hi = (
                 lo + int(np.searchsorted(pos, start)),
                 lo + int(np.searchsorted(pos, end, side="right")),
@@ -368,14 +379,13 @@ class GenotypeStore:
     def variants(self, *, contig: str | None = None, region=None) -> pd.DataFrame:
         """Variant sites: ``contig, position`` (1-based), ``ref``, ``alt`` (comma-separated)."""
         sl = self._variant_slice(contig, region)
-        z = self.zarr
-        names = np.array([str(c) for c in z["contig_id"][:]])
-        alleles = np.asarray(z["variant_allele"][sl]).astype(object)
+        names, contig, position = self._site_index
+        alleles = np.asarray(self.zarr["variant_allele"][sl]).astype(object)
         alts = _joined_alts(alleles)
         return pd.DataFrame(
             {
-                "contig": names[z["variant_contig"][sl]],
-                "position": z["variant_position"][sl].astype(np.int64),
+                "contig": names[contig[sl]],
+                "position": position[sl].copy(),
                 "ref": alleles[:, 0].astype(str),
                 "alt": alts,
             },

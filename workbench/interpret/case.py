@@ -479,12 +479,10 @@ def _relative_counts(kept, filtered, family, reads, proband) -> dict:
 def _lookup(reads, r):
     for g in reads:
         v = g["variants"]
-        hit = np.flatnonzero(
-            (v.contig.astype(str).to_numpy() == r.contig)
-            & (v.position.to_numpy() == r.position)
-            & (v.ref.astype(str).to_numpy() == r.ref)
-        )
-        for i in hit:
+        # positions first: comparing a whole contig's strings per candidate costs seconds
+        for i in np.flatnonzero(v.position.to_numpy() == r.position):
+            if str(v.contig.iat[i]) != r.contig or str(v.ref.iat[i]) != r.ref:
+                continue
             alts = str(v.alt.iat[i]).split(",")
             if r.alt in alts:
                 return list(g["samples"]), np.asarray(g["calls"])[i], alts.index(r.alt) + 1

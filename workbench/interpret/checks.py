@@ -56,13 +56,14 @@ def genotypes_in_genes(genotypes, genes) -> dict:
     """
     variants, samples, calls = _parse_genotypes(genotypes)
     keep = np.zeros(len(variants), dtype=bool)
-    contig = variants["contig"].astype(str).to_numpy()
+    codes, names = pd.factorize(variants["contig"].astype(str))
+    code_of = {str(name): k for k, name in enumerate(names)}
     pos = variants["position"].to_numpy(dtype=np.int64)
     spans: dict[str, list[tuple[int, int]]] = {}
     for g in genes:
         spans.setdefault(str(g.contig), []).append((int(g.start), int(g.end)))
     for name, intervals in spans.items():
-        on = np.flatnonzero(contig == name)
+        on = np.flatnonzero(codes == code_of.get(name, -2))
         if on.size:
             keep[on] = _inside(pos[on], intervals)
     return {
