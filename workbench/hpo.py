@@ -32,8 +32,11 @@ __all__ = [
     "gene_has_disease",
     "is_a",
     "label",
+    "less_specific",
     "ontology",
+    "parents",
     "parse_disease_id",
+    "pick_unrelated",
     "related",
     "term",
     "validate_terms",
@@ -144,6 +147,32 @@ def parents(hpo_id: str) -> tuple[str, ...]:
 def related(a: str, b: str) -> bool:
     """True when one of the two terms is the other or an ancestor of it."""
     return is_a(a, b) or is_a(b, a)
+
+
+def less_specific(hpo_id: str, rng) -> str:
+    """A random parent of ``hpo_id``, or ``hpo_id`` itself when it has none below the organ
+    systems (the children of "Phenotypic abnormality" are never returned): the imprecision
+    of simulated patients (Köhler et al. 2009). ``rng`` is a ``numpy.random.Generator``."""
+    options = [
+        p
+        for p in parents(hpo_id)
+        if p != PHENOTYPIC_ABNORMALITY and PHENOTYPIC_ABNORMALITY not in parents(p)
+    ]
+    return options[int(rng.integers(len(options)))] if options else hpo_id
+
+
+def pick_unrelated(candidates, avoid, k: int, rng) -> list[str]:
+    """Up to ``k`` of ``candidates`` (in random order) unrelated to ``avoid`` and each other
+    (neither is the other or its ancestor)."""
+    chosen: list[str] = []
+    for i in rng.permutation(len(candidates)):
+        if len(chosen) == k:
+            break
+        cand = candidates[int(i)]
+        if any(related(cand, other) for other in [*avoid, *chosen]):
+            continue
+        chosen.append(cand)
+    return chosen
 
 
 def parse_disease_id(disease_id: str) -> int:

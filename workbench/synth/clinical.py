@@ -433,19 +433,6 @@ class _GenePicker:
 # phenotypes
 
 
-def _pick_unrelated(candidates, avoid: list[str], k: int, rng) -> list[str]:
-    """Up to ``k`` of ``candidates`` (in random order) unrelated to ``avoid`` and each other."""
-    chosen: list[str] = []
-    for i in rng.permutation(len(candidates)):
-        if len(chosen) == k:
-            break
-        cand = candidates[int(i)]
-        if any(hpo.related(cand, other) for other in avoid + chosen):
-            continue
-        chosen.append(cand)
-    return chosen
-
-
 def _disease_terms(disease_id: str, k: int, rng) -> list[str]:
     """``k`` terms of the disease, no term an ancestor of another.
 
@@ -463,20 +450,6 @@ def _disease_terms(disease_id: str, k: int, rng) -> list[str]:
     return chosen
 
 
-#: "Phenotypic abnormality": imprecision never climbs to it or to the organ systems below it.
-_PHENOTYPIC_ABNORMALITY = "HP:0000118"
-
-
-def _imprecise(term: str, rng) -> str:
-    """A random parent of ``term`` more specific than an organ system, else ``term``."""
-    options = [
-        p
-        for p in hpo.parents(term)
-        if p != _PHENOTYPIC_ABNORMALITY and _PHENOTYPIC_ABNORMALITY not in hpo.parents(p)
-    ]
-    return options[int(rng.integers(len(options)))] if options else term
-
-
 def _phenotype(
     disease_ids: list[str], rng, noise: PhenotypeNoise
 ) -> list[tuple[str, bool, str, str]]:
@@ -491,15 +464,15 @@ def _phenotype(
     for disease_id in disease_ids:
         k = int(rng.integers(per[0], per[1] + 1))
         for t in _disease_terms(disease_id, k, rng):
-            shown = _imprecise(t, rng) if rng.random() < noise.imprecision else t
+            shown = hpo.less_specific(t, rng) if rng.random() < noise.imprecision else t
             if not any(hpo.related(shown, o) for o, _ in observed):
                 observed.append((shown, t))
     annotated = sorted({t for d in disease_ids for t in hpo.disease_phenotype_terms(d)})
     recorded = [o for o, _ in observed]
     n_noise = int(rng.integers(noise.noise_terms[0], noise.noise_terms[1] + 1))
-    unrelated = _pick_unrelated(NOISE_TERM_POOL, annotated + recorded, n_noise, rng)
+    unrelated = hpo.pick_unrelated(NOISE_TERM_POOL, annotated + recorded, n_noise, rng)
     n_excluded = int(rng.integers(noise.excluded_terms[0], noise.excluded_terms[1] + 1))
-    excluded = _pick_unrelated(
+    excluded = hpo.pick_unrelated(
         EXCLUDED_TERM_POOL, annotated + recorded + unrelated, n_excluded, rng
     )
     return (
