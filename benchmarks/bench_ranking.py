@@ -1,23 +1,38 @@
-"""How often the whole interpretation puts the planted diagnosis first, on a teaching cohort.
+"""Does the interpretation put the planted diagnosis first, and how does that degrade?
 
-For every proband of the cohort's answer key (``truth/cases.tsv``) the benchmark runs
-:func:`workbench.interpret.interpret_case` through a treatment session — filtering,
-ACMG classification and phenotype-driven ranking, exactly as a clinician would — and
-compares the ranking with the planted answer:
+For every proband of a teaching cohort's answer key (``truth/cases.tsv``) the benchmark runs
+:func:`workbench.interpret.interpret_case` through the treating clinician's session —
+exome-scale filtering, ACMG classification and phenotype-driven ranking, as a clinician
+would — and scores the ranking against the planted answer:
 
-* solvable probands (status ``solved`` or ``dual``): the share with a planted causal gene
-  ranked first, and the share with every planted causal gene within the top 5;
-* probands whose case is ``unsolved`` or ``vus_only``: how many are nevertheless *reported as
-  solved*, meaning the top candidate is classified Pathogenic or Likely pathogenic.
+* **solvable** probands (status ``solved`` or ``dual``): top-1 (a planted causal gene ranked
+  first), top-5 and top-10 (every planted causal gene within the first 5 or 10), overall and
+  per mode of inheritance;
+* **unsolved and VUS-only** probands: how many are nevertheless *reported as solved* (the top
+  candidate classified Pathogenic or Likely pathogenic), at every point.
 
-The answer key is read only to score the result, never by the interpretation. The cohort is
-copied to a temporary folder first (sessions write audit entries), and there a data steward
-records a care relationship for the families no synthetic clinician treats yet, so that every
-proband can be opened in a treatment session.
+Points (``method`` column): the full method on the referral as recorded (already realistic:
+sampled, imprecise and noisy terms, see :class:`workbench.synth.clinical.PhenotypeNoise`);
+two baselines — **variant only** (no HPO terms, Exomiser "without phenotypes") and
+**phenotype only** (the same candidate genes ranked by phenotype similarity alone, no
+variant evidence or inheritance fit); then one dial at a time
+(:mod:`workbench.interpret.dials`): HPO dropout, obfuscation to ancestors, noise terms,
+family structure (trio, duo, singleton) and calling noise. Phenotype dials re-rank the same
+candidates (:func:`workbench.interpret.rerank`); family and calling dials filter again from
+the reads the session gave once.
 
-    python benchmarks/bench_ranking.py                    # /tmp/teaching, or a fresh one
-    python benchmarks/bench_ranking.py --cohort PATH      # another teaching-size cohort
-    python benchmarks/bench_ranking.py --details          # one line per proband on stderr
+To let the phenotype dials admit ACMG SF genes as the full method would, each case is
+interpreted once with every SF gene analysed and the default SF rule applied at ranking
+(:func:`~workbench.interpret.rank.primary_genes`); the answer key is read only to score.
+Each cohort is copied to a temporary folder (sessions write audit entries), where a data
+steward records a care relationship for families no synthetic clinician treats yet.
+
+    python benchmarks/bench_ranking.py                      # /tmp/teaching, or a fresh one
+    python benchmarks/bench_ranking.py --cohort A --cohort B --cohort C --figure ranking.png
+    python benchmarks/bench_ranking.py --limit 10 --details # first 10 probands, one line each
+
+Output: JSON lines on stdout (``run_all.py`` collects them), the curves as a table on stderr,
+and with ``--figure`` a PNG of top-1/5/10 and false "solved" counts along each dial.
 """
 
 from __future__ import annotations
@@ -32,22 +47,36 @@ import time
 from pathlib import Path
 
 CLINICIAN = "dr.jensen"
+#: Each dial's points, moved one at a time from the recorded referral / the whole family.
+DIALS = {
+    "HPO dropout": [0.25, 0.5, 0.75],
+    "obfuscation": [0.5, 1.0],
+    "noise terms": [2, 4, 6],
+    "family": ["trio", "duo", "singleton"],
+    "calling noise": [0.001, 0.01],
+}
+TOPS = (1, 5, 10)
 
 
 def emit(case, metric, value, unit):
     print(json.dumps(dict(benchmark="ranking", case=case, metric=metric, value=value, unit=unit)))
 
 
-def _cohort_path(argv, tmp: Path) -> Path:
-    if "--cohort" in argv:
-        return Path(argv[argv.index("--cohort") + 1])
+def _cohort_paths(argv, tmp: Path) -> list[Path]:
+    given = [Path(argv[i + 1]) for i, a in enumerate(argv) if a == "--cohort"]
+    if given:
+        return given
     default = Path("/tmp/teaching")
     if (default / "service").is_dir() and (default / "truth" / "cases.tsv").is_file():
-        return default
+        return [default]
     from workbench.synth.generate import generate_cohort
 
     print("generating a teaching cohort …", file=sys.stderr, flush=True)
-    return generate_cohort(preset="teaching", out=tmp / "generated", seed=42, progress=False)
+    return [generate_cohort(preset="teaching", out=tmp / "generated", seed=42, progress=False)]
+
+
+def _option(argv, name, default=None):
+    return argv[argv.index(name) + 1] if name in argv else default
 
 
 def _care_for_everyone(path: Path) -> int:
@@ -88,73 +117,305 @@ def _clinician(path: Path, proband: str) -> str:
     return row[0] if row else CLINICIAN
 
 
-def main(argv):
+class _Reads:
+    """What one treatment session showed, read once, and dialled views of it.
+
+    A view answers what :func:`interpret_case` asks a session (``cohort``, ``samples``,
+    ``phenopacket``, ``phenotypes``, ``genotypes``): the family cut to ``members`` and the
+    calls, when ``noise`` is set, passed through :func:`~workbench.interpret.dials.miscall`.
+    """
+
+    def __init__(self, session):
+        self.session = session
+        self.cohort = session.cohort
+        self.family = session.samples()
+        self.calls: dict = {}
+
+    def view(self, members=None, noise=0.0, rng=None):
+        return _View(self, members, noise, rng)
+
+
+class _View:
+    def __init__(self, reads: _Reads, members, noise, rng):
+        self.reads, self.cohort = reads, reads.cohort
+        self.members = None if members is None else list(members)
+        self.noise, self.rng = noise, rng
+
+    def samples(self):
+        f = self.reads.family
+        return f if self.members is None else f[f.person_id.astype(str).isin(self.members)]
+
+    def phenopacket(self, person):
+        return self.reads.session.phenopacket(person)
+
+    def phenotypes(self):
+        return self.reads.session.phenotypes()
+
+    def genotypes(self, *, region):
+        from workbench.interpret.dials import miscall
+
+        key = tuple(region)
+        if key not in self.reads.calls:
+            self.reads.calls[key] = self.reads.session.genotypes(region=region)
+        g = self.reads.calls[key]
+        cols = [
+            k for k, s in enumerate(g["samples"]) if self.members is None or str(s) in self.members
+        ]
+        calls = g["calls"][:, cols]
+        if self.noise:
+            calls = miscall(calls, self.noise, self.rng)
+        return {
+            "variants": g["variants"],
+            "samples": [g["samples"][k] for k in cols],
+            "calls": calls,
+        }
+
+
+def _score(ranking, planted) -> dict:
+    """Rank of each planted gene (None when absent) and whether the top is called P/LP."""
+    genes = list(ranking.gene)
+    ranks = [genes.index(g) + 1 if g in genes else None for g in planted]
+    top = None if ranking.empty else ranking.classification.iat[0]
+    return {"ranks": ranks, "solved": top in ("Pathogenic", "Likely pathogenic")}
+
+
+def _phenotype_only(ranking):
+    """The same candidate genes ordered by phenotype similarity alone (ties by gene)."""
+    return ranking.sort_values(
+        ["phenotype_score", "gene"], ascending=[False, True], kind="stable"
+    ).reset_index(drop=True)
+
+
+def _points(case_index, case, reads, seed):
+    """Every ``(dial, level, score)`` of one proband, its base interpretation and how long
+    that took (reads through the session included)."""
+    import numpy as np
+
+    from workbench.interpret import interpret_case, rerank
+    from workbench.interpret.dials import (
+        add_noise_terms,
+        drop_terms,
+        family_subset,
+        vaguer_terms,
+    )
+
+    cohort = reads.cohort
+    sf = cohort.knowledge.acmg_sf.gene
+    wide = {"sf_primary_top": 10**6, "sf_primary_relative": 0.0}
+    planted = [g for g in (case.gene, case.gene2) if isinstance(g, str) and g]
+
+    def rng(*parts):
+        return np.random.default_rng([seed, case_index, *parts])
+
+    def ranked(result, terms):
+        return rerank(result, terms, acmg_sf_genes=sf)
+
+    t0 = time.perf_counter()
+    base = interpret_case(reads.view(), case.proband_id, **wide)
+    took = time.perf_counter() - t0
+    terms = base.terms
+    full = ranked(base, terms)
+    out = [
+        ("full method", "", _score(full, planted)),
+        ("variant only", "", _score(ranked(base, []), planted)),
+        ("phenotype only", "", _score(_phenotype_only(full), planted)),
+    ]
+    for k, share in enumerate(DIALS["HPO dropout"]):
+        out.append(
+            (
+                "HPO dropout",
+                share,
+                _score(ranked(base, drop_terms(terms, share, rng(1, k))), planted),
+            )
+        )
+    for k, share in enumerate(DIALS["obfuscation"]):
+        vague = vaguer_terms(terms, share, rng(2, k))
+        out.append(("obfuscation", share, _score(ranked(base, vague), planted)))
+    for k, n in enumerate(DIALS["noise terms"]):
+        noisy = add_noise_terms(terms, n, rng(3, k))
+        out.append(("noise terms", n, _score(ranked(base, noisy), planted)))
+    everyone = family_subset(reads.family, case.proband_id, "family")
+    for structure in DIALS["family"]:
+        members = family_subset(reads.family, case.proband_id, structure)
+        if sorted(members) == sorted(everyone):
+            score = _score(full, planted)  # this family is no larger than the structure
+        else:
+            result = interpret_case(reads.view(members=members), case.proband_id, **wide)
+            score = _score(ranked(result, terms), planted)
+        out.append(("family", structure, score))
+    for k, rate in enumerate(DIALS["calling noise"]):
+        result = interpret_case(reads.view(noise=rate, rng=rng(5, k)), case.proband_id, **wide)
+        out.append(("calling noise", rate, _score(ranked(result, terms), planted)))
+    return out, base, took
+
+
+def summarise(rows):
+    """One row per (dial, level): top-1/5/10 of solvable probands and false 'solved'."""
     import pandas as pd
 
+    df = pd.DataFrame(rows)
+    solvable = df[df.status.isin(["solved", "dual"])]
+    negative = df[~df.status.isin(["solved", "dual"])]
+    keys = ["dial", "level"]
+    order = list(dict.fromkeys(zip(df.dial, df.level.astype(str), strict=True)))
+    out = []
+    for dial, level in order:
+        s = solvable[(solvable.dial == dial) & (solvable.level.astype(str) == level)]
+        n = negative[(negative.dial == dial) & (negative.level.astype(str) == level)]
+        row = {"dial": dial, "level": level, "solvable": len(s)}
+        for k in TOPS:
+            row[f"top{k}"] = round(float(s[f"top{k}"].mean()), 3) if len(s) else float("nan")
+        row["negatives"] = len(n)
+        row["reported solved"] = int(n.solved.sum())
+        out.append(row)
+    return pd.DataFrame(
+        out, columns=[*keys, "solvable", *(f"top{k}" for k in TOPS), "negatives", "reported solved"]
+    )
+
+
+def by_mode(rows):
+    """Top-1/5/10 of the full method per mode of inheritance."""
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    s = df[(df.dial == "full method") & df.status.isin(["solved", "dual"])]
+    return (
+        s.groupby("mode")[[f"top{k}" for k in TOPS]]
+        .agg(["mean"])
+        .droplevel(1, axis=1)
+        .round(3)
+        .assign(probands=s.groupby("mode").size())
+        .reset_index()
+    )
+
+
+def plot(summary, path):
+    """Top-1/5/10 and false 'solved' counts along each dial, one panel per dial."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    full = summary[summary.dial == "full method"].iloc[0]
+    dials = list(DIALS)
+    fig, axes = plt.subplots(1, len(dials), figsize=(3.2 * len(dials), 3.4), sharey=True)
+    for ax, dial in zip(axes, dials, strict=True):
+        part = summary[summary.dial == dial]
+        labels = ["as recorded" if dial != "family" else "family", *part.level.astype(str)]
+        x = range(len(labels))
+        for k, style in zip(TOPS, ("-o", "--s", ":^"), strict=True):
+            ax.plot(x, [full[f"top{k}"], *part[f"top{k}"]], style, label=f"top-{k}")
+        false = [full["reported solved"], *part["reported solved"]]
+        for xi, f in zip(x, false, strict=True):
+            if f:
+                ax.annotate(f"{f} false", (xi, 0.02), ha="center", fontsize=7, color="crimson")
+        ax.set_xticks(list(x), labels, rotation=30, fontsize=8)
+        ax.set_title(dial, fontsize=10)
+        ax.set_ylim(0, 1.05)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("share of solvable probands")
+    for name, style in (("variant only", "grey"), ("phenotype only", "tan")):
+        row = summary[summary.dial == name]
+        if not row.empty:
+            axes[0].axhline(row.top1.iat[0], color=style, lw=1, label=f"{name} top-1")
+    axes[0].legend(fontsize=7, loc="lower left")
+    fig.suptitle("Planted diagnosis rank as one dial moves (red: unsolved/VUS-only called solved)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv):
+    import pandas as pd
+    from tqdm.auto import tqdm
+
     import workbench
-    from workbench.interpret import interpret_case
 
     details = "--details" in argv
+    limit = int(_option(argv, "--limit", 0)) or None
+    seed = int(_option(argv, "--seed", 12))
+    figure = _option(argv, "--figure")
+    rows, seconds, interpret_seconds, errors, added = [], [], [], [], 0
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        source = _cohort_path(argv, tmp)
-        work = tmp / "cohort"
-        shutil.copytree(source, work)
-        added = _care_for_everyone(work)
-        cohort = workbench.open_cohort(work, verify=False)
-        cases = pd.read_csv(work / "truth" / "cases.tsv", sep="\t")
-        first = top5 = solvable = 0
-        false_solved = negatives = 0
-        errors = []
-        seconds = []
-        for case in cases.itertuples(index=False):
-            t0 = time.perf_counter()
-            try:
+        for source in _cohort_paths(argv, tmp):
+            work = tmp / f"cohort-{Path(source).name}"
+            shutil.copytree(source, work)
+            added += _care_for_everyone(work)
+            cohort = workbench.open_cohort(work, verify=False)
+            cases = pd.read_csv(work / "truth" / "cases.tsv", sep="\t").head(limit)
+            label = Path(source).name
+            for i, case in enumerate(tqdm(list(cases.itertuples(index=False)), desc=label)):
                 session = cohort.session(
                     user=_clinician(work, case.proband_id),
                     purpose=workbench.Treatment(patient=case.proband_id),
                 )
-                result = interpret_case(session, case.proband_id)
-                session.close()
-            except workbench.errors.WorkbenchError as e:
-                errors.append(f"{case.family_id}: {e}")
-                continue
-            seconds.append(time.perf_counter() - t0)
-            ranked = list(result.ranking.gene)
-            planted = [g for g in (case.gene, case.gene2) if isinstance(g, str) and g]
-            ranks = [ranked.index(g) + 1 if g in ranked else None for g in planted]
-            if case.status in ("solved", "dual"):
-                solvable += 1
-                first += any(r == 1 for r in ranks)
-                top5 += all(r is not None and r <= 5 for r in ranks)
-            else:
-                negatives += 1
-                false_solved += result.solved
-            if details:
-                top = result.top
-                print(
-                    f"{case.family_id} {case.status:9} {case.mode!s:31} planted={planted} "
-                    f"ranks={ranks} top={None if top is None else top.gene} "
-                    f"class={None if top is None else top.classification} "
-                    f"candidates={len(result.ranking)} {result.filtered.analysis}",
-                    file=sys.stderr,
-                )
-        label = Path(source).name
-        emit(label, "solvable probands", solvable, "probands")
-        emit(label, "planted gene ranked first", round(first / max(solvable, 1), 3), "fraction")
-        emit(label, "planted genes within top 5", round(top5 / max(solvable, 1), 3), "fraction")
-        emit(label, "unsolved/vus_only probands", negatives, "probands")
-        emit(label, "unsolved/vus_only reported as solved", false_solved, "probands")
-        emit(label, "care relationships added for the benchmark", added, "rows")
-        emit(
-            label,
-            "interpretation wall time per proband",
-            round(sum(seconds) / max(len(seconds), 1), 2),
-            "s",
-        )
-        emit(label, "probands that failed", len(errors), "probands")
-        for e in errors:
-            print(e, file=sys.stderr)
+                try:
+                    t0 = time.perf_counter()
+                    points, base, took = _points(i, case, _Reads(session), seed)
+                    seconds.append(time.perf_counter() - t0)
+                    interpret_seconds.append(took)
+                except workbench.errors.WorkbenchError as e:
+                    errors.append(f"{label} {case.family_id}: {e}")
+                    continue
+                finally:
+                    session.close()
+                for dial, level, score in points:
+                    ranks = score["ranks"]
+                    rows.append(
+                        {
+                            "cohort": label,
+                            "family": case.family_id,
+                            "status": case.status,
+                            "mode": case.mode,
+                            "dial": dial,
+                            "level": level,
+                            "solved": score["solved"],
+                            **{
+                                f"top{k}": bool(ranks)
+                                and (
+                                    any(r == 1 for r in ranks)
+                                    if k == 1
+                                    else all(r is not None and r <= k for r in ranks)
+                                )
+                                for k in TOPS
+                            },
+                        }
+                    )
+                if details:
+                    full = points[0][2]
+                    print(
+                        f"{label} {case.family_id} {case.status:9} {case.mode!s:31} "
+                        f"ranks={full['ranks']} solved={full['solved']} "
+                        f"candidates={len(base.ranking)} {base.filtered.analysis}",
+                        file=sys.stderr,
+                    )
+    summary = summarise(rows)
+    modes = by_mode(rows)
+    with pd.option_context("display.width", 140, "display.max_rows", 100):
+        print(summary.to_string(index=False), file=sys.stderr)
+        print(modes.to_string(index=False), file=sys.stderr)
+    for r in summary.itertuples(index=False):
+        name = r.dial if r.level == "" else f"{r.dial} {r.level}"
+        for k in TOPS:
+            emit(name, f"top-{k} of solvable probands", getattr(r, f"top{k}"), "fraction")
+        emit(name, "unsolved/VUS-only reported as solved", int(r[-1]), "probands")
+    for r in modes.itertuples(index=False):
+        emit(f"full method, {r.mode}", "top-1 of solvable probands", r.top1, "fraction")
+    emit("all", "solvable probands", int(summary.solvable.iat[0]), "probands")
+    emit("all", "unsolved/VUS-only probands", int(summary.negatives.iat[0]), "probands")
+    emit("all", "care relationships added for the benchmark", added, "rows")
+    for name, values in (
+        ("interpretation wall time per proband (reads included)", interpret_seconds),
+        ("benchmark wall time per proband, every dial", seconds),
+    ):
+        emit("all", name, round(sum(values) / max(len(values), 1), 1), "s")
+    emit("all", "probands that failed", len(errors), "probands")
+    for e in errors:
+        print(e, file=sys.stderr)
+    if figure:
+        plot(summary, figure)
+        print(f"figure: {figure}", file=sys.stderr)
 
 
 if __name__ == "__main__":
