@@ -30,6 +30,12 @@ steward records a care relationship for families no synthetic clinician treats y
     python benchmarks/bench_ranking.py                      # /tmp/teaching, or a fresh one
     python benchmarks/bench_ranking.py --cohort A --cohort B --cohort C --figure ranking.png
     python benchmarks/bench_ranking.py --limit 10 --details # first 10 probands, one line each
+    python benchmarks/bench_ranking.py --cohort A --rows a.jsonl   # keep every proband's scores
+    python benchmarks/bench_ranking.py --from-rows a.jsonl --from-rows b.jsonl --figure r.png
+
+``--rows`` appends each proband's scores as it finishes (a long run keeps what it has done);
+``--from-rows`` summarises saved rows instead of interpreting, so cohorts benchmarked in
+separate processes (one per core) are reported as one table.
 
 Output: JSON lines on stdout (``run_all.py`` collects them), the curves as a table on stderr,
 and with ``--figure`` a PNG of top-1/5/10 and false "solved" counts along each dial.
@@ -335,8 +341,15 @@ def main(argv):
     limit = int(_option(argv, "--limit", 0)) or None
     seed = int(_option(argv, "--seed", 12))
     figure = _option(argv, "--figure")
+    saved = [Path(argv[i + 1]) for i, a in enumerate(argv) if a == "--from-rows"]
+    if saved:
+        rows = [json.loads(line) for path in saved for line in path.read_text().splitlines()]
+        report(rows, [], [], [], None, figure)
+        return
+    keep = _option(argv, "--rows")
     rows, seconds, interpret_seconds, errors, added = [], [], [], [], 0
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        kept = stack.enter_context(Path(keep).open("a")) if keep else None
         tmp = Path(tmp)
         for source in _cohort_paths(argv, tmp):
             work = tmp / f"cohort-{Path(source).name}"
@@ -362,26 +375,27 @@ def main(argv):
                     session.close()
                 for dial, level, score in points:
                     ranks = score["ranks"]
-                    rows.append(
-                        {
-                            "cohort": label,
-                            "family": case.family_id,
-                            "status": case.status,
-                            "mode": case.mode,
-                            "dial": dial,
-                            "level": level,
-                            "solved": score["solved"],
-                            **{
-                                f"top{k}": bool(ranks)
-                                and (
-                                    any(r == 1 for r in ranks)
-                                    if k == 1
-                                    else all(r is not None and r <= k for r in ranks)
-                                )
-                                for k in TOPS
-                            },
-                        }
-                    )
+                    row = {
+                        "cohort": label,
+                        "family": case.family_id,
+                        "status": case.status,
+                        "mode": case.mode,
+                        "dial": dial,
+                        "level": level,
+                        "solved": score["solved"],
+                        **{
+                            f"top{k}": bool(ranks)
+                            and (
+                                any(r == 1 for r in ranks)
+                                if k == 1
+                                else all(r is not None and r <= k for r in ranks)
+                            )
+                            for k in TOPS
+                        },
+                    }
+                    rows.append(row)
+                    if kept:
+                        print(json.dumps(row), file=kept, flush=True)
                 if details:
                     full = points[0][2]
                     print(
@@ -390,6 +404,13 @@ def main(argv):
                         f"candidates={len(base.ranking)} {base.filtered.analysis}",
                         file=sys.stderr,
                     )
+    report(rows, seconds, interpret_seconds, errors, added, figure)
+
+
+def report(rows, seconds, interpret_seconds, errors, added, figure):
+    """The table on stderr, JSON lines on stdout and, if asked, the figure."""
+    import pandas as pd
+
     summary = summarise(rows)
     modes = by_mode(rows)
     with pd.option_context("display.width", 140, "display.max_rows", 100):
@@ -404,12 +425,13 @@ def main(argv):
         emit(f"full method, {r.mode}", "top-1 of solvable probands", r.top1, "fraction")
     emit("all", "solvable probands", int(summary.solvable.iat[0]), "probands")
     emit("all", "unsolved/VUS-only probands", int(summary.negatives.iat[0]), "probands")
-    emit("all", "care relationships added for the benchmark", added, "rows")
-    for name, values in (
-        ("interpretation wall time per proband (reads included)", interpret_seconds),
-        ("benchmark wall time per proband, every dial", seconds),
-    ):
-        emit("all", name, round(sum(values) / max(len(values), 1), 1), "s")
+    if added is not None:  # rows interpreted in this run, not read back
+        emit("all", "care relationships added for the benchmark", added, "rows")
+        for name, values in (
+            ("interpretation wall time per proband (reads included)", interpret_seconds),
+            ("benchmark wall time per proband, every dial", seconds),
+        ):
+            emit("all", name, round(sum(values) / max(len(values), 1), 1), "s")
     emit("all", "probands that failed", len(errors), "probands")
     for e in errors:
         print(e, file=sys.stderr)
