@@ -32,6 +32,7 @@ def exome_cohort(tmp_path_factory):
         panel_per_population=20,
         reads_families=0,
         genes=len(synth_genes.hpo_genes()) + 300,
+        samples_chunk_size=16,
     )
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(population.PRESETS, "teaching", small)
@@ -87,6 +88,15 @@ def test_the_planted_diagnoses_survive_on_the_new_genome(exome_cohort):
         planted.drop_duplicates(["contig", "position"])
     )
     assert np.isin(planted.contig.unique(), list(CHROMOSOMES)).all()
+
+
+def test_calls_are_chunked_by_people_so_a_family_read_decodes_few(exome_cohort):
+    store = exome_cohort.calls
+    calls = store.zarr["call_genotype"]
+    assert calls.chunks[1] == 16  # the preset's people per chunk, not one chunk of all 60
+    everyone = calls[:]
+    family = [3, 17, 40]  # in three different chunks
+    assert np.array_equal(store.calls_of(family), everyone[:, family])
 
 
 def test_reads_of_a_gene_come_from_its_sequence_and_align(exome_cohort):

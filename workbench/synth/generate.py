@@ -443,7 +443,12 @@ def _write_genotype_files(
     """
 
     def stores():
-        write_vcz(source, folder / "genotypes.vcz", show_progress=progress)
+        write_vcz(
+            source,
+            folder / "genotypes.vcz",
+            samples_chunk_size=preset.samples_chunk_size,
+            show_progress=progress,
+        )
         _write_simulated(folder / "truth" / "genotypes.vcz", genomes, people)
 
     vcf_args = dict(
