@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..errors import require_columns
 
-__all__ = ["FUNNEL_STEPS", "funnel", "plot_funnel"]
+__all__ = ["FUNNEL_STEPS", "funnel", "plot_funnel", "reached_inheritance"]
 
 #: The steps, in the filter's order.
 FUNNEL_STEPS = (
@@ -44,6 +44,21 @@ _CONSEQUENCE = ("consequence", "could not be annotated", "not on a transcript")
 _FREQUENCY = ("allele frequency",)
 
 
+def _steps(table: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Which rows are still in after the panel, frequency and consequence steps."""
+    reason = table.reason.fillna("").astype(str)
+    in_panel = ~reason.str.startswith(_OUTSIDE)
+    rare = in_panel & ~reason.str.startswith(_FREQUENCY)
+    return in_panel, rare, rare & ~reason.str.startswith(_CONSEQUENCE)
+
+
+def reached_inheritance(table: pd.DataFrame) -> pd.Series:
+    """Rows that passed the panel, frequency and consequence steps: rare, protein-altering
+    variants in panel genes, the rows the inheritance step then judges (boolean mask)."""
+    require_columns(table, "filter table", ("reason",))
+    return _steps(table)[2]
+
+
 def funnel(table: pd.DataFrame) -> pd.DataFrame:
     """Variants and genes left after each step: ``step, variants, genes`` in filter order.
 
@@ -52,10 +67,7 @@ def funnel(table: pd.DataFrame) -> pd.DataFrame:
     however many genes it touches; a gene counts when one of its rows is still in.
     """
     require_columns(table, "filter table", ("variant_id", "gene", "kept", "reason"))
-    reason = table.reason.fillna("").astype(str)
-    in_panel = ~reason.str.startswith(_OUTSIDE)
-    rare = in_panel & ~reason.str.startswith(_FREQUENCY)
-    altering = rare & ~reason.str.startswith(_CONSEQUENCE)
+    in_panel, rare, altering = _steps(table)
     kept = table.kept.fillna(False).astype(bool) & altering
     rows = []
     for step, mask in zip(FUNNEL_STEPS, (None, in_panel, rare, altering, kept), strict=True):
