@@ -13,6 +13,7 @@ from workbench.widgets.exercises import (
     MultipleChoice,
     Numeric,
     PickVariants,
+    case_exercise,
     exercise,
     feedback_html,
 )
@@ -143,6 +144,27 @@ def test_pick_variants(course):
     w.rows.value = ("v2",)
     w.check_button.click()
     assert w.last.correct is True
+
+
+def test_a_case_exercise_is_marked_and_recorded_in_the_folder_s_course(course, store):
+    spec = {
+        "type": "pick",
+        "prompt": "Which fit?",
+        "table": [{"id": "V1", "gene": "PAH"}, {"id": "V2", "gene": "GJB2"}],
+        "answer": ["V1"],
+        "wrong": ["V1", "V2"],
+        "explanation": "V2 is a lone heterozygous variant in a recessive gene.",
+    }
+    w = case_exercise("m5.case", spec, path=course, store=store)
+    assert isinstance(w, PickVariants) and "V2 is a lone" not in w.prompt.value
+    w.rows.value = ("V1", "V2")
+    w.check_button.click()
+    assert w.last.correct is False and "V2 is a lone" not in w.feedback.value
+    w.rows.value = ("V1",)
+    w.check_button.click()
+    assert w.last.correct is True and "V2 is a lone" in w.feedback.value
+    attempts = store.attempts()
+    assert set(attempts.course) == {"demo"} and set(attempts.exercise_id) == {"m5.case"}
 
 
 def test_classify_with_criteria_panel(course):

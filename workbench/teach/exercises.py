@@ -128,6 +128,16 @@ class Exercise:
             raise InputError(f"expected an exercise id such as 'm1.q1', got {exercise_id!r}")
         return cls.from_bundle(load_bundle(path), exercise_id)
 
+    @classmethod
+    def from_spec(cls, course: str, exercise_id: str, spec: Mapping) -> Exercise:
+        """An exercise written at run time (fields as in ``answers.yml``), sealed in memory.
+
+        For exercises made from the learner's own case (:mod:`workbench.teach.case_exercises`).
+        """
+        from .sealing import seal_exercise
+
+        return cls.from_bundle(seal_exercise(course, exercise_id, spec), str(exercise_id))
+
     # -- public parts ------------------------------------------------------------------------
 
     @property
@@ -445,13 +455,16 @@ def check(exercise: Exercise, response) -> Feedback:
     return _CHECKERS[exercise.type](exercise, response)
 
 
-def check_solution(exercise_id: str, response, *, path: str | os.PathLike | None = None):
+def check_solution(exercise_id: str | Exercise, response, *, path: str | os.PathLike | None = None):
     """Assert that a model solution is marked correct; for solution cells of course notebooks.
 
-    Returns the :class:`Feedback`; raises :class:`SolutionMismatch` when it is not correct,
-    so a papermill run of the notebook (``workbench course check``) fails on a broken key.
+    ``exercise_id`` is an id of the course's answer key or an :class:`Exercise` (a case
+    exercise, :meth:`Exercise.from_spec`). Returns the :class:`Feedback`; raises
+    :class:`SolutionMismatch` when it is not correct, so a papermill run of the notebook
+    (``workbench course check``) fails on a broken key.
     """
-    ex = Exercise.load(exercise_id, path=path)
+    ex = exercise_id if isinstance(exercise_id, Exercise) else Exercise.load(exercise_id, path=path)
+    exercise_id = ex.id
     feedback = check(ex, response)
     if feedback.correct is not True:
         raise SolutionMismatch(

@@ -72,6 +72,7 @@ __all__ = [
     "obfuscate",
     "reveal",
     "seal_answers",
+    "seal_exercise",
     "unlock",
     "write_bundle",
 ]
@@ -409,6 +410,19 @@ def seal_answers(answers: Mapping) -> dict:
             for ex_id, spec in sorted(answers["exercises"].items())
         },
     }
+
+
+def seal_exercise(course: str, exercise_id: str, spec: Mapping) -> dict:
+    """The sealed bundle of one exercise written at run time, checked like a course's.
+
+    For exercises whose answer comes from the learner's own case rather than the course's
+    answer key (:mod:`workbench.teach.case_exercises`): the widget gets hashes, as for every
+    other exercise, and marks right and wrong without the answer in its page.
+    """
+    if not isinstance(course, str) or not course:
+        raise InputError(f"a case exercise must name its course, got {course!r}")
+    checked = _check_spec(str(exercise_id), spec, where="case exercise")
+    return seal_answers({"course": course, "exercises": {str(exercise_id): checked}})
 
 
 def write_bundle(path: str | os.PathLike, bundle: Mapping) -> Path:

@@ -32,6 +32,7 @@ __all__ = [
     "MultipleChoice",
     "Numeric",
     "PickVariants",
+    "case_exercise",
     "exercise",
     "feedback_html",
 ]
@@ -320,7 +321,29 @@ def exercise(
     ``store="default"`` records attempts where :func:`default_store` says; ``None`` records
     nothing.
     """
-    ex = Exercise.load(exercise_id, path=path)
+    return _widget(Exercise.load(exercise_id, path=path), store)
+
+
+def case_exercise(
+    exercise_id: str,
+    spec,
+    *,
+    path: str | os.PathLike | None = None,
+    store: ProgressStore | str | None = "default",
+) -> ExerciseWidget:
+    """The widget of an exercise made from the learner's case (``spec``: the fields of an
+    ``answers.yml`` entry, e.g. :func:`workbench.teach.case_exercises.inheritance_exercise`).
+
+    Sealed in memory and marked like the course's own exercises; attempts are recorded under
+    ``exercise_id`` in the course of the folder ``path`` (default: here).
+    """
+    from ..teach.exercises import load_bundle
+
+    course = load_bundle(path)["course"]
+    return _widget(Exercise.from_spec(course, exercise_id, spec), store)
+
+
+def _widget(ex: Exercise, store) -> ExerciseWidget:
     if isinstance(store, str):
         if store != "default":
             raise InputError(f"store must be a ProgressStore, None or 'default'; got {store!r}")
