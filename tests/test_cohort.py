@@ -114,6 +114,21 @@ def test_cohort_tables_and_genotypes_agree(tiny_cohort):
         np.testing.assert_array_equal(tiny_cohort.calls.calls_of(few, **where), full[:, few])
 
 
+def test_large_reads_take_the_decoded_alleles_and_give_the_same_sites(tiny_cohort, monkeypatch):
+    import workbench.cohort as cohort_module
+
+    store = open_cohort(tiny_cohort.path).calls  # a store of its own: the cache starts empty
+    where = {"contig": "chr1", "region": (10_000, 200_000)}
+    decoded_alone = store.variants(**where)
+    monkeypatch.setattr(cohort_module, "_ALLELE_CACHE_SITES", 1)
+    cached = store.variants(**where)
+    assert "_all_ref_alt" in store.__dict__  # this read went through the store-wide copy
+    pd.testing.assert_frame_equal(cached, decoded_alone)
+    assert (cached.alt.str.len() > 0).all() and cached.alt.str.contains(",").any()
+    cached.loc[cached.index[0], "ref"] = "N"  # a caller writing to its frame: not the cache
+    pd.testing.assert_frame_equal(store.variants(**where), decoded_alone)
+
+
 def test_every_planted_variant_is_in_the_genotypes_as_stated(tiny_cohort):
     truth = tiny_cohort.truth()["variants"]
     assert len(truth) > 0
