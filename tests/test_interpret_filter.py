@@ -400,3 +400,23 @@ def test_a_rare_variant_outside_the_analysed_consequences_is_dropped_with_its_co
     assert not row.kept
     assert row.reason.startswith(f"consequence {row.consequence} (")
     assert "not among the analysed classes" in row.reason
+
+
+@pytest.mark.parametrize(
+    ("call", "allele", "count", "gt"),
+    [
+        ((0, 1), 1, 1, "0|1"),
+        ((1, 1), 1, 2, "1|1"),
+        ((2, 1), 2, 1, "2|1"),
+        ((2, 1), 3, 0, "2|1"),
+        ((-1, 1), 1, None, ".|1"),  # half-missing: no count
+        ((1, -2), 1, 1, "1"),  # a man's X: one allele
+        ((-1, -2), 1, None, "."),
+    ],
+)
+def test_one_call_reads_as_a_count_and_a_vcf_genotype(call, allele, count, gt):
+    from workbench.interpret.checks import _count, _gt
+
+    c = np.array(call, dtype=np.int8)
+    assert _count(c, allele) == count and _gt(c) == gt
+    assert count is None or type(_count(c, allele)) is int
