@@ -50,6 +50,7 @@ al. (2020) Hum Mutat 41:1734–1737.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -140,6 +141,17 @@ def _hposet(terms):
     return HPOSet.from_queries(list(terms))
 
 
+@functools.cache
+def _disease_set(disease_id: str):
+    """The disease's annotated terms as an ``HPOSet`` (``None``: unknown or unannotated),
+    built once per process: a case compares its patient with thousands of diseases."""
+    try:
+        terms = hpo.disease_phenotype_terms(disease_id)
+    except InputError:
+        return None
+    return _hposet(terms) if terms else None
+
+
 def phenotype_scores(
     terms: Iterable[str],
     diseases: pd.DataFrame,
@@ -176,24 +188,25 @@ def phenotype_scores(
     if missing:
         raise InputError(f"diseases lacks columns {missing}; pass gene_disease rows")
     table = diseases[cols].drop_duplicates("gene").reset_index(drop=True)
-    scores = []
-    patient = _hposet(good) if good else None
-    for d in table["disease_id"]:
+    scores = [0.0] * len(table)
+    if good:
+        from pyhpo.helper import batch_set_similarity
+
+        patient = _hposet(good)
+        sets = [_disease_set(d) for d in table["disease_id"]]
+        which = [i for i, d in enumerate(sets) if d is not None]
         try:
-            dterms = hpo.disease_phenotype_terms(d)
-        except InputError:
-            dterms = ()
-        if patient is None or not dterms:
-            scores.append(0.0)
-            continue
-        try:
-            s = patient.similarity(_hposet(dterms), kind=kind, method=method, combine=combine)
+            # hpo3 compares the pairs in Rust, on every core: one call for the whole table
+            found = batch_set_similarity(
+                [(patient, sets[i]) for i in which], kind=kind, method=method, combine=combine
+            )
         except (AttributeError, RuntimeError, KeyError) as e:
             raise InputError(
                 f"hpo3 refused similarity kind={kind!r} method={method!r} combine={combine!r}: "
                 f"{e}; see pyhpo.HPOSet.similarity for the options"
             ) from e
-        scores.append(round(float(s), 6) if math.isfinite(s) else 0.0)
+        for i, value in zip(which, found, strict=True):
+            scores[i] = round(float(value), 6) if math.isfinite(value) else 0.0
     table["phenotype_score"] = scores
     best = max(scores) if scores else 0.0
     table["phenotype_relative"] = [round(s / best, 6) if best > 0 else 0.0 for s in scores]
