@@ -30,6 +30,7 @@ steward records a care relationship for families no synthetic clinician treats y
     python benchmarks/bench_ranking.py                      # /tmp/teaching, or a fresh one
     python benchmarks/bench_ranking.py --cohort A --cohort B --cohort C --figure ranking.png
     python benchmarks/bench_ranking.py --limit 10 --details # first 10 probands, one line each
+    python benchmarks/bench_ranking.py --dial "calling noise"  # the baselines and one dial
     python benchmarks/bench_ranking.py --cohort A --rows a.jsonl   # keep every proband's scores
     python benchmarks/bench_ranking.py --from-rows a.jsonl --from-rows b.jsonl --figure r.png
 
@@ -59,7 +60,9 @@ DIALS = {
     "obfuscation": [0.5, 1.0],
     "noise terms": [2, 4, 6],
     "family": ["trio", "duo", "singleton"],
-    "calling noise": [0.001, 0.01],
+    # genotype errors per non-reference call added to the files' own 1.5e-3 (and false
+    # heterozygotes alike: 1, 3.3 and 10 more per person), see dials.miscall
+    "calling noise": [0.0015, 0.005, 0.015],
 }
 TOPS = (1, 5, 10)
 
@@ -136,6 +139,8 @@ class _Reads:
         self.cohort = session.cohort
         self.family = session.samples()
         self.calls: dict = {}
+        # the genome's sites, over which calling noise spreads its false heterozygotes
+        self.sites = int(session.cohort.calls.zarr["variant_position"].shape[0])
 
     def view(self, members=None, noise=0.0, rng=None):
         return _View(self, members, noise, rng)
@@ -169,7 +174,7 @@ class _View:
         ]
         calls = g["calls"][:, cols]
         if self.noise:
-            calls = miscall(calls, self.noise, self.rng)
+            calls = miscall(calls, self.noise, self.rng, sites=self.reads.sites)
         return {
             "variants": g["variants"],
             "samples": [g["samples"][k] for k in cols],
@@ -192,9 +197,9 @@ def _phenotype_only(ranking):
     ).reset_index(drop=True)
 
 
-def _points(case_index, case, reads, seed):
-    """Every ``(dial, level, score)`` of one proband, its base interpretation and how long
-    that took (reads through the session included)."""
+def _points(case_index, case, reads, seed, dials=tuple(DIALS)):
+    """Every ``(dial, level, score)`` of one proband (the full method, the baselines and the
+    ``dials``), its base interpretation and how long that took (reads included)."""
     import numpy as np
 
     from workbench.interpret import interpret_case, rerank
@@ -213,6 +218,9 @@ def _points(case_index, case, reads, seed):
     def rng(*parts):
         return np.random.default_rng([seed, case_index, *parts])
 
+    def levels(dial):
+        return DIALS[dial] if dial in dials else []
+
     def ranked(result, terms):
         return rerank(result, terms, acmg_sf_genes=sf)
 
@@ -226,7 +234,7 @@ def _points(case_index, case, reads, seed):
         ("variant only", "", _score(ranked(base, []), planted)),
         ("phenotype only", "", _score(_phenotype_only(full), planted)),
     ]
-    for k, share in enumerate(DIALS["HPO dropout"]):
+    for k, share in enumerate(levels("HPO dropout")):
         out.append(
             (
                 "HPO dropout",
@@ -234,14 +242,14 @@ def _points(case_index, case, reads, seed):
                 _score(ranked(base, drop_terms(terms, share, rng(1, k))), planted),
             )
         )
-    for k, share in enumerate(DIALS["obfuscation"]):
+    for k, share in enumerate(levels("obfuscation")):
         vague = vaguer_terms(terms, share, rng(2, k))
         out.append(("obfuscation", share, _score(ranked(base, vague), planted)))
-    for k, n in enumerate(DIALS["noise terms"]):
+    for k, n in enumerate(levels("noise terms")):
         noisy = add_noise_terms(terms, n, rng(3, k))
         out.append(("noise terms", n, _score(ranked(base, noisy), planted)))
     everyone = family_subset(reads.family, case.proband_id, "family")
-    for structure in DIALS["family"]:
+    for structure in levels("family"):
         members = family_subset(reads.family, case.proband_id, structure)
         if sorted(members) == sorted(everyone):
             score = _score(full, planted)  # this family is no larger than the structure
@@ -249,7 +257,7 @@ def _points(case_index, case, reads, seed):
             result = interpret_case(reads.view(members=members), case.proband_id, **wide)
             score = _score(ranked(result, terms), planted)
         out.append(("family", structure, score))
-    for k, rate in enumerate(DIALS["calling noise"]):
+    for k, rate in enumerate(levels("calling noise")):
         result = interpret_case(reads.view(noise=rate, rng=rng(5, k)), case.proband_id, **wide)
         out.append(("calling noise", rate, _score(ranked(result, terms), planted)))
     return out, base, took
@@ -303,10 +311,13 @@ def plot(summary, path):
     import matplotlib.pyplot as plt
 
     full = summary[summary.dial == "full method"].iloc[0]
-    dials = list(DIALS)
-    fig, axes = plt.subplots(1, len(dials), figsize=(3.2 * len(dials), 3.4), sharey=True)
+    dials = [d for d in DIALS if (summary.dial == d).any()] or ["full method"]
+    fig, axes = plt.subplots(
+        1, len(dials), figsize=(3.2 * len(dials) + 1, 3.4), sharey=True, squeeze=False
+    )
+    axes = axes[0]
     for ax, dial in zip(axes, dials, strict=True):
-        part = summary[summary.dial == dial]
+        part = summary[(summary.dial == dial) & (dial != "full method")]
         labels = ["as recorded" if dial != "family" else "family", *part.level.astype(str)]
         x = range(len(labels))
         for k, style in zip(TOPS, ("-o", "--s", ":^"), strict=True):
@@ -325,7 +336,11 @@ def plot(summary, path):
         if not row.empty:
             axes[0].axhline(row.top1.iat[0], color=style, lw=1, label=f"{name} top-1")
     axes[0].legend(fontsize=7, loc="lower left")
-    fig.suptitle("Planted diagnosis rank as one dial moves (red: unsolved/VUS-only called solved)")
+    fig.suptitle(
+        "Rank of the planted diagnosis as one dial moves\n"
+        "(red: unsolved or VUS-only reported as solved)",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -341,6 +356,10 @@ def main(argv):
     limit = int(_option(argv, "--limit", 0)) or None
     seed = int(_option(argv, "--seed", 12))
     figure = _option(argv, "--figure")
+    dials = [argv[i + 1] for i, a in enumerate(argv) if a == "--dial"] or list(DIALS)
+    unknown = sorted(set(dials) - set(DIALS))
+    if unknown:
+        sys.exit(f"unknown dial {unknown[0]!r}; dials: {', '.join(DIALS)}")
     saved = [Path(argv[i + 1]) for i, a in enumerate(argv) if a == "--from-rows"]
     if saved:
         rows = [json.loads(line) for path in saved for line in path.read_text().splitlines()]
@@ -365,7 +384,7 @@ def main(argv):
                 )
                 try:
                     t0 = time.perf_counter()
-                    points, base, took = _points(i, case, _Reads(session), seed)
+                    points, base, took = _points(i, case, _Reads(session), seed, dials)
                     seconds.append(time.perf_counter() - t0)
                     interpret_seconds.append(took)
                 except workbench.errors.WorkbenchError as e:

@@ -12,7 +12,8 @@ deterministically from a ``numpy.random.Generator``:
   (:data:`workbench.synth.clinical.NOISE_TERM_POOL`);
 * :func:`family_subset` — **family structure**: who of the family is analysed (trio, duo,
   singleton);
-* :func:`miscall` — **calling noise**: genotype calls flipped at a given rate.
+* :func:`miscall` — **calling noise**: more of the generator's calling noise (genotype
+  errors and false heterozygous calls) on top of what the files carry.
 
 The phenotype dials follow the simulated patients of Köhler et al. (2009, the Phenomizer)
 and the LIRICAL and Exomiser benchmarks; the cohort's referrals are already drawn this way
@@ -130,25 +131,36 @@ def family_subset(family: pd.DataFrame, proband: str, structure: str) -> list[st
     return [proband]
 
 
-def miscall(calls: np.ndarray, rate: float, rng) -> np.ndarray:
-    """A copy of ``calls`` with each called genotype wrong with probability ``rate``.
+def miscall(calls: np.ndarray, rate: float, rng, *, sites: int) -> np.ndarray:
+    """A copy of ``calls`` with more calling noise, of the kind the cohort's files carry.
 
-    ``calls`` is variants × samples × 2 int8 as a session returns it (``-1`` missing,
-    ``-2`` no second allele). A wrong genotype has one of its alleles flipped — reference
-    to the first alternate, an alternate to reference — so a homozygous reference call
-    becomes a heterozygote (a false positive), a heterozygote becomes homozygous and a
-    hemizygous call flips. Missing calls stay missing.
+    The generator's model (:mod:`workbench.synth.calling`) at genotype-error rate ``rate``
+    per non-reference call — a heterozygote called homozygous for either allele, a homozygote
+    heterozygous, a hemizygous call lost — and homozygous-reference calls turned heterozygous
+    at the same multiple of its default (1 per person at 1.5e-3: ``rate`` 0.015 gives 10 per
+    person, most of them apparent de novo calls in a trio). ``calls`` is variants × samples × 2
+    int8 as a session returns it (``-1`` missing, ``-2`` no second allele); ``sites`` is the
+    number of sites of the whole genome the read is part of, over which those false
+    heterozygotes are spread. Missing calls stay missing; none are added.
+
+    The generator's files already carry its default noise: the dial adds to it. (An earlier
+    version flipped ``rate`` of *every* call, reference calls included: at 1e-3 that is a
+    thousand false heterozygotes per exome-scale genome, far beyond any caller.)
     """
+    from ..synth.calling import CallingNoise, noisy_calls
+
     rate = _share(rate, "calling-noise rate")
     calls = np.asarray(calls)
     if calls.ndim != 3 or calls.shape[2] != 2:
         raise InputError(f"expected calls of shape (variants, samples, 2), got {calls.shape}")
+    if isinstance(sites, bool) or not isinstance(sites, int | np.integer) or sites < len(calls):
+        raise InputError(f"sites must be the genome's site count (>= {len(calls)}), got {sites!r}")
+    default = CallingNoise()
+    noise = CallingNoise(
+        missing_rate=0.0,
+        error_rate=rate,
+        false_hets_per_person=rate / default.error_rate * default.false_hets_per_person,
+    )
     out = calls.astype(np.int8, copy=True)
-    called = (out[..., 0] >= 0) & (out[..., 1] != -1)
-    wrong = called & (rng.random(called.shape) < rate)
-    v, s = np.nonzero(wrong)
-    haploid = out[v, s, 1] == -2
-    allele = np.where(haploid, 0, rng.integers(0, 2, size=len(v)))
-    current = out[v, s, allele]
-    out[v, s, allele] = np.where(current == 0, 1, 0)
-    return out
+    seed = int(rng.integers(2**63))
+    return noisy_calls(out, noise=noise, seed=seed, block=0, num_records=int(sites))
