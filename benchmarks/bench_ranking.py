@@ -288,19 +288,23 @@ def summarise(rows):
 
 
 def by_mode(rows):
-    """Top-1/5/10 of the full method per mode of inheritance."""
+    """Top-1/5/10 of the full method per mode of inheritance, and the baselines' top-1."""
     import pandas as pd
 
     df = pd.DataFrame(rows)
-    s = df[(df.dial == "full method") & df.status.isin(["solved", "dual"])]
-    return (
+    solvable = df[df.status.isin(["solved", "dual"])]
+    s = solvable[solvable.dial == "full method"]
+    table = (
         s.groupby("mode")[[f"top{k}" for k in TOPS]]
         .agg(["mean"])
         .droplevel(1, axis=1)
         .round(3)
         .assign(probands=s.groupby("mode").size())
-        .reset_index()
     )
+    for name in ("variant only", "phenotype only"):
+        b = solvable[solvable.dial == name]
+        table[f"{name} top1"] = b.groupby("mode").top1.mean().round(3)
+    return table.reset_index()
 
 
 def plot(summary, path):
@@ -442,6 +446,8 @@ def report(rows, seconds, interpret_seconds, errors, added, figure):
         emit(name, "unsolved/VUS-only reported as solved", int(r[-1]), "probands")
     for r in modes.itertuples(index=False):
         emit(f"full method, {r.mode}", "top-1 of solvable probands", r.top1, "fraction")
+        for name, value in (("variant only", r[-2]), ("phenotype only", r[-1])):
+            emit(f"{name}, {r.mode}", "top-1 of solvable probands", value, "fraction")
     emit("all", "solvable probands", int(summary.solvable.iat[0]), "probands")
     emit("all", "unsolved/VUS-only probands", int(summary.negatives.iat[0]), "probands")
     if added is not None:  # rows interpreted in this run, not read back
