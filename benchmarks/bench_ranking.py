@@ -183,11 +183,13 @@ class _View:
 
 
 def _score(ranking, planted) -> dict:
-    """Rank of each planted gene (None when absent) and whether the top is called P/LP."""
+    """Rank of each planted gene (None when absent) and whether the ranking reports a
+    diagnosis (:func:`workbench.interpret.case.reported_as_solved`)."""
+    from workbench.interpret.case import reported_as_solved
+
     genes = list(ranking.gene)
     ranks = [genes.index(g) + 1 if g in genes else None for g in planted]
-    top = None if ranking.empty else ranking.classification.iat[0]
-    return {"ranks": ranks, "solved": top in ("Pathogenic", "Likely pathogenic")}
+    return {"ranks": ranks, "solved": reported_as_solved(ranking)}
 
 
 def _phenotype_only(ranking):
@@ -339,7 +341,7 @@ def plot(summary, path):
         row = summary[summary.dial == name]
         if not row.empty:
             axes[0].axhline(row.top1.iat[0], color=style, lw=1, label=f"{name} top-1")
-    axes[0].legend(fontsize=7, loc="lower left")
+    axes[0].legend(fontsize=7, loc="center left")
     fig.suptitle(
         "Rank of the planted diagnosis as one dial moves\n"
         "(red: unsolved or VUS-only reported as solved)",

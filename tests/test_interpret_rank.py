@@ -260,3 +260,39 @@ def test_choose_case_picks_from_the_clinicians_worklists(tiny_cohort):
         choose_case(tiny_cohort, family="F9999")
     with pytest.raises(InputError, match="is not a clinician"):
         choose_case(tiny_cohort, clinician="lab.researcher")
+
+
+def _ranking(*rows):
+    cols = ["gene", "classification", "inheritance_fit", "phenotype_score"]
+    return pd.DataFrame([dict(zip(cols, r, strict=True)) for r in rows], columns=cols)
+
+
+@pytest.mark.parametrize(
+    ("rows", "solved"),
+    [
+        (
+            (("A", "Likely pathogenic", "full", 0.1), ("B", "Uncertain significance", "full", 0.9)),
+            True,
+        ),
+        ((("A", "Pathogenic", "partial", 0.0),), True),
+        ((("A", "Uncertain significance", "full", 0.9),), False),
+        # from an unaffected parent, and another candidate's disease fits the child better
+        (
+            (
+                ("A", "Likely pathogenic", "weak", 0.12),
+                ("B", "Uncertain significance", "full", 0.15),
+            ),
+            False,
+        ),
+        (
+            (("A", "Likely pathogenic", "weak", 0.8), ("B", "Uncertain significance", "full", 0.3)),
+            True,
+        ),
+        ((("A", "Likely pathogenic", "weak", 0.0),), False),  # no phenotype to speak for it
+        ((), False),
+    ],
+)
+def test_a_diagnosis_is_reported_only_when_the_top_candidate_explains_the_patient(rows, solved):
+    from workbench.interpret.case import reported_as_solved
+
+    assert reported_as_solved(_ranking(*rows)) is solved

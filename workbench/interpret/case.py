@@ -43,6 +43,7 @@ __all__ = [
     "choose_case",
     "interpret_case",
     "phenopacket_features",
+    "reported_as_solved",
     "rerank",
 ]
 
@@ -110,9 +111,30 @@ class CaseInterpretation:
 
     @property
     def solved(self) -> bool:
-        """The top candidate is Pathogenic or Likely pathogenic (Table 5)."""
-        top = self.top
-        return top is not None and top.classification in (PATHOGENIC, LIKELY_PATHOGENIC)
+        """The top candidate is reported as the diagnosis (:func:`reported_as_solved`)."""
+        return reported_as_solved(self.ranking)
+
+
+def reported_as_solved(ranking: pd.DataFrame) -> bool:
+    """Whether a ranking's first candidate is reported as the patient's diagnosis.
+
+    It must be Pathogenic or Likely pathogenic (Table 5), and explain the patient: a variant
+    whose inheritance fits only weakly (inherited from an unaffected parent, a carrier girl's
+    X) counts only when its disease is also the best phenotype match of every candidate, and
+    a match at all. A null variant absent from the population is Likely pathogenic wherever it
+    lies; inherited from a healthy parent in a gene whose disease the child does not have, it
+    is not a diagnosis (measured: the one unsolved proband of three teaching cohorts reported
+    as solved was such a frameshift, SLITRK1, phenotype score 0.12 against another
+    candidate's 0.15).
+    """
+    if ranking.empty:
+        return False
+    top = ranking.iloc[0]
+    if top.classification not in (PATHOGENIC, LIKELY_PATHOGENIC):
+        return False
+    if top.inheritance_fit != "weak":
+        return True
+    return bool(top.phenotype_score > 0 and top.phenotype_score >= ranking.phenotype_score.max())
 
 
 def phenopacket_features(packet: dict) -> pd.DataFrame:
