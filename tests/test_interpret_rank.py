@@ -274,7 +274,16 @@ def _ranking(*rows):
             (("A", "Likely pathogenic", "full", 0.1), ("B", "Uncertain significance", "full", 0.9)),
             True,
         ),
-        ((("A", "Pathogenic", "partial", 0.0),), True),
+        # a parent missing: the origin is unknown, so the phenotype must speak for it
+        ((("A", "Pathogenic", "partial", 0.0),), False),
+        (
+            (("A", "Pathogenic", "partial", 0.4), ("B", "Likely pathogenic", "partial", 0.6)),
+            False,
+        ),
+        (
+            (("A", "Pathogenic", "partial", 0.6), ("B", "Likely pathogenic", "full", 0.4)),
+            True,
+        ),
         ((("A", "Uncertain significance", "full", 0.9),), False),
         # from an unaffected parent, and another candidate's disease fits the child better
         (

@@ -118,21 +118,24 @@ class CaseInterpretation:
 def reported_as_solved(ranking: pd.DataFrame) -> bool:
     """Whether a ranking's first candidate is reported as the patient's diagnosis.
 
-    It must be Pathogenic or Likely pathogenic (Table 5), and explain the patient: a variant
-    whose inheritance fits only weakly (inherited from an unaffected parent, a carrier girl's
-    X) counts only when its disease is also the best phenotype match of every candidate, and
-    a match at all. A null variant absent from the population is Likely pathogenic wherever it
-    lies; inherited from a healthy parent in a gene whose disease the child does not have, it
-    is not a diagnosis (measured: the one unsolved proband of three teaching cohorts reported
-    as solved was such a frameshift, SLITRK1, phenotype score 0.12 against another
-    candidate's 0.15).
+    It must be Pathogenic or Likely pathogenic (Table 5), and explain the patient. Only a
+    full inheritance fit (de novo in a trio, biallelic with each parent a carrier, an X from a
+    carrier mother) speaks for itself; a variant whose fit is weak (inherited from an
+    unaffected parent, a carrier girl's X) or partial (a parent missing, so its origin or
+    phase is unknown) counts only when its disease is also the best phenotype match of every
+    candidate, and a match at all — as a clinician confirms segregation or the phenotype
+    before reporting. A null variant absent from the population is Likely pathogenic
+    wherever it lies. Measured on three teaching cohorts: the one unsolved proband reported
+    as solved with the whole family was a SLITRK1 frameshift from a healthy mother
+    (phenotype score 0.12 against another candidate's 0.15); without the parents (duo,
+    singleton) three more were, all partial fits.
     """
     if ranking.empty:
         return False
     top = ranking.iloc[0]
     if top.classification not in (PATHOGENIC, LIKELY_PATHOGENIC):
         return False
-    if top.inheritance_fit != "weak":
+    if top.inheritance_fit == "full":
         return True
     return bool(top.phenotype_score > 0 and top.phenotype_score >= ranking.phenotype_score.max())
 
