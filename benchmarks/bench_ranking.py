@@ -7,7 +7,8 @@ would — and scores the ranking against the planted answer:
 
 * **solvable** probands (status ``solved`` or ``dual``): top-1 (a planted causal gene ranked
   first), top-5 and top-10 (every planted causal gene within the first 5 or 10), overall and
-  per mode of inheritance;
+  per mode of inheritance, and the *yield*: the share reported as solved (a rule that keeps
+  unsolved probands from being reported may cost solvable ones, so both are shown);
 * **unsolved and VUS-only** probands: how many are nevertheless *reported as solved* (the top
   candidate classified Pathogenic or Likely pathogenic), at every point.
 
@@ -266,7 +267,9 @@ def _points(case_index, case, reads, seed, dials=tuple(DIALS)):
 
 
 def summarise(rows):
-    """One row per (dial, level): top-1/5/10 of solvable probands and false 'solved'."""
+    """One row per (dial, level): top-1/5/10 of solvable probands, the share of them reported
+    as solved (``yield``: the diagnostic yield, which a rule against false 'solved' may cost)
+    and the unsolved/VUS-only probands reported as solved."""
     import pandas as pd
 
     df = pd.DataFrame(rows)
@@ -281,12 +284,12 @@ def summarise(rows):
         row = {"dial": dial, "level": level, "solvable": len(s)}
         for k in TOPS:
             row[f"top{k}"] = round(float(s[f"top{k}"].mean()), 3) if len(s) else float("nan")
+        row["yield"] = round(float(s.solved.mean()), 3) if len(s) else float("nan")
         row["negatives"] = len(n)
         row["reported solved"] = int(n.solved.sum())
         out.append(row)
-    return pd.DataFrame(
-        out, columns=[*keys, "solvable", *(f"top{k}" for k in TOPS), "negatives", "reported solved"]
-    )
+    columns = [*keys, "solvable", *(f"top{k}" for k in TOPS), "yield", "negatives"]
+    return pd.DataFrame(out, columns=[*columns, "reported solved"])
 
 
 def by_mode(rows):
@@ -328,6 +331,14 @@ def plot(summary, path):
         x = range(len(labels))
         for k, style in zip(TOPS, ("-o", "--s", ":^"), strict=True):
             ax.plot(x, [full[f"top{k}"], *part[f"top{k}"]], style, label=f"top-{k}")
+        ax.plot(
+            x,
+            [full["yield"], *part["yield"]],
+            "-.",
+            color="green",
+            lw=1,
+            label="yield (reported solved)",
+        )
         false = [full["reported solved"], *part["reported solved"]]
         for xi, f in zip(x, false, strict=True):
             if f:
@@ -445,6 +456,7 @@ def report(rows, seconds, interpret_seconds, errors, added, figure):
         name = r.dial if r.level == "" else f"{r.dial} {r.level}"
         for k in TOPS:
             emit(name, f"top-{k} of solvable probands", getattr(r, f"top{k}"), "fraction")
+        emit(name, "solvable probands reported as solved", r[-3], "fraction")
         emit(name, "unsolved/VUS-only reported as solved", int(r[-1]), "probands")
     for r in modes.itertuples(index=False):
         emit(f"full method, {r.mode}", "top-1 of solvable probands", r.top1, "fraction")
