@@ -1,15 +1,19 @@
-"""Exercises made from the learner's own case (course 1, module 05): built, sealed and marked."""
+"""Exercises made from the learner's own case (course 1, modules 05 and 07): built, sealed and
+marked."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
 
 from workbench.errors import InputError, SolutionMismatch
+from workbench.interpret.acmg import classify
+from workbench.interpret.criteria import VariantFacts, compute_criteria
 from workbench.teach import check, check_solution
-from workbench.teach.case_exercises import inheritance_exercise
+from workbench.teach.case_exercises import classification_exercise, inheritance_exercise
 from workbench.teach.exercises import Exercise
 
 FREQ = "allele frequency 0.2 (pooled) is above the dominant/X-linked limit 0.001"
@@ -104,3 +108,116 @@ def test_bad_input_gets_a_clear_error():
         inheritance_exercise(_table(), max_rows=0)
     with pytest.raises(InputError, match="case exercise"):
         Exercise.from_spec("genomic-medicine", "m5.case", {"type": "pick", "prompt": "p"})
+
+
+# -- module 07: classify the first candidate -----------------------------------------------
+
+
+def _candidate(vid, consequence, *, gene="SCN1A", mode="AD", af=0.0, insilico=0.9, **facts):
+    """A candidate row and its classification, computed as the interpretation does."""
+    child, father, mother = facts.pop("genotypes", (1, 0, 0))
+    ev = compute_criteria(
+        VariantFacts(
+            consequences=(consequence,),
+            gene=gene,
+            mode=mode,
+            lof_mechanism=True,
+            af={"NOR": af} if af else {},
+            an={"NOR": 50_000} if af else {},
+            insilico=insilico,
+            proband_genotype=child,
+            father_genotype=father,
+            mother_genotype=mother,
+            **facts,
+        )
+    )
+    row = {
+        "variant_id": vid,
+        "gene": gene,
+        "mode": mode,
+        "disease_name": f"{gene} disease",
+        "consequence": consequence,
+        "hgvs_c": "SYNT1.1:c.100del",
+        "hgvs_p": "p.(Gly34fs)",
+        "insilico": insilico,
+        "af": af,
+        "popmax_af": af,
+        "popmax_population": "NOR",
+        "proband_count": child,
+        "father_count": father,
+        "mother_count": mother,
+        "reason": "the inheritance step's reason",
+    }
+    return row, classify(ev)
+
+
+def _case(*candidates):
+    rows = pd.DataFrame([row for row, _ in candidates])
+    return rows, {row["variant_id"]: c for row, c in candidates}
+
+
+CODES = re.compile(r"\b(PVS|PS|PM|PP|BA|BS|BP)[0-9]")
+
+
+def test_a_classify_exercise_gives_the_facts_and_keys_the_workbench_s_class():
+    table, classes = _case(
+        _candidate("dn", "frameshift_variant", origin="de_novo", parentage_confirmed=True),
+        _candidate("mis", "missense_variant", insilico=0.1, genotypes=(1, 0, 1), origin="maternal"),
+    )
+    spec = classification_exercise(table, classes, "dn")
+    assert spec["type"] == "classify" and spec["criteria_panel"] is True
+    assert spec["answer"] == {"class": "Pathogenic", "criteria": ["PVS1", "PS2", "PM2"]}
+    facts = spec["variant"]
+    for said in ("frameshift", "through loss of function", "absent from the population",
+                 "the father does not carry it, the mother does not carry it",
+                 "paternity are confirmed"):  # fmt: skip
+        assert said in facts, said
+    assert not CODES.search(facts)  # facts, never the criteria they meet
+    assert "PVS1: " in spec["explanation"] and "Pathogenic" in spec["explanation"]
+    other = classification_exercise(table, classes, "mis")
+    assert other["answer"] == {"class": "Uncertain significance", "criteria": ["PM2", "BP4"]}
+    assert "score it 0.100" in other["variant"] and "confirmed" not in other["variant"]
+    assert "the mother carries one copy" in other["variant"]
+
+
+def test_a_criterion_resting_on_other_facts_is_stated_in_the_workbench_s_words():
+    table, classes = _case(
+        _candidate(
+            "p1",
+            "missense_variant",
+            gene="PAH",
+            mode="AR",
+            af=2e-4,
+            genotypes=(1, 1, 0),
+            origin="paternal",
+            partner_origin="maternal",
+            partner_classification="Pathogenic",
+        )
+    )
+    spec = classification_exercise(table, classes, "p1")
+    assert spec["answer"]["criteria"] == ["PM2", "PM3", "PP3"]
+    assert "Also: in trans (paternal here, maternal partner)" in spec["variant"]
+    assert "allele frequency in the population database is 0.0002" in spec["variant"]
+    assert "a recessive disease" in spec["variant"]
+
+
+def test_sealed_the_classify_exercise_marks_the_class_without_showing_it():
+    table, classes = _case(
+        _candidate("dn", "stop_gained", origin="de_novo", parentage_confirmed=True)
+    )
+    spec = classification_exercise(table, classes, "dn")
+    ex = Exercise.from_spec("genomic-medicine", "m7.case", spec)
+    assert check(ex, spec["answer"]).correct is True
+    assert check(ex, spec["wrong"]).correct is False
+    right_class_other_criteria = {"class": "Pathogenic", "criteria": ["PVS1", "PM2"]}
+    feedback = check(ex, right_class_other_criteria)
+    assert feedback.correct is True and "differ from the answer key" in " ".join(feedback.details)
+    sealed = json.dumps(ex.sealed)
+    assert "Pathogenic" not in sealed and "PS2" not in sealed and ex.variant == spec["variant"]
+
+
+def test_no_classify_exercise_for_a_variant_that_is_not_a_candidate():
+    table, classes = _case(_candidate("dn", "stop_gained", origin="de_novo"))
+    assert classification_exercise(table, classes, "chr1:1:A>G") is None
+    with pytest.raises(InputError, match="candidates lacks columns"):
+        classification_exercise(table.drop(columns="insilico"), classes, "dn")
