@@ -127,6 +127,15 @@ def _clinician(path: Path, proband: str) -> str:
     return row[0] if row else CLINICIAN
 
 
+def _withdrawn(path: Path, people) -> set[str]:
+    """Those of ``people`` whose current consent is withdrawn: no session shows their genome,
+    as it should, so the benchmark cannot interpret them (it counts them apart)."""
+    from workbench.access.admin import current_consent
+
+    with contextlib.closing(sqlite3.connect(f"file:{path}/registry.sqlite?mode=ro", uri=True)) as c:
+        return {p for p in people if (current_consent(c, person_id=p) or {}).get("withdrawn")}
+
+
 class _Reads:
     """What one treatment session showed, read once, and dialled views of it.
 
@@ -383,7 +392,7 @@ def main(argv):
         report(rows, [], [], [], None, figure)
         return
     keep = _option(argv, "--rows")
-    rows, seconds, interpret_seconds, errors, added = [], [], [], [], 0
+    rows, seconds, interpret_seconds, errors, added, withdrawn = [], [], [], [], 0, 0
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         kept = stack.enter_context(Path(keep).open("a")) if keep else None
         tmp = Path(tmp)
@@ -394,6 +403,9 @@ def main(argv):
             cohort = workbench.open_cohort(work, verify=False)
             cases = pd.read_csv(work / "truth" / "cases.tsv", sep="\t").head(limit)
             label = Path(source).name
+            gone = _withdrawn(work, cases.proband_id)
+            withdrawn += len(gone)
+            cases = cases[~cases.proband_id.isin(gone)]
             for i, case in enumerate(tqdm(list(cases.itertuples(index=False)), desc=label)):
                 session = cohort.session(
                     user=_clinician(work, case.proband_id),
@@ -440,10 +452,10 @@ def main(argv):
                         f"candidates={len(base.ranking)} {base.filtered.analysis}",
                         file=sys.stderr,
                     )
-    report(rows, seconds, interpret_seconds, errors, added, figure)
+    report(rows, seconds, interpret_seconds, errors, added, figure, withdrawn)
 
 
-def report(rows, seconds, interpret_seconds, errors, added, figure):
+def report(rows, seconds, interpret_seconds, errors, added, figure, withdrawn=None):
     """The table on stderr, JSON lines on stdout and, if asked, the figure."""
     import pandas as pd
 
@@ -471,6 +483,8 @@ def report(rows, seconds, interpret_seconds, errors, added, figure):
             ("benchmark wall time per proband, every dial", seconds),
         ):
             emit("all", name, round(sum(values) / max(len(values), 1), 1), "s")
+    if withdrawn is not None:
+        emit("all", "probands not analysed: consent withdrawn", withdrawn, "probands")
     emit("all", "probands that failed", len(errors), "probands")
     for e in errors:
         print(e, file=sys.stderr)
