@@ -263,7 +263,8 @@ def test_choose_case_picks_from_the_clinicians_worklists(tiny_cohort):
 
 
 def _ranking(*rows):
-    cols = ["gene", "classification", "inheritance_fit", "phenotype_score"]
+    cols = ["gene", "classification", "inheritance_fit", "phenotype_score", "phenotype_relative"]
+    rows = [r if len(r) == 5 else (*r, 1.0) for r in rows]  # the panel's best match by default
     return pd.DataFrame([dict(zip(cols, r, strict=True)) for r in rows], columns=cols)
 
 
@@ -298,6 +299,15 @@ def _ranking(*rows):
             True,
         ),
         ((("A", "Likely pathogenic", "weak", 0.0),), False),  # no phenotype to speak for it
+        # the best of the candidates, but a disease whose gene carries nothing fits far better
+        (
+            (
+                ("A", "Likely pathogenic", "weak", 0.445, 0.56),
+                ("B", "Uncertain significance", "weak", 0.443, 0.56),
+            ),
+            False,
+        ),
+        ((("A", "Likely pathogenic", "partial", 0.445, 0.56),), True),  # origin may be de novo
         ((), False),
     ],
 )

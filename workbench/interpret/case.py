@@ -29,6 +29,7 @@ from .filter import FilterResult, FilterSettings, filter_variants
 from .funnel import funnel
 from .panels import panel_genes, panel_min_an, panels_for_terms
 from .rank import (
+    CLOSE_MATCH,
     check_terms,
     classify_candidates,
     phenotype_scores,
@@ -120,15 +121,17 @@ def reported_as_solved(ranking: pd.DataFrame) -> bool:
 
     It must be Pathogenic or Likely pathogenic (Table 5), and explain the patient. Only a
     full inheritance fit (de novo in a trio, biallelic with each parent a carrier, an X from a
-    carrier mother) speaks for itself; a variant whose fit is weak (inherited from an
-    unaffected parent, a carrier girl's X) or partial (a parent missing, so its origin or
-    phase is unknown) counts only when its disease is also the best phenotype match of every
-    candidate, and a match at all — as a clinician confirms segregation or the phenotype
-    before reporting. A null variant absent from the population is Likely pathogenic
-    wherever it lies. Measured on three teaching cohorts: the one unsolved proband reported
-    as solved with the whole family was a SLITRK1 frameshift from a healthy mother
-    (phenotype score 0.12 against another candidate's 0.15); without the parents (duo,
-    singleton) three more were, all partial fits.
+    carrier mother) speaks for itself. A variant whose fit is partial (a parent missing, so
+    its origin or phase is unknown) counts only when its disease is also the best phenotype
+    match of every candidate, and a match at all; one whose fit is weak (inherited from an
+    unaffected parent, a carrier girl's X) must moreover be a close match among all the
+    panel's diseases (:data:`~workbench.interpret.rank.CLOSE_MATCH` of the best): incomplete
+    penetrance is claimed only for a disease the child clearly has. As a clinician confirms
+    segregation or the phenotype before reporting. Measured on teaching cohorts: with the
+    whole family, a SLITRK1 frameshift from a healthy mother (seed 33; phenotype score 0.12
+    against another candidate's 0.15) and a PPP2CA nonsense variant from a healthy father
+    (seed 1205; the best of the candidates, but 0.56 of the best disease of the panel, whose
+    gene carried nothing); without the parents (duo, singleton) three partial fits.
     """
     if ranking.empty:
         return False
@@ -137,7 +140,10 @@ def reported_as_solved(ranking: pd.DataFrame) -> bool:
         return False
     if top.inheritance_fit == "full":
         return True
-    return bool(top.phenotype_score > 0 and top.phenotype_score >= ranking.phenotype_score.max())
+    best = top.phenotype_score > 0 and top.phenotype_score >= ranking.phenotype_score.max()
+    if top.inheritance_fit == "weak":
+        best = best and top.phenotype_relative >= CLOSE_MATCH
+    return bool(best)
 
 
 def phenopacket_features(packet: dict) -> pd.DataFrame:
@@ -181,7 +187,7 @@ def interpret_case(
     combine: str = "funSimAvg",
     user_criteria: Mapping[str, Iterable] | None = None,
     sf_primary_top: int = 3,
-    sf_primary_relative: float = 0.8,
+    sf_primary_relative: float = CLOSE_MATCH,
 ) -> CaseInterpretation:
     """Filter, classify and rank one proband's variants, reading through a treatment session.
 
@@ -319,7 +325,7 @@ def rerank(
     method: str = "graphic",
     combine: str = "funSimAvg",
     sf_primary_top: int = 3,
-    sf_primary_relative: float = 0.8,
+    sf_primary_relative: float = CLOSE_MATCH,
 ) -> pd.DataFrame:
     """The ranking ``result``'s candidates get under other observed HPO ``terms``.
 

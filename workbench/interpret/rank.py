@@ -79,6 +79,11 @@ __all__ = [
 
 #: Weight of each inheritance fit in the combined score.
 FIT_WEIGHTS = {"full": 1.0, "partial": 0.7, "weak": 0.4}
+#: A disease at least this similar to the phenotype, relative to the panel's best-matching
+#: disease, is a close match: an ACMG SF gene's must be to make it a primary candidate
+#: (:func:`primary_genes`), and a weakly fitting variant's to be reported as the diagnosis
+#: (:func:`workbench.interpret.case.reported_as_solved`).
+CLOSE_MATCH = 0.8
 
 RANKING_COLUMNS = (
     "rank",
@@ -594,7 +599,11 @@ def rank_under(scenarios, diseases: pd.DataFrame, *, gene: str) -> pd.DataFrame:
 
 
 def primary_genes(
-    phenotype: pd.DataFrame, sf_genes: Iterable[str], *, top: int = 3, relative: float = 0.8
+    phenotype: pd.DataFrame,
+    sf_genes: Iterable[str],
+    *,
+    top: int = 3,
+    relative: float = CLOSE_MATCH,
 ) -> list[str]:
     """The panel genes a primary analysis looks at, in ``phenotype``'s order.
 
