@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import require_columns
+from ..interpret.criteria import DEFAULT_THRESHOLDS as _CUTS
 from ..interpret.criteria import NULL_CONSEQUENCES as _NULL
 from ..interpret.funnel import reached_inheritance
 
@@ -253,8 +254,8 @@ def classification_exercise(candidates: pd.DataFrame, classifications, variant_i
     if not pd.isna(row.insilico) and consequence not in _NULL:
         facts.append(
             f"Computational predictors score it {float(row.insilico):.3f} on a scale from 0 "
-            "(harmless) to 1 (damaging); the laboratory's cut-offs are ≥ 0.644 damaging and "
-            "≤ 0.290 harmless."
+            f"(harmless) to 1 (damaging); the laboratory's cut-offs are "
+            f"≥ {_CUTS.pp3_min:.3f} damaging and ≤ {_CUTS.bp4_max:.3f} harmless."
         )
     facts.append(
         f"The child carries {int(row.proband_count)} "
