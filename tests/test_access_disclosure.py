@@ -463,3 +463,48 @@ def test_mask_rows_withholds_rows_whose_public_total_pins_a_small_count():
     assert list(out.loc["a"]) == [29, 13]  # nothing small: shown in full
     assert list(out.loc["c"]) == ["<5", "*"]  # the total is public: one hidden cell is not
     assert list(out.loc["d"]) == ["<5", "<5"]
+
+
+def test_mask_rows_withholds_the_same_rows_as_masking_each_row_alone():
+    """Rows are independent problems: the fast path (refuse by the total first, then mask
+    the rest at once) must withhold exactly what masking every row alone refuses."""
+    from workbench.access.disclosure import mask_counts, mask_rows
+
+    rng = np.random.default_rng(5)
+    t = pd.DataFrame(rng.poisson(4, size=(60, 3)), columns=["a", "b", "c"])
+    masked, withheld = mask_rows(t, count_columns=list(t.columns))
+    alone = []
+    for label in t.index:
+        try:
+            mask_counts(t.loc[[label]], count_columns=list(t.columns), assume_margins_known="rows")
+        except DisclosureRefused:
+            alone.append(label)
+    assert withheld == alone and alone  # some rows cannot leave
+    assert list(masked.table.index) == [i for i in t.index if i not in alone]
+
+
+def test_a_single_relations_range_in_closed_form_is_the_linear_programmes():
+    from scipy.optimize import linprog
+
+    from workbench.access.masking import _range_on_one_relation
+
+    rng = np.random.default_rng(8)
+    for _ in range(80):
+        k = int(rng.integers(1, 6))
+        coefs = rng.choice([1.0, -1.0], size=k)
+        bounds = [
+            (float(lo), None if rng.random() < 0.3 else float(lo + rng.integers(0, 8)))
+            for lo in rng.integers(0, 6, size=k)
+        ]
+        point = np.array([lo if hi is None else rng.integers(lo, hi + 1) for lo, hi in bounds])
+        rhs = float(coefs @ point)  # feasible by construction
+        for cell in range(k):
+            lo, hi = _range_on_one_relation(coefs, rhs, bounds, cell)
+            obj = np.zeros(k)
+            for sign, expected in ((1.0, lo), (-1.0, hi)):
+                obj[cell] = sign
+                res = linprog(obj, A_eq=coefs[None, :], b_eq=[rhs], bounds=bounds)
+                if res.status == 3:  # unbounded
+                    assert expected == sign * -np.inf
+                else:
+                    assert res.success and res.x[cell] == pytest.approx(expected)

@@ -208,6 +208,12 @@ def _recoverable(values, eqs, masked, hidden_zero, threshold, safe: set, primary
         if c in safe:
             continue
         k = pos[c]
+        if len(A) == 1:  # one relation: the cell's range in closed form, as the LP finds it
+            lo, hi = _range_on_one_relation(A[0], b[0], lp_bounds, k)
+            if hi - values[c] >= _DISCLOSED or values[c] - lo >= _DISCLOSED:
+                safe.add(c)
+                continue
+            return c
         for sign in (1.0, -1.0):
             obj = np.zeros(len(cells))
             obj[k] = sign
@@ -221,6 +227,23 @@ def _recoverable(values, eqs, masked, hidden_zero, threshold, safe: set, primary
         if c not in safe:
             return c
     return None
+
+
+def _range_on_one_relation(coefs, rhs, bounds, k) -> tuple[float, float]:
+    """The least and greatest value of cell ``k`` satisfying ``coefs · x = rhs`` within
+    ``bounds`` (``(low, high)``, ``None`` for no upper bound): a single relation's feasible
+    range, which needs no linear programme."""
+    low = high = 0.0  # the range of the other cells' contribution
+    for i, (a, (lo, hi)) in enumerate(zip(coefs, bounds, strict=True)):
+        if i == k or a == 0:
+            continue
+        ends = (a * lo, math.inf * a if hi is None else a * hi)
+        low += min(ends)
+        high += max(ends)
+    a = coefs[k]
+    lo_k, hi_k = bounds[k][0], math.inf if bounds[k][1] is None else bounds[k][1]
+    ends = ((rhs - high) / a, (rhs - low) / a)
+    return max(lo_k, min(ends)), min(hi_k, max(ends))
 
 
 def _tight_relation(values, eqs, primary, threshold):
@@ -470,8 +493,27 @@ def mask_rows(
         )
     except DisclosureRefused:
         pass
-    withheld = []
-    for label in table.index:
+    # The rows are independent problems, so a row is withheld exactly when masking it alone
+    # is refused. Most such rows are refused by their total alone (no linear programme):
+    # find those first, then mask the rest at once, and only if that is still refused try
+    # the rows one by one.
+    threshold = _check_threshold(threshold)
+    columns = [count_columns] if isinstance(count_columns, str) else list(count_columns)
+    counts = _count_matrix(table, columns)
+    withheld = [
+        label for label, row in zip(table.index, counts, strict=True) if _row_pinned(row, threshold)
+    ]
+    try:
+        masked = mask_counts(
+            table.drop(index=withheld),
+            count_columns=count_columns,
+            threshold=threshold,
+            assume_margins_known="rows",
+        )
+        return masked, withheld
+    except DisclosureRefused:
+        pass
+    for label in table.index.drop(withheld):
         try:
             mask_counts(
                 table.loc[[label]],
@@ -481,8 +523,19 @@ def mask_rows(
             )
         except DisclosureRefused:
             withheld.append(label)
+    refused = set(withheld)
+    withheld = [label for label in table.index if label in refused]
     kept = table.drop(index=withheld)
     masked = mask_counts(
         kept, count_columns=count_columns, threshold=threshold, assume_margins_known="rows"
     )
     return masked, withheld
+
+
+def _row_pinned(row, threshold: int) -> bool:
+    """Whether a row's public total pins one of its small counts whatever is hidden (the
+    refusal :func:`mask_counts` opens with, for a single row)."""
+    values = {(0, j): int(v) for j, v in enumerate(row)}
+    primary = {c for c, v in values.items() if 0 < v < threshold}
+    eqs = _equations(1, len(row), len(row), None, None, "rows")
+    return bool(primary) and _tight_relation(values, eqs, primary, threshold) is not None
