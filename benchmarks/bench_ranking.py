@@ -15,8 +15,9 @@ would — and scores the ranking against the planted answer:
 Points (``method`` column): the full method on the referral as recorded (already realistic:
 sampled, imprecise and noisy terms, see :class:`workbench.synth.clinical.PhenotypeNoise`);
 two baselines — **variant only** (no HPO terms, Exomiser "without phenotypes") and
-**phenotype only** (the same candidate genes ranked by phenotype similarity alone, no
-variant evidence or inheritance fit); then one dial at a time
+**phenotype only** (every gene with a rare protein-altering variant in the proband,
+ranked by phenotype similarity alone: no inheritance fit, class or in-silico score, as
+AMELIE ranks); then one dial at a time
 (:mod:`workbench.interpret.dials`): HPO dropout, obfuscation to ancestors, noise terms,
 family structure (trio, duo, singleton) and calling noise. Phenotype dials re-rank the same
 candidates (:func:`workbench.interpret.rerank`); family and calling dials filter again from
@@ -202,11 +203,32 @@ def _score(ranking, planted) -> dict:
     return {"ranks": ranks, "solved": reported_as_solved(ranking)}
 
 
-def _phenotype_only(ranking):
-    """The same candidate genes ordered by phenotype similarity alone (ties by gene)."""
-    return ranking.sort_values(
+def _phenotype_only(base, full, sf_genes):
+    """The phenotype-only baseline: every gene in which the proband carries a rare,
+    protein-altering variant (the genes the inheritance step judges), ordered by phenotype
+    similarity alone, ties by gene.
+
+    Nothing else of the variants counts: not whether they fit the family's inheritance,
+    their class or their in-silico score. This is the setting of phenotype-driven rankers
+    such as AMELIE (~124 such genes per singleton, Birgmeier 2020). Ranking only the genes
+    the full filter keeps would hand the baseline the inheritance evidence. ACMG SF genes
+    count where the default rule admits them (:func:`~workbench.interpret.rank.primary_genes`),
+    as in the full method. A gene the full method ranks keeps its row (class, fit), so a
+    diagnosis is reported by the same rule; any other gene at the top reports none.
+    """
+    from workbench.interpret.funnel import reached_inheritance
+    from workbench.interpret.rank import primary_genes
+
+    table = base.filtered.table
+    carried = set(table[reached_inheritance(table)].gene.dropna().astype(str))
+    admitted = carried & set(primary_genes(base.phenotype, sf_genes))
+    order = base.phenotype[base.phenotype.gene.isin(admitted)].sort_values(
         ["phenotype_score", "gene"], ascending=[False, True], kind="stable"
-    ).reset_index(drop=True)
+    )
+    kept = full.drop(columns=["phenotype_score", "phenotype_relative"])
+    return order[["gene", "phenotype_score", "phenotype_relative"]].merge(
+        kept, on="gene", how="left"
+    )
 
 
 def _points(case_index, case, reads, seed, dials=tuple(DIALS)):
@@ -244,7 +266,7 @@ def _points(case_index, case, reads, seed, dials=tuple(DIALS)):
     out = [
         ("full method", "", _score(full, planted)),
         ("variant only", "", _score(ranked(base, []), planted)),
-        ("phenotype only", "", _score(_phenotype_only(full), planted)),
+        ("phenotype only", "", _score(_phenotype_only(base, full, sf), planted)),
     ]
     for k, share in enumerate(levels("HPO dropout")):
         out.append(

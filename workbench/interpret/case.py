@@ -126,7 +126,7 @@ def reported_as_solved(ranking: pd.DataFrame) -> bool:
     match of every candidate, and a match at all; one whose fit is weak (inherited from an
     unaffected parent, a carrier girl's X) must moreover be a close match among all the
     panel's diseases (:data:`~workbench.interpret.rank.CLOSE_MATCH` of the best): incomplete
-    penetrance is claimed only for a disease the child clearly has. As a clinician confirms
+    penetrance is claimed only for a disease the child clearly has, as a clinician confirms
     segregation or the phenotype before reporting. Measured on teaching cohorts: with the
     whole family, a SLITRK1 frameshift from a healthy mother (seed 33; phenotype score 0.12
     against another candidate's 0.15) and a PPP2CA nonsense variant from a healthy father
