@@ -372,3 +372,15 @@ def test_plan_rejects_a_bad_people_table(people, tiny):
         clinical.plan_cases(
             people=people.drop(columns=["sex"]), catalogue=tiny, rng=np.random.default_rng(0)
         )
+
+
+def test_is_a_follows_the_ontology_and_rejects_unknown_terms():
+    seizure, nervous = "HP:0001250", "HP:0000707"  # Seizure; Abnormality of the nervous system
+    assert hpo.is_a(seizure, nervous) and hpo.is_a(seizure, seizure)
+    assert not hpo.is_a(nervous, seizure)
+    # the cached lineage agrees with the ontology's own walk for every parent of a term
+    for parent in hpo.parents(seizure):
+        assert hpo.is_a(seizure, parent) == bool(hpo.term(seizure).child_of(hpo.term(parent)))
+    for bad in (("HP:9999999", nervous), (seizure, "HP:9999999"), ("seizure", nervous)):
+        with pytest.raises(InputError):
+            hpo.is_a(*bad)
