@@ -171,6 +171,23 @@ def test_vcz_and_vcf_hold_the_same_genotypes(world, tmp_path):
     assert len(list(vcf.fetch("chrX", 0, 40_000))) == int((x <= 40_000).sum())
 
 
+def test_a_record_is_written_where_and_only_where_someone_in_the_cohort_varies(world):
+    """The tree sequences also hold reference-panel people: a site only they vary at stays
+    in the panel's frequencies, not in the cohort's files, and none where a person of the
+    cohort varies is lost."""
+    people, _, genomes = world
+    source = CohortSource(list(genomes.values()), list(people.person_id))
+    for c, g in enumerate(genomes.values()):
+        samples = np.unique(g.cohort_nodes[g.cohort_nodes >= 0])
+        varies = [
+            var.site.id
+            for var in g.ts.variants(samples=samples)
+            if (var.genotypes != var.alleles.index(var.site.ancestral_state)).any()
+        ]
+        assert len(varies) < g.ts.num_sites  # the panel has private sites to leave out
+        assert list(source._sites[c]) == varies
+
+
 def test_noisy_calls_are_the_same_however_the_records_are_read(world, tmp_path, monkeypatch):
     # The VCF is read in one pass, the VCF Zarr store chunk by chunk: both must carry the same
     # noisy calls even where a chunk starts inside a noise block.
