@@ -467,10 +467,12 @@ def main(argv):
                     if kept:
                         print(json.dumps(row), file=kept, flush=True)
                 if details:
-                    full = points[0][2]
+                    full, alone = points[0][2], dict((d, x) for d, _, x in points[:3])
                     print(
                         f"{label} {case.family_id} {case.status:9} {case.mode!s:31} "
                         f"ranks={full['ranks']} solved={full['solved']} "
+                        f"(variant only {alone['variant only']['ranks']}, "
+                        f"phenotype only {alone['phenotype only']['ranks']}) "
                         f"candidates={len(base.ranking)} {base.filtered.analysis}",
                         file=sys.stderr,
                     )
@@ -486,16 +488,17 @@ def report(rows, seconds, interpret_seconds, errors, added, figure, withdrawn=No
     with pd.option_context("display.width", 140, "display.max_rows", 100):
         print(summary.to_string(index=False), file=sys.stderr)
         print(modes.to_string(index=False), file=sys.stderr)
-    for r in summary.itertuples(index=False):
+    for _, r in summary.iterrows():
         name = r.dial if r.level == "" else f"{r.dial} {r.level}"
         for k in TOPS:
-            emit(name, f"top-{k} of solvable probands", getattr(r, f"top{k}"), "fraction")
-        emit(name, "solvable probands reported as solved", r[-3], "fraction")
-        emit(name, "unsolved/VUS-only reported as solved", int(r[-1]), "probands")
-    for r in modes.itertuples(index=False):
-        emit(f"full method, {r.mode}", "top-1 of solvable probands", r.top1, "fraction")
-        for name, value in (("variant only", r[-2]), ("phenotype only", r[-1])):
-            emit(f"{name}, {r.mode}", "top-1 of solvable probands", value, "fraction")
+            emit(name, f"top-{k} of solvable probands", r[f"top{k}"], "fraction")
+        emit(name, "solvable probands reported as solved", r["yield"], "fraction")
+        emit(name, "unsolved/VUS-only reported as solved", int(r["reported solved"]), "probands")
+    for _, r in modes.iterrows():
+        emit(f"full method, {r['mode']}", "top-1 of solvable probands", r.top1, "fraction")
+        for name in ("variant only", "phenotype only"):
+            value = r[f"{name} top1"]
+            emit(f"{name}, {r['mode']}", "top-1 of solvable probands", value, "fraction")
     emit("all", "solvable probands", int(summary.solvable.iat[0]), "probands")
     emit("all", "unsolved/VUS-only probands", int(summary.negatives.iat[0]), "probands")
     if added is not None:  # rows interpreted in this run, not read back
