@@ -1,9 +1,10 @@
 """Small-count masking with complementary suppression (see :mod:`workbench.access.disclosure`).
 
 :func:`mask_counts` shows every non-zero count below the threshold as ``"<5"`` and suppresses
-further cells until no small count can be worked out exactly (a linear programme per small
-count, scipy HiGHS); :func:`mask_rows` does it for tables whose every row total is public,
-withholding the rows no mask can protect.
+further cells until no small count can be worked out exactly (a pair of linear programmes per
+small count, scipy HiGHS, or where the count's hidden cells share a single relation, as each
+row of an allele-count table does, its feasible range in closed form); :func:`mask_rows` does
+it for tables whose every row total is public, withholding the rows no mask can protect.
 """
 
 from __future__ import annotations
