@@ -508,3 +508,26 @@ def test_a_single_relations_range_in_closed_form_is_the_linear_programmes():
                     assert expected == sign * -np.inf
                 else:
                     assert res.success and res.x[cell] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_rows_leaving_mask_rows_give_nothing_away_to_whom_every_row_total_is_known(seed):
+    """The attacker of :func:`mask_rows`: each row's total is public (a variant's allele
+    count, whoever groups it), so every row is shown with its total; subtraction and
+    enumeration must pin no small count of the rows that leave."""
+    import dataclasses
+
+    from workbench.access.disclosure import mask_rows
+
+    rng = np.random.default_rng(seed)
+    n_rows, n_cols = rng.integers(2, 5), rng.integers(2, 5)
+    values = rng.choice([0, 1, 1, 2, 3, 4, 5, 6, 9, 15], size=(n_rows, n_cols))
+    t = pd.DataFrame(values, columns=[f"c{j}" for j in range(n_cols)])
+    t.loc[n_rows] = [1, 1, 9, *[0] * (n_cols - 3)] if n_cols >= 3 else [1, 9]
+    masked, withheld = mask_rows(t, count_columns=list(t.columns))
+    truth = t.drop(index=withheld)
+    truth["total"] = truth.sum(axis=1)
+    shown = masked.table.assign(total=truth["total"])
+    for label in truth.index:  # rows are independent: attacked one at a time
+        row = dataclasses.replace(masked, table=shown.loc[[label]], total_column="total")
+        assert attack(row, truth.loc[[label]], margins_known=False) == (set(), set())
